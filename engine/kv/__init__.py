@@ -1,0 +1,1 @@
+"""Paged KV memory: block pool and radix prefix cache."""

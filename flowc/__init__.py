@@ -1,0 +1,1 @@
+"""flowc: compile LLM workflows into execution plans and run them on a paged-KV engine."""

@@ -1,0 +1,1 @@
+"""Subcommands of the `flowc` CLI, one module each (see `flowc/cli.py`)."""

@@ -1,0 +1,1 @@
+"""The workflow format: model, loading, validation, templates and schema."""
