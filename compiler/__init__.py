@@ -1,1 +1,31 @@
-"""flowc's compiler layer."""
+"""flowc's compiler: lowers a validated Workflow to a Plan through a pipeline of passes
+(validate, dataflow, segments, prefixes, structure, schedule, estimate, diagnostics)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compiler.assemble import assemble
+from compiler.context import CompileContext
+from compiler.pipeline import PassHook, Pipeline, default_pipeline
+from compiler.plan import Plan
+from compiler.tokenizer import load_tokenizer
+
+
+def compile(  # noqa: A001 - the contract's name
+    workflow: Any,
+    tokenizer: Any = None,
+    trace: PassHook | None = None,
+    pipeline: Pipeline | None = None,
+) -> Plan:
+    """Compile a Workflow to a Plan. `tokenizer`: a Hugging Face tokenizer, a tokenizer folder
+    path, or None for the embedded default model's. `trace(pass, ctx, seconds)` is called
+    after each pass. Raises graph.GraphError when the workflow is invalid."""
+    if tokenizer is None or isinstance(tokenizer, str):
+        tokenizer = load_tokenizer(tokenizer)
+    ctx = CompileContext(workflow=workflow, tokenizer=tokenizer)
+    ctx = (pipeline or default_pipeline()).run(ctx, trace)
+    return assemble(ctx)
+
+
+__all__ = ["Plan", "compile"]

