@@ -1,0 +1,47 @@
+"""`flowc serve`: the HTTP service (graphs, compile, runs, OpenAI-compatible endpoints)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    model: Annotated[str, typer.Option(
+        help="'default' (the embedded model), a model folder or .gguf file, or dummy:SHAPE",
+    )] = "default",
+    database_url: Annotated[str | None, typer.Option(
+        help="SQLAlchemy URL of the store [default: SQLite under FLOWC_DATA_DIR or "
+             "~/.local/share/flowc]; a postgresql:// URL lets several servers share one")] = None,
+    api_key: Annotated[str | None, typer.Option(
+        envvar="FLOWC_API_KEY", show_envvar=True,
+        help="Require 'Authorization: Bearer KEY' on every route but /health")] = None,
+    cors_origin: Annotated[list[str] | None, typer.Option(
+        help="Allow browser requests from this origin (repeat for several); none by default",
+    )] = None,
+    max_concurrent_runs: Annotated[int, typer.Option(
+        min=1, help="Runs and completion requests in flight; more are answered 429")] = 16,
+    tools: Annotated[list[str] | None, typer.Option(
+        help="A Python file registering extra tools (repeat for several)")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve flowc over HTTP: graph upload, compile, runs with streamed events, and
+    OpenAI-compatible /v1/chat/completions, /v1/completions and /v1/models."""
+    import uvicorn
+
+    from web.app import create_app
+    from web.settings import Settings
+
+    settings = Settings.from_env(
+        host=host, port=port, model=model, database_url=database_url, api_key=api_key,
+        cors_origins=cors_origin or None, max_concurrent_runs=max_concurrent_runs,
+        tools=tools or None)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
+                timeout_graceful_shutdown=5)

@@ -1,0 +1,100 @@
+"""The FastAPI application: `create_app(settings, engine=None)`.
+
+With no engine given, the app loads `settings.model` once at startup (the lifespan) and
+closes it at shutdown. Runs left in flight by a previous process are marked interrupted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+
+from engine.api import EngineAPI
+from web.deps import bearer_auth
+from web.errors import InvalidInput, invalid_input_response, validation_error_response
+from web.metrics import Metrics
+from web.middleware import BodyLimit, CountRequests
+from web.routes import graphs, health, openai, runs
+from web.services import Services
+from web.settings import Settings
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None, engine: EngineAPI | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await Services.start(settings, engine)
+        services.metrics = metrics
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    app = FastAPI(title="flowc", version=VERSION, lifespan=lifespan,
+                  description="Upload, compile and run LLM workflows; OpenAI-compatible "
+                              "completions on the same engine.")
+    app.add_exception_handler(InvalidInput, invalid_input_response)
+    app.add_exception_handler(RequestValidationError, validation_error_response)
+    guarded = [Depends(bearer_auth(settings.api_key))] if settings.api_key else []
+    app.include_router(health.health_router)
+    for router in (health.metrics_router, graphs.router, runs.router, openai.router):
+        app.include_router(router, dependencies=guarded,
+                           responses=_auth_responses() if guarded else None)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(CountRequests, metrics=metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """For `uvicorn --factory web.app:app_from_env`: settings from FLOWC_* variables."""
+    return create_app(Settings.from_env())
+
+
+def _auth_responses() -> dict[int | str, dict[str, Any]]:
+    from web.responses import errors
+
+    return errors(401)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the workflow format's definitions under components/schemas
+    (the graph upload routes refer to #/components/schemas/Workflow)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    import graph
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                         routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    workflow = _rebase_refs(graph.json_schema())
+    for name, definition in workflow.pop("$defs", {}).items():
+        components[f"Workflow_{name}"] = definition
+    workflow.pop("$schema", None)
+    components["Workflow"] = workflow
+    app.openapi_schema = schema
+    return schema
+
+
+def _rebase_refs(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: (v.replace("#/$defs/", "#/components/schemas/Workflow_")
+                    if k == "$ref" and isinstance(v, str) else _rebase_refs(v))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rebase_refs(v) for v in node]
+    return node

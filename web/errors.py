@@ -1,0 +1,44 @@
+"""Invalid input, answered 422 with every problem: `{"errors": [{path, node_id, message}]}`.
+FastAPI's own request validation errors get the same shape."""
+
+from __future__ import annotations
+
+from fastapi import Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from web.schemas import ErrorsPublic, ProblemPublic
+
+
+class InvalidInput(Exception):
+    def __init__(self, problems: list[ProblemPublic]) -> None:
+        super().__init__("; ".join(f"{p.path}: {p.message}" for p in problems))
+        self.problems = problems
+
+    @classmethod
+    def one(cls, path: str, message: str) -> InvalidInput:
+        return cls([ProblemPublic(path=path, message=message)])
+
+
+def invalid_input_response(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidInput)
+    return _errors(exc.problems)
+
+
+def validation_error_response(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [ProblemPublic(path=_path(error.get("loc", ())), message=str(error.get("msg")))
+                for error in exc.errors()]
+    return _errors(problems)
+
+
+def _errors(problems: list[ProblemPublic]) -> JSONResponse:
+    body = ErrorsPublic(errors=problems).model_dump(mode="json")
+    return JSONResponse(body, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def _path(loc: tuple | list) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "$"

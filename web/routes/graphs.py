@@ -1,0 +1,185 @@
+"""/v1/graphs: upload (JSON body or file), versions, listing, deletion, the format's schema,
+and compiling a stored graph into its plan."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+
+from web.deps import PlansDep, SettingsDep, StoreDep
+from web.errors import InvalidInput
+from web.responses import errors
+from web.schemas import (
+    GraphDetailPublic,
+    GraphPublic,
+    GraphsPublic,
+    GraphSummaryPublic,
+    ProblemPublic,
+    timestamp,
+)
+from web.store import GraphVersion
+
+router = APIRouter(prefix="/v1", tags=["graphs"])
+
+WORKFLOW_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A workflow in flowc's JSON format, as the body or as an uploaded file",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Workflow"}},
+            "multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}}}},
+        },
+    }
+}
+Version = Annotated[int | None, Query(ge=1, description="A version; the latest if unset")]
+
+
+@router.post("/graphs", status_code=status.HTTP_201_CREATED, response_model=GraphPublic,
+             responses=errors(413, 422), openapi_extra=WORKFLOW_BODY)
+async def create_graph(request: Request, store: StoreDep, settings: SettingsDep) -> GraphPublic:
+    """Validate a workflow and store it as version 1 of a new graph."""
+    source, name, warnings = await _read_workflow(request, settings.max_graph_nodes)
+    stored = store.add_graph(name, source)
+    return GraphPublic(id=stored.id, version=stored.version, name=name, warnings=warnings)
+
+
+@router.put("/graphs/{graph_id}", response_model=GraphPublic,
+            responses=errors(404, 413, 422), openapi_extra=WORKFLOW_BODY)
+async def update_graph(graph_id: str, request: Request, store: StoreDep,
+                       settings: SettingsDep) -> GraphPublic:
+    """Validate a workflow and store it as the next version of a graph."""
+    _found(store.get_graph(graph_id), graph_id)
+    source, name, warnings = await _read_workflow(request, settings.max_graph_nodes)
+    stored = _found(store.add_version(graph_id, name, source), graph_id)
+    return GraphPublic(id=graph_id, version=stored.version, name=name, warnings=warnings)
+
+
+@router.get("/graphs", response_model=GraphsPublic, responses=errors(422))
+async def list_graphs(store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                      offset: Annotated[int, Query(ge=0)] = 0) -> GraphsPublic:
+    data = [GraphSummaryPublic(id=g.id, name=g.name, latest_version=g.latest_version,
+                               created_at=timestamp(g.created_at),
+                               updated_at=timestamp(g.updated_at))
+            for g in store.list_graphs(limit, offset)]
+    return GraphsPublic(data=data, count=store.count_graphs())
+
+
+@router.get("/graphs/{graph_id}", response_model=GraphDetailPublic, responses=errors(404, 422))
+async def get_graph(graph_id: str, store: StoreDep, version: Version = None) -> GraphDetailPublic:
+    found = _found(store.get_graph(graph_id, version), graph_id, version)
+    return GraphDetailPublic(id=found.id, version=found.version, name=found.name,
+                             created_at=timestamp(found.created_at), graph=found.source)
+
+
+@router.delete("/graphs/{graph_id}", status_code=status.HTTP_204_NO_CONTENT,
+               responses=errors(404), response_class=Response)
+async def delete_graph(graph_id: str, store: StoreDep, plans: PlansDep) -> Response:
+    """Delete a graph and all its versions; its runs stay readable."""
+    if not store.delete_graph(graph_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no graph {graph_id!r}")
+    plans.forget(graph_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/schema", response_model=dict[str, Any])
+async def workflow_schema() -> dict[str, Any]:
+    """The JSON Schema of flowc's workflow format."""
+    import graph
+
+    return graph.json_schema()
+
+
+PLAN_CONTENT = {
+    "application/json": {"schema": {"type": "object"}},
+    "text/plain": {"schema": {"type": "string"}},
+    "text/vnd.graphviz": {"schema": {"type": "string"}},
+    "text/html": {"schema": {"type": "string"}},
+}
+
+
+@router.post("/graphs/{graph_id}/compile", responses={
+    200: {"description": "The plan, as JSON or rendered", "content": PLAN_CONTENT},
+    **errors(404, 422)})
+async def compile_graph(graph_id: str, store: StoreDep, plans: PlansDep, version: Version = None,
+                        format: Literal["json", "text", "dot", "html"] = "json") -> Response:
+    """Compile a stored graph into its execution plan."""
+    found = _found(store.get_graph(graph_id, version), graph_id, version)
+    plan = await compiled(plans, found)
+    if format == "json":
+        return JSONResponse(plan.to_dict())
+    from compiler.render import render
+
+    text = render(plan, format)
+    if format == "html":
+        return HTMLResponse(text)
+    media = "text/vnd.graphviz" if format == "dot" else "text/plain"
+    return PlainTextResponse(text, media_type=media)
+
+
+async def compiled(plans: PlansDep, found: GraphVersion) -> Any:
+    """The plan of a stored graph version; a compile error becomes InvalidInput (422)."""
+    import graph
+
+    try:
+        return await plans.plan(found)
+    except graph.GraphError as exc:
+        raise InvalidInput([problem_public(p) for p in exc.problems]) from exc
+
+
+def _found(found: GraphVersion | None, graph_id: str,
+           version: int | None = None) -> GraphVersion:
+    if found is None:
+        what = f"no graph {graph_id!r}" + (f" with version {version}" if version else "")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=what)
+    return found
+
+
+async def _read_workflow(request: Request,
+                         max_nodes: int) -> tuple[dict[str, Any], str, list[ProblemPublic]]:
+    """The uploaded workflow as stored JSON, its name and warnings; InvalidInput if bad."""
+    import graph
+
+    raw = await _upload_bytes(request)
+    try:
+        workflow, warnings = graph.load_with_warnings(raw)
+    except graph.GraphError as exc:
+        raise InvalidInput([problem_public(p) for p in exc.problems]) from exc
+    nodes = count_nodes(workflow.nodes)
+    if nodes > max_nodes:
+        raise InvalidInput([ProblemPublic(
+            path="nodes", message=f"the graph has {nodes} nodes; this server takes at most "
+                                  f"{max_nodes}")])
+    source = json.loads(raw)
+    return source, workflow.name, [problem_public(p) for p in warnings]
+
+
+async def _upload_bytes(request: Request) -> bytes:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        return await request.body()
+    form = await request.form()
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise InvalidInput([ProblemPublic(
+            path="file", message="upload the workflow as a file in the form field 'file'")])
+    return await upload.read()
+
+
+def count_nodes(nodes: Any) -> int:
+    total = 0
+    for node in nodes:
+        total += 1
+        body = getattr(node, "body", None)
+        if body is not None:
+            total += count_nodes(body.nodes)
+    return total
+
+
+def problem_public(problem: Any) -> ProblemPublic:
+    return ProblemPublic(path=problem.path or "$", node_id=problem.node_id,
+                         message=problem.message, severity=problem.severity)

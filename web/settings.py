@@ -1,0 +1,59 @@
+"""The service's settings: command-line options and environment variables, one record."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def data_dir() -> Path:
+    """The folder for flowc's own files: FLOWC_DATA_DIR, else the user's data folder."""
+    if os.environ.get("FLOWC_DATA_DIR"):
+        return Path(os.environ["FLOWC_DATA_DIR"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "flowc"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{data_dir() / 'flowc.db'}"
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    model: str = "default"  # "default" | HF folder | .gguf file | "dummy:<shape>"
+    database_url: str = field(default_factory=default_database_url)
+    api_key: str | None = None  # bearer token on every route but /health; None: no auth
+    cors_origins: list[str] = field(default_factory=list)
+    max_concurrent_runs: int = 16  # runs plus completion requests in flight; more get 429
+    retry_after_s: int = 2
+    tools: list[str] = field(default_factory=list)  # python files registering extra tools
+    max_body_bytes: int = 2 * 1024 * 1024
+    max_graph_nodes: int = 500  # nodes, map bodies included
+    max_run_tokens: int = 100_000  # tokens a run may generate, whatever its graph says
+    max_run_seconds: float = 600.0
+    default_completion_tokens: int = 512  # when a chat request gives no max_tokens
+    max_completion_tokens: int = 4096  # the most max_tokens an OpenAI request may ask
+    max_n: int = 16
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Settings from FLOWC_* environment variables, then `overrides` (unset ones skipped)."""
+        env = os.environ
+        values: dict[str, object] = {}
+        if env.get("FLOWC_MODEL"):
+            values["model"] = env["FLOWC_MODEL"]
+        if env.get("FLOWC_DATABASE_URL"):
+            values["database_url"] = env["FLOWC_DATABASE_URL"]
+        if env.get("FLOWC_API_KEY"):
+            values["api_key"] = env["FLOWC_API_KEY"]
+        if env.get("FLOWC_CORS_ORIGINS"):
+            values["cors_origins"] = env["FLOWC_CORS_ORIGINS"].split(",")
+        if env.get("FLOWC_MAX_CONCURRENT_RUNS"):
+            values["max_concurrent_runs"] = int(env["FLOWC_MAX_CONCURRENT_RUNS"])
+        if env.get("FLOWC_TOOLS"):
+            values["tools"] = env["FLOWC_TOOLS"].split(os.pathsep)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
