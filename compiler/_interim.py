@@ -127,3 +127,25 @@ def writes_of(node: Any) -> set[str]:
     if node.type == "set":
         return set(node.assign)
     return {node.output}
+
+
+def load(source: Any) -> Any:
+    import json
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from graph.model import Workflow
+
+    if isinstance(source, Path):
+        source = source.read_text()
+    try:
+        data = json.loads(source) if isinstance(source, str | bytes) else source
+        return Workflow.model_validate(data)
+    except json.JSONDecodeError as exc:
+        raise GraphError([Problem("$", f"invalid JSON: {exc}")]) from exc
+    except ValidationError as exc:
+        problems = [
+            Problem(".".join(str(p) for p in e["loc"]) or "$", e["msg"]) for e in exc.errors()
+        ]
+        raise GraphError(problems) from exc

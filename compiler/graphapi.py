@@ -4,6 +4,7 @@ from __future__ import annotations
 
 try:
     from graph.errors import GraphError, Problem
+    from graph.load import load
     from graph.templates import (
         expression_variables,
         render,
@@ -17,6 +18,7 @@ except ImportError:  # interim until the graph layer provides them
         Problem,
         back_edges,
         expression_variables,
+        load,
         node_graph,
         reads_of,
         render,
@@ -31,6 +33,7 @@ __all__ = [
     "Problem",
     "back_edges",
     "expression_variables",
+    "load",
     "node_graph",
     "reads_of",
     "render",

@@ -1,0 +1,54 @@
+"""Facts about a plan that several renderers show."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from compiler.plan import Plan, PrefixGroup, Step
+
+PREVIEW_CHARS = 60
+
+
+def walk(steps: tuple[Step, ...], depth: int = 0) -> Iterator[tuple[Step, int]]:
+    """Every step with its nesting depth, map bodies after their map step."""
+    for step in steps:
+        yield step, depth
+        yield from walk(step.body, depth + 1)
+
+
+def prefix_of(plan: Plan) -> dict[str, str]:
+    """Each step's deepest shared (non-speculative) prefix group."""
+    best: dict[str, PrefixGroup] = {}
+    for group in plan.prefix_groups:
+        if group.speculative:
+            continue
+        for consumer in group.consumers:
+            if consumer not in best or group.tokens > best[consumer].tokens:
+                best[consumer] = group
+    return {step: group.id for step, group in best.items()}
+
+
+def preview(group: PrefixGroup) -> str:
+    """The group's text, quoted: its start, or for a nested group the part it adds."""
+    text = "".join(s.text for s in group.segments)
+    if len(text) <= PREVIEW_CHARS:
+        return json.dumps(text, ensure_ascii=False)
+    if group.parent is None:
+        return json.dumps(text[:PREVIEW_CHARS], ensure_ascii=False)[:-1] + '…"'
+    return '"…' + json.dumps(text[-PREVIEW_CHARS:], ensure_ascii=False)[1:]
+
+
+def saved_percent(plan: Plan) -> float:
+    naive = plan.estimate.prefill_tokens_naive
+    return 100.0 * plan.estimate.prefill_saved / naive if naive else 0.0
+
+
+def group_readiness(group: PrefixGroup) -> str:
+    if group.speculative:
+        return f"speculative while {group.speculate_with} runs"
+    if group.ready_after:
+        return "after " + ", ".join(group.ready_after)
+    if group.waits_on:
+        return "at start (inputs " + ", ".join(group.waits_on) + ")"
+    return "at start"

@@ -1,0 +1,62 @@
+"""`flowc compile FILE`: compile a workflow and print its plan."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+FORMAT_HELP = "text (EXPLAIN-like), json (the Plan), dot (Graphviz) or html (one page)"
+TOKENIZER_HELP = "A Hugging Face tokenizer folder (default: the embedded model's)."
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="compile")(compile_command)
+
+
+def compile_command(
+    file: Annotated[Path, typer.Argument(help="The workflow JSON file.")],
+    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "text",  # noqa: A002
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
+    tokenizer: Annotated[str | None, typer.Option(help=TOKENIZER_HELP)] = None,
+    trace_passes: Annotated[
+        bool, typer.Option("--trace-passes", help="Print each pass, its time and what it added.")
+    ] = False,
+) -> None:
+    """Compile a workflow into an execution plan and print it."""
+    from compiler import compile as compile_workflow
+    from compiler.graphapi import GraphError, load
+    from compiler.render import FORMATS, render
+
+    if format not in FORMATS:
+        _usage(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
+    if not file.is_file():
+        _usage(f"no such file: {file}")
+    if tokenizer is not None and not Path(tokenizer).is_dir():
+        _usage(f"tokenizer folder not found: {tokenizer}")
+    try:
+        workflow = load(file)
+        plan = compile_workflow(workflow, tokenizer, trace=_trace if trace_passes else None)
+    except GraphError as exc:
+        for problem in exc.problems:
+            print(str(problem), file=sys.stderr)
+        raise typer.Exit(1) from exc
+    text = render(plan, format)  # type: ignore[arg-type]
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def _trace(compiler_pass, ctx, seconds: float) -> None:
+    print(
+        f"pass {compiler_pass.name:<12} {seconds * 1000:8.2f} ms  {compiler_pass.summary(ctx)}",
+        file=sys.stderr,
+    )
+
+
+def _usage(message: str) -> None:
+    print(f"Error: {message}", file=sys.stderr)
+    raise typer.Exit(2)
