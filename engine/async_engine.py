@@ -1,0 +1,232 @@
+"""`AsyncEngine`: the `EngineAPI` callers use, over one `LLMEngine` stepped in a background
+thread.
+
+Every call into the `LLMEngine` runs on that thread (submitted as a command), so the engine
+stays single-threaded. Each request's outputs reach its caller's event loop through an
+`asyncio.Queue`; a bad request raises its `ValueError` in the caller, a failing step fails
+the requests it was running and the loop carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import itertools
+import logging
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable
+from collections.abc import Sequence as Seq
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from engine.api import EngineAPI, EngineStats, Generation, PrefixHandle, SamplingParams, StreamChunk
+from engine.config import EngineConfig
+from engine.engine import LLMEngine, StepOutput
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Subscriber:
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue
+
+
+class AsyncEngine(EngineAPI):
+    def __init__(self, config: EngineConfig | None = None, *, engine: LLMEngine | None = None,
+                 loaded: Any = None) -> None:
+        self.engine = engine if engine is not None else LLMEngine(config, loaded=loaded)
+        self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._subscribers: dict[str, _Subscriber] = {}
+        self._live_handles: set[int] = set()
+        self._lock = threading.Lock()
+        self._ids = itertools.count()
+        self._stats = self.engine.stats()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="flowc-engine", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def from_config(cls, config: EngineConfig | None = None) -> AsyncEngine:
+        return cls(config)
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.engine.tokenizer
+
+    @property
+    def model_name(self) -> str:
+        return self.engine.model_name
+
+    # -- the background loop ------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.clear()
+            while True:
+                try:
+                    self._commands.get_nowait()()
+                except queue.Empty:
+                    break
+            if self.engine.has_unfinished():
+                self._step()
+            else:
+                self._stats = self.engine.stats()
+                self._wake.wait()
+
+    def _step(self) -> None:
+        try:
+            outputs = self.engine.step()
+        except Exception as error:  # a broken step fails its requests, not the engine
+            log.exception("engine step failed")
+            for request_id in list(self.engine.requests):
+                self.engine.abort(request_id)
+                self._send(request_id, error, last=True)
+            self.engine.step()  # drain the abort outputs
+            return
+        for out in outputs:
+            self._deliver(out)
+        self._stats = self.engine.stats()
+
+    def _deliver(self, out: StepOutput) -> None:
+        self._send(out.request_id, StreamChunk(out.token_ids, out.text, out.finished),
+                   last=out.finished is not None)
+
+    def _send(self, request_id: str, item: Any, last: bool) -> None:
+        sub = self._subscribers.pop(request_id, None) if last else \
+            self._subscribers.get(request_id)
+        if sub is None:
+            return
+        try:
+            sub.loop.call_soon_threadsafe(sub.queue.put_nowait, item)
+        except RuntimeError:  # the caller's loop is gone
+            self._subscribers.pop(request_id, None)
+            self.engine.abort(request_id)
+
+    def _call(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+        """Run `fn` on the engine thread; await its result (or its exception)."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def command() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn())
+                except BaseException as error:
+                    future.set_exception(error)
+
+        self._post(command)
+        return asyncio.wrap_future(future)
+
+    def _post(self, command: Callable[[], None]) -> None:
+        if self._closed:
+            raise RuntimeError("the engine is closed")
+        self._commands.put(command)
+        self._wake.set()
+
+    # -- EngineAPI ----------------------------------------------------------------------------
+    async def _submit(self, add: Callable[[str], str], request_id: str | None
+                      ) -> tuple[str, asyncio.Queue]:
+        request_id = request_id or f"async-{next(self._ids)}"
+        sub = _Subscriber(asyncio.get_running_loop(), asyncio.Queue())
+
+        def register() -> str:
+            self._subscribers[request_id] = sub
+            try:
+                return add(request_id)
+            except BaseException:
+                self._subscribers.pop(request_id, None)
+                raise
+
+        await self._call(register)
+        return request_id, sub.queue
+
+    async def _chunks(self, request_id: str, chunks: asyncio.Queue) -> AsyncIterator[StreamChunk]:
+        finished = False
+        try:
+            while not finished:
+                item = await chunks.get()
+                if isinstance(item, BaseException):
+                    raise item
+                finished = item.finished is not None
+                yield item
+        finally:
+            if not finished and not self._closed:
+                self.abort(request_id)
+
+    async def stream(self, token_ids: Seq[int], sampling: SamplingParams, priority: int = 0,
+                     request_id: str | None = None) -> AsyncIterator[StreamChunk]:
+        ids = list(token_ids)
+        request_id, chunks = await self._submit(
+            lambda rid: self.engine.add_request(ids, sampling, priority, rid), request_id)
+        async for chunk in self._chunks(request_id, chunks):
+            yield chunk
+
+    async def generate(self, token_ids: Seq[int], sampling: SamplingParams, priority: int = 0,
+                       request_id: str | None = None) -> Generation:
+        async for chunk in self.stream(token_ids, sampling, priority, request_id):
+            if chunk.finished is not None:
+                return chunk.finished
+        raise RuntimeError("the request ended without a result")
+
+    async def _wait(self, request_id: str, chunks: asyncio.Queue) -> Generation:
+        async for chunk in self._chunks(request_id, chunks):
+            if chunk.finished is not None:
+                return chunk.finished
+        raise RuntimeError("the request ended without a result")
+
+    async def prefill(self, token_ids: Seq[int], priority: int = 0) -> PrefixHandle:
+        ids = list(token_ids)
+        request_id, chunks = await self._submit(
+            lambda rid: self.engine.add_prefill(ids, priority, rid), None)
+        finished = await self._wait(request_id, chunks)
+        if finished.finish_reason != "stop":
+            raise RuntimeError(f"prefill ended with {finished.finish_reason!r}")
+        handle = await self._call(lambda: self.engine.handles.pop(request_id))
+        with self._lock:
+            self._live_handles.add(handle.handle_id)
+        return handle
+
+    def release(self, handle: PrefixHandle) -> None:
+        with self._lock:
+            if handle.handle_id not in self._live_handles:
+                raise ValueError(f"prefix handle {handle.handle_id} is not pinned "
+                                 "(released twice?)")
+            self._live_handles.discard(handle.handle_id)
+        self._post(lambda: self.engine.release(handle))
+
+    async def score(self, token_ids: Seq[int], continuations: Seq[Seq[int]]) -> list[float]:
+        prefix = list(token_ids)
+        handle = await self.prefill(prefix) if len(continuations) > 1 else None
+        try:
+            waits = []
+            for continuation in continuations:
+                cont = list(continuation)
+                request_id, chunks = await self._submit(
+                    lambda rid, c=cont: self.engine.add_score(prefix, c, 0, rid), None)
+                waits.append(self._wait(request_id, chunks))
+            results = await asyncio.gather(*waits)
+        finally:
+            if handle is not None:
+                self.release(handle)
+        return [sum(g.logprobs or []) for g in results]
+
+    def abort(self, request_id: str) -> None:
+        self._post(lambda: self.engine.abort(request_id))
+
+    def stats(self) -> EngineStats:
+        return self._stats
+
+    def close(self) -> None:
+        """Stop the background loop (pending requests are dropped)."""
+        if not self._closed:
+            self._closed = True
+            self._wake.set()
+            self._thread.join(timeout=30)
+
+    async def __aenter__(self) -> AsyncEngine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()

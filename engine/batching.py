@@ -1,0 +1,61 @@
+"""Turning a step's scheduled chunks into the `ForwardBatch` the model runs."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from engine.forward import ForwardBatch
+from engine.scheduler import ScheduledChunk
+
+
+class LogitRows(NamedTuple):
+    """Which logits row belongs to which sequence and position."""
+
+    chunk_index: int
+    position: int
+
+
+def build_forward_batch(chunks: list[ScheduledChunk], page_size: int, device: torch.device
+                        ) -> tuple[ForwardBatch, list[LogitRows]]:
+    input_ids: list[int] = []
+    positions: list[int] = []
+    slots: list[int] = []
+    logits_indices: list[int] = []
+    rows: list[LogitRows] = []
+    for index, chunk in enumerate(chunks):
+        seq, first = chunk.seq, len(input_ids)
+        span = range(chunk.start, chunk.end)
+        input_ids.extend(seq.token_ids[chunk.start:chunk.end])
+        positions.extend(span)
+        slots.extend(seq.block_table[p // page_size] * page_size + p % page_size for p in span)
+        for position in seq.logit_positions(chunk.start, chunk.end):
+            logits_indices.append(first + position - chunk.start)
+            rows.append(LogitRows(index, position))
+    query_lens = [c.num_tokens for c in chunks]
+    seq_lens = [c.end for c in chunks]
+    max_pages = max(len(c.seq.block_table) for c in chunks)
+    tables = [c.seq.block_table + [0] * (max_pages - len(c.seq.block_table)) for c in chunks]
+    query_start = [0]
+    for n in query_lens:
+        query_start.append(query_start[-1] + n)
+
+    def tensor(values: list, dtype: torch.dtype) -> torch.Tensor:
+        return torch.tensor(values, dtype=dtype, device=device)
+
+    batch = ForwardBatch(
+        input_ids=tensor(input_ids, torch.int64),
+        positions=tensor(positions, torch.int64),
+        seq_lens=tensor(seq_lens, torch.int32),
+        query_lens=tensor(query_lens, torch.int32),
+        query_start=tensor(query_start, torch.int32),
+        block_tables=tensor(tables, torch.int32),
+        slot_mapping=tensor(slots, torch.int64),
+        logits_indices=tensor(logits_indices, torch.int64),
+        page_size=page_size,
+        max_query_len=max(query_lens),
+        max_seq_len=max(seq_lens),
+        is_decode=all(n == 1 for n in query_lens),
+    )
+    return batch, rows

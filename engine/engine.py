@@ -1,0 +1,365 @@
+"""The synchronous engine: requests in, one scheduled model step at a time, tokens out.
+
+`LLMEngine` is single-threaded: call its methods from one thread (the `AsyncEngine` in
+`engine/async_engine.py`, re-exported here, runs it in a background thread).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence as Seq
+from typing import Any, NamedTuple
+
+import torch
+
+from engine.api import EngineStats, Generation, PrefixHandle, SamplingParams
+from engine.batching import build_forward_batch
+from engine.config import EngineConfig
+from engine.constraints import Constraint, GrammarCompiler, allowed_tokens
+from engine.detokenize import TextStream
+from engine.kv.block_pool import BlockPool, PageCopy
+from engine.kv.manager import KVManager
+from engine.kv.radix_cache import RadixNode
+from engine.requests import BadRequestError, Limits, Request, check_prompt, check_request
+from engine.sampling import Sampler, make_generator
+from engine.scheduler import ScheduledChunk, Scheduler
+from engine.sequence import Sequence, SequenceKind, SequenceStatus
+
+_PREFILL_ONLY = SamplingParams(max_tokens=0)
+
+
+class StepOutput(NamedTuple):
+    request_id: str
+    token_ids: list[int]  # tokens generated this step
+    text: str  # text delta safe to show
+    finished: Generation | None = None
+
+
+class KVUsage(NamedTuple):
+    pages_in_use: int
+    live_tokens: int
+    page_size: int
+
+    @property
+    def fill(self) -> float:
+        return self.live_tokens / max(1, self.pages_in_use * self.page_size)
+
+
+def _context_length(model_config: Any) -> int:
+    for name in ("max_position_embeddings", "max_context", "max_seq_len"):
+        value = getattr(model_config, name, None)
+        if value:
+            return int(value)
+    return 2048
+
+
+class LLMEngine:
+    def __init__(self, config: EngineConfig | None = None, *, loaded: Any = None) -> None:
+        from engine.loader import load_model
+        from engine.runner import ModelRunner
+
+        self.config = config or EngineConfig()
+        self.loaded = loaded if loaded is not None else load_model(self.config)
+        self.runner = ModelRunner(self.config, self.loaded)
+        self.tokenizer = self.loaded.tokenizer
+        self.model_name: str = self.loaded.name
+        self.eos_token_ids = tuple(self.loaded.eos_token_ids)
+        pool = BlockPool(self.runner.num_pages, self.runner.page_size)
+        self.kv = KVManager(pool, self.config.enable_prefix_cache)
+        self.scheduler = Scheduler(self.kv, self.config.max_num_seqs,
+                                   self.config.max_batch_tokens, self.config.prefill_chunk)
+        model_config = self.loaded.model_config
+        self.limits = Limits(vocab_size=int(model_config.vocab_size),
+                             max_context=_context_length(model_config),
+                             page_size=pool.page_size, pool_pages=pool.capacity)
+        self.sampler = Sampler()
+        self._grammars: GrammarCompiler | None = None
+        self.requests: dict[str, Request] = {}
+        self.handles: dict[str, PrefixHandle] = {}  # finished prefill requests
+        self._pinned: dict[int, RadixNode | None] = {}
+        self._ids = itertools.count()
+        self._pending: list[StepOutput] = []
+        self.counters = EngineStats()
+
+    # -- submitting ---------------------------------------------------------------------------
+    def add_request(self, token_ids: Seq[int], sampling: SamplingParams | None = None,
+                    priority: int = 0, request_id: str | None = None) -> str:
+        """Queue a generation; raise a `ValueError` subclass for a bad request."""
+        sampling = sampling or SamplingParams()
+        ids = check_request(token_ids, sampling, self.limits)
+        grammar = self._grammar_compiler().compile(sampling) if _constrained(sampling) else None
+        request = self._new_request(ids, sampling, priority, request_id, SequenceKind.GENERATE)
+        if grammar is not None:
+            request.constraint = Constraint(grammar)
+        if sampling.max_tokens == 0:
+            self._pending.append(self._finish(request, "length"))
+        else:
+            self.scheduler.add(request.seq)
+        return request.request_id
+
+    def add_prefill(self, token_ids: Seq[int], priority: int = 0,
+                    request_id: str | None = None) -> str:
+        """Queue computing the KV of `token_ids`; when done, `handles[request_id]` holds its
+        pinned `PrefixHandle`."""
+        ids = check_prompt(token_ids, self.limits)
+        request = self._new_request(ids, _PREFILL_ONLY, priority, request_id,
+                                    SequenceKind.PREFILL)
+        self.scheduler.add(request.seq)
+        return request.request_id
+
+    def add_score(self, token_ids: Seq[int], continuation: Seq[int], priority: int = 0,
+                  request_id: str | None = None) -> str:
+        """Queue scoring `continuation` after `token_ids`; the finished generation's
+        `logprobs` hold one log-probability per continuation token."""
+        prefix = check_prompt(token_ids, self.limits)
+        if not continuation:
+            raise BadRequestError("a continuation to score is empty")
+        full = check_prompt([*prefix, *continuation], self.limits)
+        sampling = SamplingParams(max_tokens=0, logprobs=True)
+        request = self._new_request(full, sampling, priority, request_id, SequenceKind.SCORE)
+        request.seq.score_from = len(prefix)
+        self.scheduler.add(request.seq)
+        return request.request_id
+
+    def _new_request(self, ids: list[int], sampling: SamplingParams, priority: int,
+                     request_id: str | None, kind: SequenceKind) -> Request:
+        request_id = request_id if request_id is not None else f"req-{next(self._ids)}"
+        if request_id in self.requests:
+            raise BadRequestError(f"request id {request_id!r} is already in use")
+        seq = Sequence(request_id, ids, sampling, priority, kind)
+        request = Request(seq, TextStream(self.tokenizer, tuple(sampling.stop)))
+        if sampling.temperature > 0:
+            seed = sampling.seed if sampling.seed is not None else hash(
+                (self.config.seed, request_id, next(self._ids)))
+            request.generator = make_generator(seed)
+        self.requests[request_id] = request
+        self.counters.prompt_tokens += len(ids)
+        return request
+
+    def _grammar_compiler(self) -> GrammarCompiler:
+        if self._grammars is None:
+            self._grammars = GrammarCompiler(self.tokenizer, self.limits.vocab_size,
+                                             self.eos_token_ids)
+        return self._grammars
+
+    # -- running ------------------------------------------------------------------------------
+    def has_unfinished(self) -> bool:
+        return self.scheduler.has_work() or bool(self._pending)
+
+    def step(self) -> list[StepOutput]:
+        outputs, self._pending = self._pending, []
+        plan = self.scheduler.schedule()
+        self.counters.steps += 1
+        for seq in plan.preempted:
+            if seq.kind is SequenceKind.SCORE:
+                seq.logprobs.clear()
+        for seq in plan.ready:
+            outputs.append(self._finish(self.requests[seq.request_id], "stop"))
+        if plan.chunks:
+            outputs.extend(self._run_chunks(plan.chunks))
+        return outputs
+
+    def _run_chunks(self, chunks: list[ScheduledChunk]) -> list[StepOutput]:
+        device = self.runner.kv_caches[0][0].device
+        batch, rows = build_forward_batch(chunks, self.kv.page_size, device)
+        logits = self.runner.forward(batch).float()
+        for chunk in chunks:
+            chunk.seq.num_computed_tokens += chunk.num_tokens
+            self.kv.publish(chunk.seq)
+        sample_rows = [i for i, r in enumerate(rows) if chunks[r.chunk_index].seq.samples]
+        score_rows = [i for i, r in enumerate(rows) if not chunks[r.chunk_index].seq.samples]
+        if score_rows:
+            self._record_scores(logits[score_rows], [chunks[rows[i].chunk_index].seq for i in
+                                                     score_rows], [rows[i].position for i in
+                                                                   score_rows])
+        outputs = []
+        if sample_rows:
+            requests = [self.requests[chunks[rows[i].chunk_index].seq.request_id]
+                        for i in sample_rows]
+            outputs.extend(self._sample(logits[sample_rows].cpu(), requests))
+        for chunk in chunks:
+            seq = chunk.seq
+            if not seq.samples and seq.num_uncomputed == 0 and seq.status is not \
+                    SequenceStatus.FINISHED:
+                outputs.append(self._finish(self.requests[seq.request_id], "stop"))
+        return outputs
+
+    @staticmethod
+    def _record_scores(logits: torch.Tensor, seqs: list[Sequence], positions: list[int]) -> None:
+        targets = torch.tensor([s.token_ids[p + 1] for s, p in zip(seqs, positions, strict=True)],
+                               device=logits.device)
+        chosen = logits.log_softmax(dim=-1).gather(1, targets.unsqueeze(1)).squeeze(1).tolist()
+        for seq, value in zip(seqs, chosen, strict=True):
+            seq.logprobs.append(value)
+
+    def _sample(self, logits: torch.Tensor, requests: list[Request]) -> list[StepOutput]:
+        allowed = allowed_tokens([r.constraint for r in requests], logits.shape[-1])
+        result = self.sampler(logits, [r.seq.sampling for r in requests],
+                              [r.generator for r in requests], allowed)
+        outputs = []
+        for request, token, logprob in zip(requests, result.token_ids, result.logprobs,
+                                           strict=True):
+            reason = self._accept(request, token, logprob)
+            if reason is not None:
+                outputs.append(self._finish(request, reason, [token]))
+            else:
+                outputs.append(StepOutput(request.request_id, [token], request.stream.delta()))
+        return outputs
+
+    def _accept(self, request: Request, token: int, logprob: float) -> str | None:
+        """Append a sampled token; return the finish reason if it ends the request."""
+        seq, sampling = request.seq, request.seq.sampling
+        seq.append_token(token)
+        self.counters.generated_tokens += 1
+        if sampling.logprobs:
+            seq.logprobs.append(logprob)
+        reason = None
+        if request.constraint is not None and (not request.constraint.accept(token)
+                                               or request.constraint.is_terminated):
+            reason = "stop"
+        if token in sampling.stop_token_ids or (not sampling.ignore_eos
+                                                 and token in self.eos_token_ids):
+            reason = "stop"
+        if request.stream.push(token):
+            reason = "stop"
+        if reason is None and (seq.num_output_tokens >= sampling.max_tokens
+                               or seq.num_tokens >= self.limits.max_context):
+            reason = "length"
+        return reason
+
+    def _finish(self, request: Request, reason: str, new_ids: list[int] | None = None
+                ) -> StepOutput:
+        seq = request.seq
+        if seq.kind is SequenceKind.PREFILL and reason == "stop":
+            self.handles[seq.request_id] = self._pin(seq)
+        self.scheduler.finish(seq)
+        self.requests.pop(seq.request_id, None)
+        self.counters.cached_tokens += seq.num_cached_tokens
+        return StepOutput(seq.request_id, new_ids or [], request.stream.delta(final=True),
+                          request.generation(reason))
+
+    def _pin(self, seq: Sequence) -> PrefixHandle:
+        node = self.kv.pin_prefix(seq.token_ids)
+        handle = PrefixHandle(next(self._ids), tuple(seq.token_ids), seq.num_cached_tokens)
+        self._pinned[handle.handle_id] = node
+        return handle
+
+    # -- blocking helpers ---------------------------------------------------------------------
+    def run_until_done(self, request_ids: Seq[str]) -> dict[str, Generation]:
+        """Step until every request in `request_ids` has finished."""
+        waiting, done = set(request_ids), {}
+        while waiting:
+            if not self.has_unfinished():
+                raise RuntimeError(f"requests {sorted(waiting)} are not known to the engine")
+            for out in self.step():
+                if out.finished is not None and out.request_id in waiting:
+                    done[out.request_id] = out.finished
+                    waiting.discard(out.request_id)
+        return done
+
+    def generate(self, prompts: Seq[Seq[int] | str],
+                 sampling: SamplingParams | Seq[SamplingParams] | None = None,
+                 priority: int = 0) -> list[Generation]:
+        """Run a batch of prompts (token ids, or text tokenized as is) to completion. Every
+        request is checked before any runs; a bad one raises naming its index."""
+        params = list(sampling) if isinstance(sampling, list | tuple) else \
+            [sampling or SamplingParams()] * len(prompts)
+        if len(params) != len(prompts):
+            raise BadRequestError(f"{len(prompts)} prompts but {len(params)} sampling params")
+        token_lists = [self.tokenizer.encode(p, add_special_tokens=False) if isinstance(p, str)
+                       else list(p) for p in prompts]
+        for i, (ids, p) in enumerate(zip(token_lists, params, strict=True)):
+            try:
+                check_request(ids, p, self.limits)
+                if _constrained(p):
+                    self._grammar_compiler().compile(p)
+            except ValueError as error:
+                raise type(error)(f"prompt {i}: {error}") from None
+        ids = [self.add_request(t, p, priority) for t, p in zip(token_lists, params, strict=True)]
+        done = self.run_until_done(ids)
+        return [done[i] for i in ids]
+
+    def prefill(self, token_ids: Seq[int], priority: int = 0) -> PrefixHandle:
+        """Compute the KV of `token_ids` (reusing any cached prefix) and pin its whole pages."""
+        request_id = self.add_prefill(token_ids, priority)
+        self.run_until_done([request_id])
+        return self.handles.pop(request_id)
+
+    def release(self, handle: PrefixHandle) -> None:
+        if handle.handle_id not in self._pinned:
+            raise ValueError(f"prefix handle {handle.handle_id} is not pinned (released twice?)")
+        node = self._pinned.pop(handle.handle_id)
+        if node is not None:
+            self.kv.unpin(node)
+
+    def score(self, token_ids: Seq[int], continuations: Seq[Seq[int]]) -> list[float]:
+        """Summed log-probability of each continuation after `token_ids`."""
+        handle = self.prefill(token_ids) if len(continuations) > 1 else None
+        try:
+            ids = [self.add_score(token_ids, c) for c in continuations]
+            done = self.run_until_done(ids)
+        finally:
+            if handle is not None:
+                self.release(handle)
+        return [sum(done[i].logprobs or []) for i in ids]
+
+    def fork(self, request_id: str, sampling: SamplingParams | None = None,
+             new_request_id: str | None = None) -> str:
+        """A new request continuing from everything `request_id` holds now (prompt and
+        tokens so far); it shares the parent's whole pages and copies its partial last one."""
+        parent = self.requests.get(request_id)
+        if parent is None or not parent.seq.is_decoding:
+            raise BadRequestError(f"request {request_id!r} is not running in decode; only a "
+                                  "decoding request can be forked")
+        sampling = sampling or parent.seq.sampling
+        ids = check_request(parent.seq.token_ids, sampling, self.limits)
+        if not self.kv.can_fork(parent.seq):
+            raise BadRequestError("no free KV page to fork into")
+        child = self._new_request(ids, sampling, parent.seq.priority, new_request_id,
+                                  SequenceKind.GENERATE)
+        if _constrained(sampling):
+            child.constraint = Constraint(self._grammar_compiler().compile(sampling))
+        copy = self.kv.fork(parent.seq, child.seq)
+        child.seq.num_cached_tokens = child.seq.num_computed_tokens
+        if copy is not None:
+            self._copy_page(copy)
+        self.scheduler.add_running(child.seq)
+        return child.request_id
+
+    def _copy_page(self, copy: PageCopy) -> None:
+        for k_cache, v_cache in self.runner.kv_caches:
+            k_cache[copy.dst, :copy.num_tokens] = k_cache[copy.src, :copy.num_tokens]
+            v_cache[copy.dst, :copy.num_tokens] = v_cache[copy.src, :copy.num_tokens]
+
+    def abort(self, request_id: str) -> bool:
+        """Stop a request; its finished output (reason "abort") comes with the next step."""
+        request = self.requests.get(request_id)
+        if request is None:
+            return False
+        self.scheduler.abort(request_id)
+        self._pending.append(self._finish(request, "abort"))
+        return True
+
+    # -- introspection ------------------------------------------------------------------------
+    def kv_usage(self) -> KVUsage:
+        return KVUsage(self.kv.pool.num_used, self.kv.live_tokens(self.scheduler.running),
+                       self.kv.page_size)
+
+    def stats(self) -> EngineStats:
+        c = self.counters
+        return EngineStats(
+            pages_total=self.kv.pool.capacity, pages_in_use=self.kv.pool.num_used,
+            running=len(self.scheduler.running), waiting=len(self.scheduler.waiting),
+            prompt_tokens=c.prompt_tokens, cached_tokens=c.cached_tokens,
+            generated_tokens=c.generated_tokens, steps=c.steps,
+            extra={"preemptions": float(self.scheduler.num_preemptions),
+                   "cached_pages": float(self.kv.cache.num_pages if self.kv.cache else 0)})
+
+
+def _constrained(sampling: SamplingParams) -> bool:
+    return any(x is not None for x in (sampling.regex, sampling.json_schema, sampling.choices))
+
+
+from engine.async_engine import AsyncEngine  # noqa: E402  (re-exported; it imports LLMEngine)
+
+__all__ = ["AsyncEngine", "KVUsage", "LLMEngine", "StepOutput"]

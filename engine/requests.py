@@ -1,0 +1,98 @@
+"""A request's engine-side state and the checks a new request must pass.
+
+Every check raises a `BadRequestError` (a `ValueError`) with a precise message before the
+request touches the scheduler, so a bad request never disturbs the others.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from engine.api import Generation, SamplingParams
+from engine.constraints import Constraint
+from engine.detokenize import TextStream
+from engine.kv.block_pool import pages_for
+from engine.sampling import check_sampling
+from engine.sequence import Sequence
+
+
+class BadRequestError(ValueError):
+    """A request the engine refuses (the message says why)."""
+
+
+class EmptyPromptError(BadRequestError):
+    pass
+
+
+class PromptTooLongError(BadRequestError):
+    pass
+
+
+@dataclass
+class Request:
+    seq: Sequence
+    stream: TextStream
+    constraint: Constraint | None = None
+    generator: torch.Generator | None = None
+    new_token_ids: list[int] = field(default_factory=list)  # not yet reported
+
+    @property
+    def request_id(self) -> str:
+        return self.seq.request_id
+
+    def generation(self, finish_reason: str) -> Generation:
+        seq = self.seq
+        now = time.perf_counter()
+        first = seq.first_token_time
+        return Generation(
+            token_ids=seq.output_ids,
+            text=self.stream.text,
+            finish_reason=finish_reason,
+            prompt_tokens=seq.num_prompt_tokens,
+            cached_tokens=seq.num_cached_tokens,
+            logprobs=list(seq.logprobs) if seq.sampling.logprobs else None,
+            first_token_s=(first - seq.submit_time) if first is not None else 0.0,
+            decode_s=(now - first) if first is not None else 0.0,
+        )
+
+
+@dataclass(frozen=True)
+class Limits:
+    vocab_size: int
+    max_context: int
+    page_size: int
+    pool_pages: int
+
+
+def check_prompt(token_ids: Any, limits: Limits) -> list[int]:
+    if isinstance(token_ids, str | bytes) or not hasattr(token_ids, "__len__"):
+        raise BadRequestError("token_ids must be a sequence of integer token ids")
+    ids = list(token_ids)
+    if not ids:
+        raise EmptyPromptError("the prompt is empty: give at least one token")
+    for i, t in enumerate(ids):
+        if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < limits.vocab_size:
+            raise BadRequestError(f"token id {t!r} at position {i} is outside the vocabulary "
+                                  f"(0..{limits.vocab_size - 1})")
+    if len(ids) >= limits.max_context:
+        raise PromptTooLongError(f"the prompt has {len(ids)} tokens but the model's context is "
+                                 f"{limits.max_context} tokens, one of them for the reply")
+    return ids
+
+
+def check_request(token_ids: Any, sampling: SamplingParams, limits: Limits) -> list[int]:
+    ids = check_prompt(token_ids, limits)
+    try:
+        check_sampling(sampling, limits.max_context)
+    except ValueError as error:
+        raise BadRequestError(str(error)) from None
+    total = min(len(ids) + sampling.max_tokens, limits.max_context)
+    needed = pages_for(total, limits.page_size)
+    if needed > limits.pool_pages:
+        raise BadRequestError(f"the request needs up to {needed} KV pages ({total} tokens) but "
+                              f"the engine has only {limits.pool_pages}")
+    return ids

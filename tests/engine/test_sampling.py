@@ -1,0 +1,125 @@
+import pytest
+import torch
+
+from compiler.tokenizer import load_tokenizer
+from engine.api import SamplingParams
+from engine.detokenize import IncrementalDetokenizer, TextStream
+from engine.sampling import Sampler, apply_top_k_top_p, check_sampling, make_generator
+
+VOCAB = 50
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer()
+
+
+def logits_rows(n, seed=0):
+    return torch.randn(n, VOCAB, generator=make_generator(seed)) * 3
+
+
+def test_greedy_rows_take_the_argmax_and_report_model_logprobs():
+    logits = logits_rows(4)
+    result = Sampler()(logits, [SamplingParams()] * 4, [None] * 4)
+    assert result.token_ids == logits.argmax(-1).tolist()
+    expected = torch.log_softmax(logits, -1).max(-1).values
+    assert torch.allclose(torch.tensor(result.logprobs), expected)
+
+
+def test_a_mask_restricts_greedy_and_sampled_rows():
+    logits = logits_rows(2)
+    allowed = torch.zeros(2, VOCAB, dtype=torch.bool)
+    allowed[:, [3, 17]] = True
+    params = [SamplingParams(), SamplingParams(temperature=1.0)]
+    for seed in range(20):
+        tokens = Sampler()(logits, params, [None, make_generator(seed)], allowed).token_ids
+        assert set(tokens) <= {3, 17}
+
+
+def test_top_k_and_top_p_keep_exactly_the_expected_tokens():
+    logits = torch.tensor([[4.0, 3.0, 2.0, 1.0, 0.0]] * 3)
+    out = apply_top_k_top_p(logits, torch.tensor([2, 0, 0]), torch.tensor([1.0, 0.7, 0.01]))
+    kept = torch.isfinite(out)
+    assert kept[0].tolist() == [True, True, False, False, False]
+    # softmax of [4,3,2,1,0]: 0.636, 0.234, ... -> 0.7 needs the first two
+    assert kept[1].tolist() == [True, True, False, False, False]
+    assert kept[2].tolist() == [True, False, False, False, False]
+    assert torch.equal(out[kept], logits[kept])
+
+
+def test_a_seed_decides_the_tokens_whatever_else_is_in_the_batch():
+    logits = logits_rows(3, seed=1)
+    p = SamplingParams(temperature=1.0, top_p=0.9, top_k=20)
+    alone = [Sampler()(logits[2:], [p], [make_generator(7)]).token_ids[0] for _ in range(3)]
+    batched = Sampler()(logits, [SamplingParams(), p, p],
+                        [None, make_generator(99), make_generator(7)]).token_ids[2]
+    assert alone == [batched] * 3
+
+
+def test_temperature_sampling_follows_the_softmax():
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
+    p = SamplingParams(temperature=0.5)
+    generator = make_generator(3)
+    counts = torch.zeros(4)
+    for _ in range(2000):
+        counts[Sampler()(logits, [p], [generator]).token_ids[0]] += 1
+    expected = torch.softmax(logits[0] / 0.5, -1)
+    assert torch.allclose(counts / 2000, expected, atol=0.03)
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    (SamplingParams(max_tokens=-1), "max_tokens must be >= 0"),
+    (SamplingParams(max_tokens=10**9), "exceeds the model's context"),
+    (SamplingParams(temperature=-0.5), "temperature"),
+    (SamplingParams(top_p=0.0), "top_p"),
+    (SamplingParams(top_k=-3), "top_k"),
+    (SamplingParams(stop=("",)), "stop strings"),
+])
+def test_bad_sampling_fields_are_named(params, message):
+    with pytest.raises(ValueError, match=message):
+        check_sampling(params, max_context=2048)
+
+
+TEXTS = ["Hello, world! The capital of France is Paris.",
+         "naïve café — 東京 ✓ 🚀🚀 done",
+         "  leading spaces\n\nand\ttabs {\"json\": [1, 2]}"]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_incremental_detokenization_matches_a_full_decode(tokenizer, text):
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    detok = IncrementalDetokenizer(tokenizer)
+    pieces = [detok.push(t) for t in ids]
+    assert "".join(pieces) == tokenizer.decode(ids, skip_special_tokens=True)
+    assert not any("\ufffd" in p for p in pieces)
+
+
+def stream_text(tokenizer, text, stop):
+    stream = TextStream(tokenizer, stop)
+    shown = []
+    for t in tokenizer.encode(text, add_special_tokens=False):
+        stopped = stream.push(t)
+        shown.append(stream.delta())
+        if stopped:
+            break
+    shown.append(stream.delta(final=True))
+    return stream, "".join(shown), shown
+
+
+def test_a_stop_string_split_across_tokens_stops_and_is_never_shown(tokenizer):
+    text = "The answer is 42. END_OF_ANSWER and more text"
+    stop = ("END_OF_ANSWER",)
+    assert len(tokenizer.encode("END_OF_ANSWER", add_special_tokens=False)) > 1
+    stream, shown, pieces = stream_text(tokenizer, text, stop)
+    assert stream.stopped and stream.text == "The answer is 42. " and shown == stream.text
+    assert not any("END" in p for p in pieces)
+
+
+def test_text_that_only_looks_like_a_stop_string_is_shown_in_the_end(tokenizer):
+    stream, shown, _ = stream_text(tokenizer, "wait for END_OF", ("END_OF_ANSWER",))
+    assert not stream.stopped and shown == "wait for END_OF"
+
+
+def test_the_earliest_of_several_stop_strings_wins(tokenizer):
+    stream, shown, _ = stream_text(tokenizer, "one\n\ntwo STOP three", ("STOP", "\n\n"))
+    assert stream.text == "one" and shown == "one"
