@@ -1,0 +1,79 @@
+"""A live server with an API key, one generation slot and one CORS origin: auth on every
+route but /health, 429 with Retry-After when the slot is taken, CORS only where configured."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+from conftest import LiveServer, long_graph, wait_finished
+
+KEY = "s3cret-key"
+ORIGIN = "http://editor.example"
+GUARDED = [("GET", "/v1/graphs"), ("GET", "/v1/schema"), ("GET", "/v1/models"),
+           ("GET", "/metrics"), ("GET", "/v1/runs/run_x"), ("POST", "/v1/chat/completions")]
+
+
+@pytest.fixture(scope="module")
+def locked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer(tmp_path_factory.mktemp("locked"), "--max-concurrent-runs", "1",
+                      "--cors-origin", ORIGIN, api_key=KEY)
+    yield live.start()
+    live.stop()
+
+
+def test_health_needs_no_key(locked: LiveServer) -> None:
+    assert httpx.get(f"{locked.url}/health").json()["status"] == "ok"
+
+
+@pytest.mark.parametrize(("method", "path"), GUARDED)
+def test_every_other_route_needs_the_key(locked: LiveServer, method: str, path: str) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}):
+        answer = httpx.request(method, f"{locked.url}{path}", headers=headers)
+        assert answer.status_code == 401, (path, headers)
+        assert answer.headers["www-authenticate"] == "Bearer"
+    with locked.client() as http:
+        assert http.request(method, path).status_code != 401
+
+
+def test_openai_client_with_and_without_the_key(locked: LiveServer) -> None:
+    good = openai.OpenAI(base_url=f"{locked.url}/v1", api_key=KEY, max_retries=0)
+    assert good.models.list().data
+    bad = openai.OpenAI(base_url=f"{locked.url}/v1", api_key="nope", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.models.list()
+
+
+def test_auth_off_needs_no_key(server: LiveServer) -> None:
+    assert httpx.get(f"{server.url}/v1/graphs").status_code == 200
+
+
+def test_busy_server_answers_429_with_retry_after(locked: LiveServer) -> None:
+    with locked.client() as http:
+        graph_id = http.post("/v1/graphs", json=long_graph()).json()["id"]
+        first = http.post(f"/v1/graphs/{graph_id}/runs", json={}).json()["run_id"]
+        busy = http.post(f"/v1/graphs/{graph_id}/runs", json={})
+        assert busy.status_code == 429
+        assert int(busy.headers["retry-after"]) >= 1
+        chat = http.post("/v1/chat/completions", json={
+            "model": "default", "messages": [{"role": "user", "content": "hi"}]})
+        assert chat.status_code == 429
+        assert http.post(f"/v1/runs/{first}/cancel").status_code == 202
+        assert wait_finished(http, first)["status"] == "cancelled"
+        again = http.post(f"/v1/graphs/{graph_id}/runs", json={}).json()["run_id"]
+        http.post(f"/v1/runs/{again}/cancel")
+        wait_finished(http, again)
+
+
+def test_cors_only_when_configured(locked: LiveServer, server: LiveServer) -> None:
+    preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization,content-type"}
+    allowed = httpx.options(f"{locked.url}/v1/graphs", headers=preflight)
+    assert allowed.headers["access-control-allow-origin"] == ORIGIN
+    other = httpx.options(f"{locked.url}/v1/graphs",
+                          headers={**preflight, "Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+    off = httpx.get(f"{server.url}/health", headers={"Origin": ORIGIN})
+    assert "access-control-allow-origin" not in off.headers
