@@ -1,0 +1,148 @@
+"""Random paged-attention cases and a float64 dense reference, for kernel tests and benchmarks.
+
+A case scatters each sequence's cached keys/values over random, non-contiguous pages (pages
+shared by a prefix group are the same physical pages), fills every other slot with random
+garbage so over-reads show, and keeps the ground truth per sequence to compute the reference
+without looking at the pages.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from engine.forward import ForwardBatch, PrefixGroup
+
+
+@dataclass
+class PagedCase:
+    batch: ForwardBatch
+    q: torch.Tensor  # [T, H, D]
+    k_new: torch.Tensor  # [T, KVH, D]
+    v_new: torch.Tensor
+    k_cache: torch.Tensor  # [P, page, KVH, D], prefixes written, new tokens not yet
+    v_cache: torch.Tensor
+    keys: list[torch.Tensor]  # per sequence [seq_len, KVH, D], ground truth
+    values: list[torch.Tensor]
+
+
+def make_case(
+    prefix_lens: list[int],
+    query_lens: list[int],
+    *,
+    num_heads: int,
+    num_kv_heads: int,
+    head_dim: int,
+    page_size: int,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+    groups: list[tuple[tuple[int, ...], int]] = (),
+    seed: int = 0,
+) -> PagedCase:
+    """groups: (member sequence indices, shared prefix pages); members' prefix_lens must be at
+    least prefix_pages * page_size. The lowest member's tokens are the shared ones."""
+    gen = torch.Generator().manual_seed(seed)
+    seq_lens = [p + q for p, q in zip(prefix_lens, query_lens, strict=True)]
+    shared_of = {m: (min(g), pages) for g, pages in groups for m in g}
+    pages_needed = [math.ceil(n / page_size) for n in seq_lens]
+    own_pages = [need - shared_of.get(i, (i, 0))[1] for i, need in enumerate(pages_needed)]
+    num_pages = sum(own_pages) + sum(pages for _, pages in groups) + 3
+    order = torch.randperm(num_pages, generator=gen).tolist()
+    tables: list[list[int]] = [[] for _ in seq_lens]
+    for members, pages in groups:
+        shared = [order.pop() for _ in range(pages)]
+        for m in members:
+            tables[m] = list(shared)
+    for i, need in enumerate(pages_needed):
+        tables[i] += [order.pop() for _ in range(need - len(tables[i]))]
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=gen, dtype=torch.float64)
+
+    kv_shape = (num_pages, page_size, num_kv_heads, head_dim)
+    k_cache, v_cache = rand(*kv_shape), rand(*kv_shape)
+    keys, values = [], []
+    for i, n in enumerate(seq_lens):
+        k, v = rand(n, num_kv_heads, head_dim), rand(n, num_kv_heads, head_dim)
+        owner, pages = shared_of.get(i, (i, 0))
+        shared_tokens = pages * page_size
+        if owner != i:
+            k[:shared_tokens] = keys[owner][:shared_tokens]
+            v[:shared_tokens] = values[owner][:shared_tokens]
+        keys.append(k.to(dtype).to(torch.float64))
+        values.append(v.to(dtype).to(torch.float64))
+        for pos in range(prefix_lens[i]):
+            page, off = tables[i][pos // page_size], pos % page_size
+            k_cache[page, off], v_cache[page, off] = keys[i][pos], values[i][pos]
+
+    slots = [
+        tables[i][pos // page_size] * page_size + pos % page_size
+        for i, n in enumerate(seq_lens)
+        for pos in range(prefix_lens[i], n)
+    ]
+    max_pages = max(pages_needed)
+    table = torch.zeros(len(seq_lens), max_pages, dtype=torch.int32)
+    for i, row in enumerate(tables):
+        table[i, : len(row)] = torch.tensor(row, dtype=torch.int32)
+    total = sum(query_lens)
+    query_start = torch.tensor([0] + query_lens, dtype=torch.int32).cumsum(0).to(torch.int32)
+    positions = [pos for i, n in enumerate(seq_lens) for pos in range(prefix_lens[i], n)]
+    dev = torch.device(device)
+    batch = ForwardBatch(
+        input_ids=torch.zeros(total, dtype=torch.int64, device=dev),
+        positions=torch.tensor(positions, dtype=torch.int64, device=dev),
+        seq_lens=torch.tensor(seq_lens, dtype=torch.int32, device=dev),
+        query_lens=torch.tensor(query_lens, dtype=torch.int32, device=dev),
+        query_start=query_start.to(dev),
+        block_tables=table.to(dev),
+        slot_mapping=torch.tensor(slots, dtype=torch.int64, device=dev),
+        logits_indices=(query_start[1:] - 1).to(torch.int64).to(dev),
+        page_size=page_size,
+        max_query_len=max(query_lens),
+        max_seq_len=max(seq_lens),
+        is_decode=all(q == 1 for q in query_lens),
+        prefix_groups=[PrefixGroup(tuple(m), pages) for m, pages in groups],
+    )
+    k_new = torch.cat([keys[i][prefix_lens[i] :] for i in range(len(seq_lens))])
+    v_new = torch.cat([values[i][prefix_lens[i] :] for i in range(len(seq_lens))])
+    q = rand(total, num_heads, head_dim)
+    return PagedCase(
+        batch=batch,
+        q=q.to(dtype).to(dev),
+        k_new=k_new.to(dtype).to(dev),
+        v_new=v_new.to(dtype).to(dev),
+        k_cache=k_cache.to(dtype).to(dev),
+        v_cache=v_cache.to(dtype).to(dev),
+        keys=keys,
+        values=values,
+    )
+
+
+def reference_attention(case: PagedCase, scale: float) -> torch.Tensor:
+    """Causal grouped-query attention in float64 from the ground truth, [T, H, D] on CPU."""
+    batch = case.batch
+    q = case.q.detach().to("cpu", torch.float64)
+    num_heads = q.shape[1]
+    outs = []
+    starts = batch.query_start.tolist()
+    for i, seq_len in enumerate(batch.seq_lens.tolist()):
+        q_i = q[starts[i] : starts[i + 1]]  # [n, H, D]
+        group = num_heads // case.keys[i].shape[1]
+        k = case.keys[i].repeat_interleave(group, dim=1)  # [S, H, D]
+        v = case.values[i].repeat_interleave(group, dim=1)
+        scores = torch.einsum("nhd,shd->hns", q_i, k) * scale
+        pos = torch.arange(seq_len - q_i.shape[0], seq_len)
+        visible = torch.arange(seq_len)[None, :] <= pos[:, None]
+        scores = scores.masked_fill(~visible, float("-inf"))
+        outs.append(torch.einsum("hns,shd->nhd", scores.softmax(-1), v))
+    return torch.cat(outs)
+
+
+def relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:
+    """‖out − ref‖ / ‖ref‖ in float64; NaN anywhere gives inf."""
+    diff = out.detach().to("cpu", torch.float64) - ref
+    if not torch.isfinite(diff).all():
+        return math.inf
+    return float(diff.norm() / ref.norm())

@@ -1,0 +1,155 @@
+"""TritonBackend: the GPU attention backend (paged prefill/extend, split-K decode, cascade).
+
+Decode batches go through split-K decode; when the batch names prefix groups, the shared
+prefix of each group is attended once for all members (cascade) and merged with each
+member's suffix. Any other batch (prefill, extend, mixed) goes through the prefill kernel.
+Per-batch metadata (cascade groups) is built once per ForwardBatch and reused by every layer.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from engine.attention.base import AttentionBackend
+from engine.attention.triton_cascade import (
+    CascadeMeta,
+    build_cascade_meta,
+    prefix_partials,
+    prefix_splits,
+)
+from engine.attention.triton_common import LOG2E, check_cache, use_ieee
+from engine.attention.triton_decode import decode_partials, decode_splits, merge_partials
+from engine.attention.triton_kv import write_kv
+from engine.attention.triton_prefill import prefill_attention
+from engine.forward import ForwardBatch
+
+CASCADE_BLOCK_M = 64
+
+
+def _num_sms(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).multi_processor_count
+    return 4
+
+
+class TritonBackend(AttentionBackend):
+    name = "triton"
+
+    def __init__(self, use_cascade: bool = True, fixed_decode_splits: int | None = None):
+        """fixed_decode_splits: a constant split count (CUDA graphs need a static grid)."""
+        self.use_cascade = use_cascade
+        self.fixed_decode_splits = fixed_decode_splits
+        self._meta_batch: ForwardBatch | None = None
+        self._meta: CascadeMeta | None = None
+
+    def write_kv(
+        self,
+        k_cache: torch.Tensor,
+        v_cache: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        slot_mapping: torch.Tensor,
+    ) -> None:
+        write_kv(k_cache, v_cache, k, v, slot_mapping)
+
+    def attend(
+        self,
+        q: torch.Tensor,
+        k_cache: torch.Tensor,
+        v_cache: torch.Tensor,
+        batch: ForwardBatch,
+        scale: float,
+    ) -> torch.Tensor:
+        if not batch.is_decode:
+            return prefill_attention(q, k_cache, v_cache, batch, scale)
+        check_cache(k_cache, v_cache, q)
+        if self.use_cascade and batch.prefix_groups:
+            return self._cascade_decode(q, k_cache, v_cache, batch, scale)
+        return self._decode(q, k_cache, v_cache, batch, scale)
+
+    def decode_num_splits(self, batch: ForwardBatch, num_kv_heads: int, device) -> int:
+        if self.fixed_decode_splits is not None:
+            return self.fixed_decode_splits
+        return decode_splits(batch.num_seqs, num_kv_heads, batch.max_seq_len, _num_sms(device))
+
+    def _decode(self, q, k_cache, v_cache, batch: ForwardBatch, scale: float) -> torch.Tensor:
+        num_seqs, (num_heads, head_dim) = batch.num_seqs, q.shape[1:]
+        splits = self.decode_num_splits(batch, k_cache.shape[2], q.device)
+        out_part = q.new_empty((num_seqs, num_heads, splits, head_dim), dtype=torch.float32)
+        lse_part = q.new_empty((num_seqs, num_heads, splits), dtype=torch.float32)
+        decode_partials(
+            q,
+            k_cache,
+            v_cache,
+            batch.block_tables,
+            batch.seq_lens,
+            batch.query_start,
+            scale * LOG2E,
+            out_part,
+            lse_part,
+            splits,
+            use_ieee(q),
+        )
+        out = torch.empty_like(q)
+        merge_partials(out_part, lse_part, out, batch.query_start)
+        return out
+
+    def cascade_meta(self, batch: ForwardBatch, group_size: int, device) -> CascadeMeta:
+        if self._meta_batch is not batch:
+            self._meta = build_cascade_meta(
+                batch.prefix_groups,
+                batch.num_seqs,
+                batch.page_size,
+                group_size,
+                CASCADE_BLOCK_M,
+                device,
+            )
+            self._meta_batch = batch
+        assert self._meta is not None
+        return self._meta
+
+    def _cascade_decode(
+        self, q, k_cache, v_cache, batch: ForwardBatch, scale: float
+    ) -> torch.Tensor:
+        num_seqs, (num_heads, head_dim) = batch.num_seqs, q.shape[1:]
+        num_kv_heads = k_cache.shape[2]
+        meta = self.cascade_meta(batch, num_heads // num_kv_heads, q.device)
+        sms = _num_sms(q.device)
+        splits = self.decode_num_splits(batch, num_kv_heads, q.device)
+        pre_splits = prefix_splits(meta, num_kv_heads, sms)
+        slots = splits + pre_splits
+        out_part = q.new_empty((num_seqs, num_heads, slots, head_dim), dtype=torch.float32)
+        lse_part = q.new_full((num_seqs, num_heads, slots), float("-inf"), dtype=torch.float32)
+        ieee = use_ieee(q)
+        decode_partials(
+            q,
+            k_cache,
+            v_cache,
+            batch.block_tables,
+            batch.seq_lens,
+            batch.query_start,
+            scale * LOG2E,
+            out_part,
+            lse_part,
+            splits,
+            ieee,
+            kv_starts=meta.kv_starts,
+        )
+        prefix_partials(
+            q,
+            k_cache,
+            v_cache,
+            batch.block_tables,
+            batch.query_start,
+            meta,
+            scale * LOG2E,
+            out_part,
+            lse_part,
+            splits,
+            pre_splits,
+            CASCADE_BLOCK_M,
+            ieee,
+        )
+        out = torch.empty_like(q)
+        merge_partials(out_part, lse_part, out, batch.query_start)
+        return out

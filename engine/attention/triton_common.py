@@ -1,0 +1,74 @@
+"""Pieces shared by the Triton attention kernels: paged tile loads and the online-softmax step.
+
+Softmax runs in base 2: scores are pre-multiplied by scale * log2(e), and every log-sum-exp a
+kernel stores is in log2 units, so partial results merge with exp2.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+LOG2E = 1.0 / math.log(2.0)
+
+
+@triton.jit
+def load_page_tile(
+    cache,
+    table_row,
+    tokens,
+    token_mask,
+    kv_head,
+    stride_page,
+    stride_slot,
+    stride_head,
+    dims,
+    dim_mask,
+    PAGE_SIZE: tl.constexpr,
+):
+    """Load [len(tokens), BLOCK_D] of one KV head for token positions `tokens` of a sequence
+    whose page table starts at `table_row`."""
+    page = tl.load(table_row + tokens // PAGE_SIZE, mask=token_mask, other=0).to(tl.int64)
+    offset = (tokens % PAGE_SIZE).to(tl.int64)
+    ptrs = (
+        cache
+        + page[:, None] * stride_page
+        + offset[:, None] * stride_slot
+        + kv_head * stride_head
+        + dims[None, :]
+    )
+    return tl.load(ptrs, mask=token_mask[:, None] & dim_mask[None, :], other=0.0)
+
+
+@triton.jit
+def softmax_step(q, k, v, valid, m_i, l_i, acc, qk_scale, IEEE: tl.constexpr):
+    """One online-softmax step over a key tile; `valid` masks [rows, keys]. Returns the
+    updated running max, running sum and accumulator. A row with no valid key so far keeps
+    max -inf, sum 0 and accumulator 0 (no NaN)."""
+    qk = tl.dot(q, tl.trans(k), input_precision="ieee") if IEEE else tl.dot(q, tl.trans(k))
+    qk = tl.where(valid, qk * qk_scale, float("-inf"))
+    m_new = tl.maximum(m_i, tl.max(qk, 1))
+    m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+    p = tl.exp2(qk - m_safe[:, None])
+    alpha = tl.exp2(m_i - m_safe)
+    l_new = l_i * alpha + tl.sum(p, 1)
+    pv = tl.dot(p.to(v.dtype), v, input_precision="ieee") if IEEE else tl.dot(p.to(v.dtype), v)
+    acc = acc * alpha[:, None] + pv
+    return m_new, l_new, acc
+
+
+def check_cache(k_cache: torch.Tensor, v_cache: torch.Tensor, q: torch.Tensor) -> None:
+    if k_cache.stride() != v_cache.stride() or k_cache.stride(-1) != 1:
+        raise ValueError("k_cache and v_cache must share one layout, contiguous in head_dim")
+    if q.stride(-1) != 1:
+        raise ValueError("queries must be contiguous in head_dim")
+    if q.shape[1] % k_cache.shape[2] != 0:
+        raise ValueError(f"{q.shape[1]} query heads are not a multiple of {k_cache.shape[2]}")
+
+
+def use_ieee(q: torch.Tensor) -> bool:
+    """float32 inputs get full-precision dots (no TF32), so results match the reference."""
+    return q.dtype == torch.float32 and not torch.backends.cuda.matmul.allow_tf32
