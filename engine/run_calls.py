@@ -1,0 +1,147 @@
+"""The engine calls of `llm` and `select` nodes: prompt ids from the thread history and the
+node's segments, sampling from the node over the workflow defaults, the per-run token
+budget, the trace record and token events."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.api import EngineAPI, Generation, SamplingParams
+from engine.run_nodes import best_choice, check_output
+from engine.run_prompts import PromptBuilder, messages_of, sampling_for
+from engine.run_state import Scope, TurnRecord
+from engine.trace import NodeTrace
+
+
+class BudgetExceeded(RuntimeError):
+    pass
+
+
+@dataclass
+class TokenBudget:
+    """limits.max_tokens_total: prompt plus generated tokens of every call of a run."""
+
+    limit: int
+    used: int = 0
+
+    def cap(self, prompt_tokens: int) -> int:
+        left = self.limit - self.used - prompt_tokens
+        if left <= 0:
+            raise BudgetExceeded(
+                f"limits.max_tokens_total ({self.limit}) reached: {self.used} tokens used, "
+                f"the call needs {prompt_tokens} prompt tokens"
+            )
+        return left
+
+    def spend(self, tokens: int) -> None:
+        self.used += tokens
+        if self.used > self.limit:
+            raise BudgetExceeded(f"limits.max_tokens_total ({self.limit}) exceeded: {self.used}")
+
+
+@dataclass
+class CallContext:
+    """What one node's call needs from its run."""
+
+    step_id: str
+    node: Any
+    scope: Scope
+    visible: set[str]
+    record: NodeTrace
+    request_id: str
+    priority: int
+
+
+@dataclass
+class Caller:
+    engine: EngineAPI
+    prompts: PromptBuilder
+    defaults: Any
+    budget: TokenBudget
+    run_seed: int
+    clock: Callable[[], float]
+    emit: Callable[[str, str, dict[str, Any]], None] | None = None
+    in_flight: set[str] = field(default_factory=set)
+
+    async def llm(self, call: CallContext) -> None:
+        node = call.node
+        ids, own = self._prompt(call)
+        cap = self.budget.cap(len(ids))
+        sampling = sampling_for(node, self.defaults, call.request_id, self.run_seed, cap)
+        generation = await self._generate(call, ids, sampling)
+        self.budget.spend(len(ids) + len(generation.token_ids))
+        call.scope.write(node.output, check_output(node, generation).value)
+        self._extend_thread(call, own, generation.token_ids)
+
+    async def select(self, call: CallContext) -> None:
+        node = call.node
+        ids, own = self._prompt(call)
+        self.budget.cap(len(ids))
+        options = [self.prompts.encode(choice) for choice in node.choices]
+        record = call.record
+        record.start = self.clock()
+        record.prompt_tokens = len(ids)
+        steps_before = self.engine.stats().steps
+        scores = await self.engine.score(ids, options)
+        record.engine_steps = (steps_before, self.engine.stats().steps)
+        choice, index = best_choice(list(node.choices), list(scores))
+        self.budget.spend(len(ids) + sum(len(o) for o in options))
+        call.scope.write(node.output, choice)
+        self._extend_thread(call, own, options[index])
+
+    def _prompt(self, call: CallContext) -> tuple[list[int], tuple[int, ...]]:
+        thread = call.node.thread
+        history = call.scope.history(thread, call.visible) if thread else []
+        return self.prompts.build(call.step_id, call.node, call.scope.values, history)
+
+    def _extend_thread(self, call: CallContext, own: tuple[int, ...], reply: list[int]) -> None:
+        thread = call.node.thread
+        if thread:
+            turn = TurnRecord(
+                call.node.id, own, self.prompts.reply_ids(reply), messages_of(call.node)
+            )
+            call.scope.add_turn(thread, turn)
+
+    async def _generate(
+        self, call: CallContext, ids: list[int], sampling: SamplingParams
+    ) -> Generation:
+        record = call.record
+        record.start = self.clock()
+        record.prompt_tokens = len(ids)
+        steps_before = self.engine.stats().steps
+        self.in_flight.add(call.request_id)
+        try:
+            if self.emit is None:
+                generation = await self.engine.generate(
+                    ids, sampling, priority=call.priority, request_id=call.request_id
+                )
+            else:
+                generation = await self._stream(call, ids, sampling)
+        finally:
+            self.in_flight.discard(call.request_id)
+        record.engine_steps = (steps_before, self.engine.stats().steps)
+        record.cached_tokens = generation.cached_tokens
+        record.generated_tokens = len(generation.token_ids)
+        record.first_token_s = generation.first_token_s
+        record.decode_s = generation.decode_s
+        record.finish_reason = generation.finish_reason
+        return generation
+
+    async def _stream(self, call: CallContext, ids: list[int], sampling: SamplingParams
+                      ) -> Generation:
+        assert self.emit is not None
+        produced = 0
+        started = time.monotonic()
+        async for chunk in self.engine.stream(
+            ids, sampling, priority=call.priority, request_id=call.request_id
+        ):
+            produced += len(chunk.token_ids)
+            if chunk.token_ids:
+                self.emit("token", call.step_id, {"text": chunk.text, "tokens": produced})
+            if chunk.finished is not None:
+                return chunk.finished
+        raise RuntimeError(f"the engine's stream ended without a result after "
+                           f"{time.monotonic() - started:.1f} s")

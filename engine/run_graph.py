@@ -1,0 +1,121 @@
+"""Dataflow over one graph (the workflow's or a map body's): which nodes may run now.
+
+Semantics:
+- Nodes without a forward in-edge start the run.
+- A finished node fires its unconditional out-edges, every `when` edge whose condition holds,
+  and its `else` edge only when none of its `when` edges fired.
+- A node with a fired in-edge runs once no other forward in-edge can still fire: an in-edge
+  can still fire while its source is running, about to run, or reachable (through any edges,
+  back edges included, but not through the waiting node itself) from a node that is. This is
+  dead-path elimination: a join after a router never waits for the branch not taken.
+- A back edge re-triggers its target and never makes it wait.
+- A node never runs twice at once; fired in-edges are consumed when it starts.
+- If nothing runs and nothing is ready but some node holds a fired in-edge (waits on each
+  other through cycles), the first such node in graph order is released.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FlowEdge:
+    index: int
+    source: str
+    target: str
+    when: str | None = None
+    is_else: bool = False
+    back: bool = False
+
+    @property
+    def conditional(self) -> bool:
+        return self.when is not None and not self.is_else
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A graph's static shape: node ids in plan order and edges."""
+
+    nodes: tuple[str, ...]
+    edges: tuple[FlowEdge, ...]
+
+    def out_edges(self, node: str) -> list[FlowEdge]:
+        return [e for e in self.edges if e.source == node]
+
+    def forward_in(self, node: str) -> list[FlowEdge]:
+        return [e for e in self.edges if e.target == node and not e.back]
+
+    def starts(self) -> list[str]:
+        return [n for n in self.nodes if not self.forward_in(n)]
+
+    def successors(self, node: str) -> list[str]:
+        return [e.target for e in self.edges if e.source == node]
+
+
+@dataclass
+class Dataflow:
+    flow: Flow
+    fired: dict[str, set[int]] = field(default_factory=dict)  # unconsumed fired in-edges
+    triggered: set[str] = field(default_factory=set)  # start / back-edge triggers
+    running: set[str] = field(default_factory=set)
+
+    def start(self) -> None:
+        self.triggered.update(self.flow.starts())
+
+    def fire(self, edges: list[FlowEdge]) -> None:
+        for edge in edges:
+            if edge.back:
+                self.triggered.add(edge.target)
+            else:
+                self.fired.setdefault(edge.target, set()).add(edge.index)
+
+    def pending(self) -> list[str]:
+        """Nodes holding a trigger or a fired in-edge, in graph order."""
+        return [n for n in self.flow.nodes if n in self.triggered or self.fired.get(n)]
+
+    def ready(self) -> list[str]:
+        """Nodes that may start now, in graph order."""
+        ready = [n for n in self.pending() if n not in self.running and not self._waits(n)]
+        if not ready and not self.running:
+            stuck = [n for n in self.pending() if n not in self.running]
+            return stuck[:1]
+        return ready
+
+    def begin(self, node: str) -> None:
+        self.running.add(node)
+        self.triggered.discard(node)
+        self.fired.pop(node, None)
+
+    def finish(self, node: str) -> None:
+        self.running.discard(node)
+
+    def idle(self) -> bool:
+        return not self.running and not self.pending()
+
+    def _waits(self, node: str) -> bool:
+        fired = self.fired.get(node, set())
+        open_sources = {e.source for e in self.flow.forward_in(node) if e.index not in fired}
+        if not open_sources:
+            return False
+        active = (self.running | set(self.pending())) - {node}
+        return bool(open_sources & self._reachable(active, avoid=node))
+
+    def _reachable(self, sources: set[str], avoid: str) -> set[str]:
+        seen = set(sources)
+        queue = deque(sources)
+        while queue:
+            for nxt in self.flow.successors(queue.popleft()):
+                if nxt != avoid and nxt not in seen:
+                    seen.add(nxt)
+                    queue.append(nxt)
+        return seen
+
+
+def choose_edges(edges: list[FlowEdge], holds: dict[int, bool]) -> list[FlowEdge]:
+    """The out-edges that fire, given which conditional edges' conditions hold."""
+    fired = [e for e in edges if e.when is None or (e.conditional and holds[e.index])]
+    any_when = any(e.conditional and holds[e.index] for e in edges)
+    fired += [e for e in edges if e.is_else and not any_when]
+    return fired

@@ -1,0 +1,159 @@
+"""The plan's prefix groups at run time: prefilled once as soon as their variables are known
+(speculative ones when their router starts), pinned while consumers remain, released after
+the last. A `PrefixPool` shares pins between concurrent runs of one engine by token ids."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.plan import Plan, PrefixGroup
+from compiler.segments import render_segments
+from engine.api import EngineAPI, PrefixHandle
+from engine.trace import PrefixTrace
+
+
+@dataclass
+class _Pin:
+    task: asyncio.Task[PrefixHandle]
+    users: int = 0
+
+
+class PrefixPool:
+    """Pinned prefixes by token ids: one prefill and one pin however many runs use them."""
+
+    def __init__(self, engine: EngineAPI) -> None:
+        self.engine = engine
+        self._pins: dict[tuple[int, ...], _Pin] = {}
+
+    def acquire(self, token_ids: tuple[int, ...], priority: int) -> asyncio.Task[PrefixHandle]:
+        pin = self._pins.get(token_ids)
+        if pin is None:
+            task = asyncio.ensure_future(self.engine.prefill(list(token_ids), priority))
+            pin = self._pins[token_ids] = _Pin(task)
+        pin.users += 1
+        return pin.task
+
+    def release(self, token_ids: tuple[int, ...]) -> None:
+        pin = self._pins.get(token_ids)
+        if pin is None:
+            return
+        pin.users -= 1
+        if pin.users > 0:
+            return
+        del self._pins[token_ids]
+        if pin.task.done() and not pin.task.cancelled() and pin.task.exception() is None:
+            self.engine.release(pin.task.result())
+        else:
+            pin.task.cancel()
+            pin.task.add_done_callback(self._release_late)
+
+    def _release_late(self, task: asyncio.Task[PrefixHandle]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            self.engine.release(task.result())
+
+
+@dataclass
+class _Group:
+    group: PrefixGroup
+    trace: PrefixTrace
+    ids: tuple[int, ...] | None = None
+    task: asyncio.Task[PrefixHandle] | None = None
+    released: bool = False
+
+
+@dataclass
+class PrefixPins:
+    """One run's view of the plan's prefix groups."""
+
+    plan: Plan
+    pool: PrefixPool
+    tokenizer: Any
+    clock: Callable[[], float]
+    traces: list[PrefixTrace]
+    priority_of: Callable[[str], int]
+    _groups: list[_Group] = field(default_factory=list)
+    _done: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        for group in self.plan.prefix_groups:
+            trace = PrefixTrace(group.id, group.tokens, group.consumers, group.speculative)
+            self._groups.append(_Group(group, trace))
+
+    def start(self, values: Mapping[str, Any]) -> None:
+        """Prefill the groups ready at the start of the run."""
+        self._advance(values)
+
+    def step_started(self, step_id: str, values: Mapping[str, Any]) -> None:
+        for entry in self._groups:
+            if entry.group.speculative and entry.group.speculate_with == step_id:
+                self._prefill(entry, values)
+
+    def step_done(self, step_id: str, values: Mapping[str, Any]) -> None:
+        self._done.add(step_id)
+        self._advance(values)
+        for entry in self._groups:
+            after = entry.group.release_after
+            if entry.task and not entry.released and after and set(after) <= self._done:
+                self._release(entry)
+
+    async def wait_for(self, step_id: str) -> None:
+        """Wait until the started prefills of the step's groups are pinned."""
+        for entry in self._groups:
+            if entry.task is not None and step_id in entry.group.consumers:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.shield(entry.task)
+
+    def close(self) -> None:
+        for entry in self._groups:
+            if entry.task and not entry.released:
+                self._release(entry)
+
+    def _advance(self, values: Mapping[str, Any]) -> None:
+        for entry in self._groups:
+            group = entry.group
+            if entry.task is not None or group.speculative and group.speculate_with:
+                continue
+            if set(group.ready_after) <= self._done and all(v in values for v in group.waits_on):
+                self._prefill(entry, values)
+
+    def _prefill(self, entry: _Group, values: Mapping[str, Any]) -> None:
+        if entry.task is not None:
+            return
+        try:
+            entry.ids = tuple(render_segments(self.tokenizer, entry.group.segments, values))
+        except Exception as exc:  # a value the prefix needs is not there: skip the group
+            entry.trace.error = f"{type(exc).__name__}: {exc}"
+            return
+        if not entry.ids:
+            return
+        priority = max((self.priority_of(c) for c in entry.group.consumers), default=0)
+        entry.trace.start = self.clock()
+        entry.task = self.pool.acquire(entry.ids, priority)
+        entry.task.add_done_callback(lambda task, e=entry: self._record(e, task))
+        self.traces.append(entry.trace)
+
+    def _record(self, entry: _Group, task: asyncio.Task[PrefixHandle]) -> None:
+        if task.cancelled():
+            entry.trace.error = "cancelled"
+        elif task.exception() is not None:
+            entry.trace.error = str(task.exception())
+        else:
+            handle = task.result()
+            entry.trace.ready = self.clock()
+            entry.trace.tokens = len(handle.token_ids)
+            entry.trace.cached_tokens = handle.cached_tokens
+
+    def _release(self, entry: _Group) -> None:
+        entry.released = True
+        entry.trace.released = self.clock()
+        if entry.ids is not None:
+            self.pool.release(entry.ids)
+
+
+def now() -> float:
+    return time.monotonic()
