@@ -54,13 +54,22 @@ def _context_length(model_config: Any) -> int:
 
 
 class LLMEngine:
-    def __init__(self, config: EngineConfig | None = None, *, loaded: Any = None) -> None:
-        from engine.loader import load_model
-        from engine.runner import ModelRunner
-
+    def __init__(self, config: EngineConfig | None = None, *, loaded: Any = None,
+                 runner: Any = None) -> None:
+        """`loaded` reuses an already loaded model (`engine.loader.load_model`); `runner`
+        replaces the `ModelRunner` (anything with its `forward`, `kv_caches`, `num_pages`
+        and `page_size`)."""
         self.config = config or EngineConfig()
-        self.loaded = loaded if loaded is not None else load_model(self.config)
-        self.runner = ModelRunner(self.config, self.loaded)
+        if loaded is None:
+            from engine.loader import load_model
+
+            loaded = load_model(self.config)
+        self.loaded = loaded
+        if runner is None:
+            from engine.runner import ModelRunner
+
+            runner = ModelRunner(self.config, loaded)
+        self.runner = runner
         self.tokenizer = self.loaded.tokenizer
         self.model_name: str = self.loaded.name
         self.eos_token_ids = tuple(self.loaded.eos_token_ids)
