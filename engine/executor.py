@@ -349,7 +349,8 @@ def _node_error(step_id: str, exc: Exception, item: tuple[int, ...]) -> NodeErro
 
 
 def _eos_ids(engine: Any, tokenizer: Any) -> tuple[int, ...]:
-    ids = getattr(engine, "eos_token_ids", None)
+    ids = getattr(engine, "eos_token_ids", None) or getattr(
+        getattr(engine, "engine", None), "eos_token_ids", None)
     if ids:
         return tuple(ids)
     eos = getattr(tokenizer, "eos_token_id", None)

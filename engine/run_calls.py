@@ -140,7 +140,8 @@ class Caller:
         ):
             produced += len(chunk.token_ids)
             if chunk.token_ids:
-                self.emit("token", call.step_id, {"text": chunk.text, "tokens": produced})
+                self.emit("token", call.step_id, {"text": chunk.text, "n": len(chunk.token_ids),
+                                                  "tokens": produced})
             if chunk.finished is not None:
                 return chunk.finished
         raise RuntimeError(f"the engine's stream ended without a result after "

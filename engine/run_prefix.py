@@ -81,8 +81,14 @@ class PrefixPins:
 
     def __post_init__(self) -> None:
         for group in self.plan.prefix_groups:
+            if group.waits_on and self._on_threads(group):
+                continue  # thread prompts extend earlier calls' token ids, not re-rendered text
             trace = PrefixTrace(group.id, group.tokens, group.consumers, group.speculative)
             self._groups.append(_Group(group, trace))
+
+    def _on_threads(self, group: PrefixGroup) -> bool:
+        calls = [self.plan.step(c).call for c in group.consumers]
+        return any(call is not None and call.thread for call in calls)
 
     def start(self, values: Mapping[str, Any]) -> None:
         """Prefill the groups ready at the start of the run."""

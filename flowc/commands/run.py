@@ -1,0 +1,172 @@
+"""`flowc run FILE`: compile a workflow, run it on the engine and print its outputs as JSON.
+
+`--inputs-jsonl` runs one instance per line concurrently on one engine (their shared prompt
+prefixes are prefilled and pinned once) and prints one line of outputs per instance, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+MODEL_HELP = "'default' (the embedded model), a model folder or .gguf file, or dummy:SHAPE"
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="run")(run_command)
+
+
+def run_command(
+    file: Annotated[Path, typer.Argument(help="The workflow JSON file.")],
+    input: Annotated[list[str] | None, typer.Option(  # noqa: A002
+        "--input", "-i", help="An input as NAME=VALUE, coerced to its declared type.")] = None,
+    inputs: Annotated[Path | None, typer.Option(help="A JSON file with an object of inputs.")
+                      ] = None,
+    inputs_jsonl: Annotated[Path | None, typer.Option(
+        help="A JSON Lines file: one object of inputs per run; runs share one engine.")] = None,
+    model: Annotated[str, typer.Option(help=MODEL_HELP)] = "default",
+    tools: Annotated[list[Path] | None, typer.Option(
+        help="A Python file whose TOOLS = {name: (callable, json_schema)} (repeatable).")
+    ] = None,
+    allow_http: Annotated[list[str] | None, typer.Option(
+        help="Enable the http_get tool for this host (repeatable).")] = None,
+    trace: Annotated[Path | None, typer.Option(help="Write the run's trace as JSON here.")
+                     ] = None,
+    explain: Annotated[bool, typer.Option(
+        help="Print per-node actuals beside the plan's estimates (on stderr).")] = False,
+    no_plan_opt: Annotated[bool, typer.Option(
+        "--no-plan-opt", help="Run node by node without prefix sharing (a baseline).")] = False,
+    seed: Annotated[int, typer.Option(help="Seed for sampled generations.")] = 0,
+) -> None:
+    """Run a workflow and print its outputs as JSON."""
+    from compiler.graphapi import GraphError
+
+    if not file.is_file():
+        _fail(f"no such file: {file}", code=2)
+    try:
+        base = _read_inputs(input or [], inputs)
+        batch = _read_jsonl(inputs_jsonl) if inputs_jsonl is not None else None
+        workflow = _load(file)
+        registry = _tools(tools or [], allow_http or [])
+    except GraphError as exc:
+        for problem in exc.problems:
+            print(str(problem), file=sys.stderr)
+        raise typer.Exit(1) from exc
+    except ValueError as exc:
+        _fail(str(exc))
+    instances = [{**base, **line} for line in batch] if batch is not None else [base]
+    results, plan = asyncio.run(_run_all(workflow, instances, model, registry, not no_plan_opt,
+                                         seed, live=sys.stderr.isatty() and batch is None))
+    _report(results, plan, trace, explain)
+
+
+async def _run_all(workflow: Any, instances: list[dict[str, Any]], model: str, registry: Any,
+                   optimize: bool, seed: int, live: bool) -> tuple[list[Any], Any]:
+    import flowc
+    from engine.executor import Executor
+    from engine.run_prefix import PrefixPool
+
+    engine = flowc.make_engine(model, optimize, seed)
+    try:
+        plan = flowc.compile(workflow, engine.tokenizer)
+        pool = PrefixPool(engine)
+        executors = [Executor(plan, engine, engine.tokenizer, registry, optimize, seed, pool)
+                     for _ in instances]
+        if live:
+            from flowc.live_view import LiveView
+
+            with LiveView([s.id for s in plan.steps]) as view:
+                return [await executors[0].run(instances[0], on_event=view.on_event)], plan
+        runs = [ex.run(values) for ex, values in zip(executors, instances, strict=True)]
+        return list(await asyncio.gather(*runs)), plan
+    finally:
+        engine.close()
+
+
+def _report(results: list[Any], plan: Any, trace: Path | None, explain: bool) -> None:
+    from engine.run_explain import explain as explain_run
+
+    for result in results:
+        print(json.dumps(result.outputs, ensure_ascii=False, default=str), flush=True)
+    if trace is not None:
+        traces = [r.trace.to_dict() for r in results]
+        trace.write_text(json.dumps(traces[0] if len(traces) == 1 else traces, indent=2,
+                                    default=str), encoding="utf-8")
+    if explain:
+        for result in results:
+            sys.stderr.write(explain_run(plan, result.trace))
+    failed = [(i, r) for i, r in enumerate(results) if r.status != "succeeded"]
+    for index, result in failed:
+        where = f"run {index + 1}: " if len(results) > 1 else ""
+        print(f"error: {where}{result.status}: {result.error}", file=sys.stderr)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _load(file: Path) -> Any:
+    from compiler.graphapi import load
+
+    return load(file)
+
+
+def _tools(files: list[Path], hosts: list[str]) -> Any:
+    import flowc
+    from engine.tools import ToolError
+
+    try:
+        return flowc.make_tools(files, hosts)
+    except ToolError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _read_inputs(pairs: list[str], path: Path | None) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if path is not None:
+        data = _json_file(path)
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: the inputs file must hold a JSON object")
+        values.update(data)
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--input {pair!r}: expected NAME=VALUE")
+        values[name.strip()] = value
+    return values
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    lines: list[dict[str, Any]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}:{number}: each line must be a JSON object")
+        lines.append(data)
+    if not lines:
+        raise ValueError(f"{path}: no inputs")
+    return lines
+
+
+def _json_file(path: Path) -> Any:
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: invalid JSON: {exc.msg} (line {exc.lineno})") from None
+
+
+def _fail(message: str, code: int = 1) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
