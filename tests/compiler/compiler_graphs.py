@@ -89,4 +89,33 @@ DEBATE = {
     "outputs": {"final": "{{ a2 }}"},
 }
 
-ALL = {"triage": TRIAGE, "thoughts": THOUGHTS, "summary": SUMMARY, "debate": DEBATE}
+AGENT = {
+    "flowc": 1,
+    "name": "agent",
+    "inputs": {"question": {"type": "string", "default": "What is 17 * 23?"}},
+    "state": {"observations": {"reducer": "append", "default": []}},
+    "limits": {"max_node_visits": 6},
+    "nodes": [
+        {"id": "think", "type": "llm", "output": "action", "max_tokens": 32, "thread": "agent",
+         "regex": "(calc|answer): .*",
+         "prompt": "Question: {{ question }}\nObservations: {{ observations }}\nNext action?"},
+        {"id": "act", "type": "tool", "tool": "calculator", "output": "observations",
+         "args": {"expression": "{{ action }}"}},
+        {"id": "answer", "type": "llm", "output": "final", "max_tokens": 32,
+         "prompt": "Question: {{ question }}\nGive the final answer: {{ action }}"},
+    ],
+    "edges": [
+        {"from": "think", "to": "act", "when": "action.startswith('calc')"},
+        {"from": "think", "to": "answer", "when": "else"},
+        {"from": "act", "to": "think"},
+    ],
+    "outputs": {"final": "{{ final }}"},
+}
+
+ALL = {
+    "triage": TRIAGE,
+    "thoughts": THOUGHTS,
+    "summary": SUMMARY,
+    "debate": DEBATE,
+    "agent": AGENT,
+}
