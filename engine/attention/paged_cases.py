@@ -73,15 +73,13 @@ def make_case(
             v[:shared_tokens] = values[owner][:shared_tokens]
         keys.append(k.to(dtype).to(torch.float64))
         values.append(v.to(dtype).to(torch.float64))
-        for pos in range(prefix_lens[i]):
-            page, off = tables[i][pos // page_size], pos % page_size
-            k_cache[page, off], v_cache[page, off] = keys[i][pos], values[i][pos]
+        cached = _slots(tables[i], range(prefix_lens[i]), page_size)
+        k_cache.view(-1, num_kv_heads, head_dim)[cached] = keys[i][: prefix_lens[i]]
+        v_cache.view(-1, num_kv_heads, head_dim)[cached] = values[i][: prefix_lens[i]]
 
-    slots = [
-        tables[i][pos // page_size] * page_size + pos % page_size
-        for i, n in enumerate(seq_lens)
-        for pos in range(prefix_lens[i], n)
-    ]
+    slots = torch.cat(
+        [_slots(tables[i], range(prefix_lens[i], n), page_size) for i, n in enumerate(seq_lens)]
+    )
     max_pages = max(pages_needed)
     table = torch.zeros(len(seq_lens), max_pages, dtype=torch.int32)
     for i, row in enumerate(tables):
@@ -97,7 +95,7 @@ def make_case(
         query_lens=torch.tensor(query_lens, dtype=torch.int32, device=dev),
         query_start=query_start.to(dev),
         block_tables=table.to(dev),
-        slot_mapping=torch.tensor(slots, dtype=torch.int64, device=dev),
+        slot_mapping=slots.to(dev),
         logits_indices=(query_start[1:] - 1).to(torch.int64).to(dev),
         page_size=page_size,
         max_query_len=max(query_lens),
@@ -120,21 +118,26 @@ def make_case(
     )
 
 
-def reference_attention(case: PagedCase, scale: float) -> torch.Tensor:
-    """Causal grouped-query attention in float64 from the ground truth, [T, H, D] on CPU."""
+def _slots(table: list[int], positions: range, page_size: int) -> torch.Tensor:
+    pos = torch.tensor(positions, dtype=torch.int64)
+    return torch.tensor(table, dtype=torch.int64)[pos // page_size] * page_size + pos % page_size
+
+
+def reference_attention(case: PagedCase, scale: float, device: str = "cpu") -> torch.Tensor:
+    """Causal grouped-query attention in float64 from the ground truth, [T, H, D]."""
     batch = case.batch
-    q = case.q.detach().to("cpu", torch.float64)
+    q = case.q.detach().to(device, torch.float64)
     num_heads = q.shape[1]
     outs = []
     starts = batch.query_start.tolist()
     for i, seq_len in enumerate(batch.seq_lens.tolist()):
         q_i = q[starts[i] : starts[i + 1]]  # [n, H, D]
         group = num_heads // case.keys[i].shape[1]
-        k = case.keys[i].repeat_interleave(group, dim=1)  # [S, H, D]
-        v = case.values[i].repeat_interleave(group, dim=1)
+        k = case.keys[i].to(device).repeat_interleave(group, dim=1)  # [S, H, D]
+        v = case.values[i].to(device).repeat_interleave(group, dim=1)
         scores = torch.einsum("nhd,shd->hns", q_i, k) * scale
-        pos = torch.arange(seq_len - q_i.shape[0], seq_len)
-        visible = torch.arange(seq_len)[None, :] <= pos[:, None]
+        pos = torch.arange(seq_len - q_i.shape[0], seq_len, device=device)
+        visible = torch.arange(seq_len, device=device)[None, :] <= pos[:, None]
         scores = scores.masked_fill(~visible, float("-inf"))
         outs.append(torch.einsum("hns,shd->nhd", scores.softmax(-1), v))
     return torch.cat(outs)
@@ -142,7 +145,88 @@ def reference_attention(case: PagedCase, scale: float) -> torch.Tensor:
 
 def relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:
     """‖out − ref‖ / ‖ref‖ in float64; NaN anywhere gives inf."""
-    diff = out.detach().to("cpu", torch.float64) - ref
+    diff = out.detach().to(ref.device, torch.float64) - ref
     if not torch.isfinite(diff).all():
         return math.inf
     return float(diff.norm() / ref.norm())
+
+
+@dataclass(frozen=True)
+class MatrixCase:
+    """One kernel check of the shape matrix (page sizes, head dims, GQA ratios, lengths)."""
+
+    kernel: str  # "prefill", "decode" or "cascade"
+    label: str
+    prefix_lens: tuple[int, ...]
+    query_lens: tuple[int, ...]
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    page_size: int
+    dtype: torch.dtype
+    groups: tuple[tuple[tuple[int, ...], int], ...] = ()
+
+    @property
+    def name(self) -> str:
+        gqa = self.num_heads // self.num_kv_heads
+        dtype = str(self.dtype).removeprefix("torch.")
+        return f"{self.kernel}-{self.label}-p{self.page_size}-d{self.head_dim}-g{gqa}-{dtype}"
+
+    def make(self, device: str, seed: int = 0) -> PagedCase:
+        return make_case(
+            list(self.prefix_lens),
+            list(self.query_lens),
+            num_heads=self.num_heads,
+            num_kv_heads=self.num_kv_heads,
+            head_dim=self.head_dim,
+            page_size=self.page_size,
+            dtype=self.dtype,
+            device=device,
+            groups=list(self.groups),
+            seed=seed,
+        )
+
+
+def _length_cases(page: int) -> list[tuple[str, str, tuple, tuple, tuple]]:
+    long_pages = 8192 // page
+    members = (0, 1, 2, 3, 4, 5)
+    return [
+        ("prefill", "one-token", (0,), (1,), ()),
+        ("prefill", "page-multiples", (0, page), (page, 4 * page), ()),
+        ("prefill", "ragged", (0, 37, 300), (53, 1, 129), ()),
+        ("prefill", "prefix-8k", (8187, 1000), (77, 2 * page), ()),
+        ("decode", "lengths", (0, page - 1, 3 * page - 1, 999, 8196), (1,) * 5, ()),
+        (
+            "cascade",
+            "prefix-8k",
+            (8192, 8195, 8192 + page, 8292, 8447, 8199, 500, 2 * page + 1, 5 * page),
+            (1,) * 9,
+            ((members, long_pages), ((7, 8), 2)),
+        ),
+    ]
+
+
+def kernel_matrix() -> list[MatrixCase]:
+    """Page sizes 16/32, head dims 64/128, GQA 1/4/8 in bf16, plus float32 spot checks."""
+    cases = []
+    for page in (16, 32):
+        for head_dim in (64, 128):
+            for heads, kv_heads in ((4, 4), (16, 4), (32, 4)):
+                for kernel, label, prefix, query, groups in _length_cases(page):
+                    cases.append(
+                        MatrixCase(
+                            kernel,
+                            label,
+                            prefix,
+                            query,
+                            heads,
+                            kv_heads,
+                            head_dim,
+                            page,
+                            torch.bfloat16,
+                            groups,
+                        )
+                    )
+    for kernel, label, prefix, query, groups in _length_cases(16):
+        cases.append(MatrixCase(kernel, label, prefix, query, 16, 4, 64, 16, torch.float32, groups))
+    return cases

@@ -17,13 +17,19 @@ from engine.attention.triton_cascade import (
     prefix_partials,
     prefix_splits,
 )
-from engine.attention.triton_common import LOG2E, check_cache, use_ieee
+from engine.attention.triton_common import (
+    LOG2E,
+    KernelConfig,
+    check_cache,
+    pick_config,
+    use_ieee,
+)
 from engine.attention.triton_decode import decode_partials, decode_splits, merge_partials
 from engine.attention.triton_kv import write_kv
 from engine.attention.triton_prefill import prefill_attention
 from engine.forward import ForwardBatch
 
-CASCADE_BLOCK_M = 64
+CASCADE_CONFIG = KernelConfig(block_m=64, block_n=64, num_warps=4, num_stages=2)
 
 
 def _num_sms(device: torch.device) -> int:
@@ -35,10 +41,21 @@ def _num_sms(device: torch.device) -> int:
 class TritonBackend(AttentionBackend):
     name = "triton"
 
-    def __init__(self, use_cascade: bool = True, fixed_decode_splits: int | None = None):
-        """fixed_decode_splits: a constant split count (CUDA graphs need a static grid)."""
+    def __init__(
+        self,
+        use_cascade: bool = True,
+        fixed_decode_splits: int | None = None,
+        decode_config: KernelConfig | None = None,
+        cascade_config: KernelConfig | None = None,
+        prefill_config: KernelConfig | None = None,
+    ):
+        """fixed_decode_splits: a constant split count (CUDA graphs need a static grid).
+        The configs override the kernels' tile shapes (None: the defaults)."""
         self.use_cascade = use_cascade
         self.fixed_decode_splits = fixed_decode_splits
+        self.decode_config = decode_config
+        self.cascade_config = cascade_config
+        self.prefill_config = prefill_config
         self._meta_batch: ForwardBatch | None = None
         self._meta: CascadeMeta | None = None
 
@@ -61,7 +78,7 @@ class TritonBackend(AttentionBackend):
         scale: float,
     ) -> torch.Tensor:
         if not batch.is_decode:
-            return prefill_attention(q, k_cache, v_cache, batch, scale)
+            return prefill_attention(q, k_cache, v_cache, batch, scale, config=self.prefill_config)
         check_cache(k_cache, v_cache, q)
         if self.use_cascade and batch.prefix_groups:
             return self._cascade_decode(q, k_cache, v_cache, batch, scale)
@@ -89,19 +106,22 @@ class TritonBackend(AttentionBackend):
             lse_part,
             splits,
             use_ieee(q),
+            config=self.decode_config,
         )
         out = torch.empty_like(q)
         merge_partials(out_part, lse_part, out, batch.query_start)
         return out
 
-    def cascade_meta(self, batch: ForwardBatch, group_size: int, device) -> CascadeMeta:
+    def cascade_meta(
+        self, batch: ForwardBatch, group_size: int, block_m: int, device
+    ) -> CascadeMeta:
         if self._meta_batch is not batch:
             self._meta = build_cascade_meta(
                 batch.prefix_groups,
                 batch.num_seqs,
                 batch.page_size,
                 group_size,
-                CASCADE_BLOCK_M,
+                block_m,
                 device,
             )
             self._meta_batch = batch
@@ -113,7 +133,8 @@ class TritonBackend(AttentionBackend):
     ) -> torch.Tensor:
         num_seqs, (num_heads, head_dim) = batch.num_seqs, q.shape[1:]
         num_kv_heads = k_cache.shape[2]
-        meta = self.cascade_meta(batch, num_heads // num_kv_heads, q.device)
+        config = pick_config(q.device, CASCADE_CONFIG, self.cascade_config)
+        meta = self.cascade_meta(batch, num_heads // num_kv_heads, config.block_m, q.device)
         sms = _num_sms(q.device)
         splits = self.decode_num_splits(batch, num_kv_heads, q.device)
         pre_splits = prefix_splits(meta, num_kv_heads, sms)
@@ -134,6 +155,7 @@ class TritonBackend(AttentionBackend):
             splits,
             ieee,
             kv_starts=meta.kv_starts,
+            config=self.decode_config,
         )
         prefix_partials(
             q,
@@ -147,8 +169,8 @@ class TritonBackend(AttentionBackend):
             lse_part,
             splits,
             pre_splits,
-            CASCADE_BLOCK_M,
             ieee,
+            config,
         )
         out = torch.empty_like(q)
         merge_partials(out_part, lse_part, out, batch.query_start)

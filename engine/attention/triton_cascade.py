@@ -22,7 +22,11 @@ import torch
 import triton
 import triton.language as tl
 
-from engine.attention.triton_common import load_page_tile, softmax_step
+from engine.attention.triton_common import (
+    KernelConfig,
+    load_page_tile,
+    softmax_step,
+)
 from engine.forward import PrefixGroup
 
 
@@ -207,12 +211,12 @@ def prefix_partials(
     lse_part: torch.Tensor,
     first_slot: int,
     num_splits: int,
-    block_m: int,
     ieee: bool,
+    config: KernelConfig,
 ) -> None:
-    """Fill slots [first_slot, first_slot + num_splits) of every group member."""
+    """Fill slots [first_slot, first_slot + num_splits) of every group member; the row tiles
+    in `meta` must have been built with config.block_m."""
     _, page_size, num_kv_heads, head_dim = k_cache.shape
-    on_gpu = q.device.type == "cuda"
     _prefix_kernel[(meta.num_tiles, num_kv_heads, num_splits)](
         q,
         k_cache,
@@ -243,9 +247,10 @@ def prefix_partials(
         HEAD_DIM=head_dim,
         BLOCK_D=triton.next_power_of_2(head_dim),
         PAGE_SIZE=page_size,
-        BLOCK_M=block_m,
-        BLOCK_N=64 if on_gpu else 16,
+        BLOCK_M=config.block_m,
+        BLOCK_N=config.block_n,
         NUM_SPLITS=num_splits,
         IEEE=ieee,
-        num_warps=4 if block_m <= 64 else 8,
+        num_warps=config.num_warps,
+        num_stages=config.num_stages,
     )

@@ -7,12 +7,32 @@ kernel stores is in log2 units, so partial results merge with exp2.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import triton
 import triton.language as tl
 
 LOG2E = 1.0 / math.log(2.0)
+
+
+@dataclass(frozen=True)
+class KernelConfig:
+    """Tile shape and launch settings of one kernel (block_m unused by decode)."""
+
+    block_m: int = 64
+    block_n: int = 64
+    num_warps: int = 4
+    num_stages: int = 2
+
+
+INTERPRETER_CONFIG = KernelConfig(block_m=16, block_n=16, num_warps=1, num_stages=1)
+
+
+def pick_config(device: torch.device, gpu_default: KernelConfig, given: KernelConfig | None):
+    if given is not None:
+        return given
+    return gpu_default if device.type == "cuda" else INTERPRETER_CONFIG
 
 
 @triton.jit

@@ -16,7 +16,14 @@ import torch
 import triton
 import triton.language as tl
 
-from engine.attention.triton_common import load_page_tile, softmax_step
+from engine.attention.triton_common import (
+    KernelConfig,
+    load_page_tile,
+    pick_config,
+    softmax_step,
+)
+
+DECODE_CONFIG = KernelConfig(block_n=64, num_warps=4, num_stages=2)
 
 
 @triton.jit
@@ -183,12 +190,13 @@ def decode_partials(
     num_splits: int,
     ieee: bool,
     kv_starts: torch.Tensor | None = None,
+    config: KernelConfig | None = None,
 ) -> None:
     """Fill slots [0, num_splits) of the partial buffers for every sequence."""
     num_seqs = seq_lens.shape[0]
     _, page_size, num_kv_heads, head_dim = k_cache.shape
     group = q.shape[1] // num_kv_heads
-    on_gpu = q.device.type == "cuda"
+    config = pick_config(q.device, DECODE_CONFIG, config)
     _decode_kernel[(num_seqs, num_kv_heads, num_splits)](
         q,
         k_cache,
@@ -216,11 +224,12 @@ def decode_partials(
         HEAD_DIM=head_dim,
         BLOCK_D=triton.next_power_of_2(head_dim),
         PAGE_SIZE=page_size,
-        BLOCK_N=64 if on_gpu else 16,
+        BLOCK_N=config.block_n,
         NUM_SPLITS=num_splits,
         HAS_KV_START=kv_starts is not None,
         IEEE=ieee,
-        num_warps=4,
+        num_warps=config.num_warps,
+        num_stages=config.num_stages,
     )
 
 

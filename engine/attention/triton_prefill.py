@@ -13,8 +13,10 @@ import triton.language as tl
 
 from engine.attention.triton_common import (
     LOG2E,
+    KernelConfig,
     check_cache,
     load_page_tile,
+    pick_config,
     softmax_step,
     use_ieee,
 )
@@ -114,11 +116,8 @@ def _prefill_kernel(
     )
 
 
-def prefill_blocks(head_dim: int, device: torch.device) -> tuple[int, int, int]:
-    """(BLOCK_M, BLOCK_N, num_warps): small tiles for the CPU interpreter, larger on GPU."""
-    if device.type != "cuda":
-        return 16, 16, 4
-    return (64, 64, 4) if head_dim <= 64 else (64, 32, 4)
+def default_prefill_config(head_dim: int) -> KernelConfig:
+    return KernelConfig(64, 64, 4, 2) if head_dim <= 64 else KernelConfig(64, 32, 4, 2)
 
 
 def prefill_attention(
@@ -128,6 +127,7 @@ def prefill_attention(
     batch: ForwardBatch,
     scale: float,
     out: torch.Tensor | None = None,
+    config: KernelConfig | None = None,
 ) -> torch.Tensor:
     """q: [T, num_heads, head_dim]; returns [T, num_heads, head_dim]."""
     check_cache(k_cache, v_cache, q)
@@ -135,8 +135,8 @@ def prefill_attention(
     out = torch.empty_like(q) if out is None else out
     if num_tokens == 0:
         return out
-    block_m, block_n, num_warps = prefill_blocks(head_dim, q.device)
-    grid = (triton.cdiv(batch.max_query_len, block_m), batch.num_seqs, num_heads)
+    config = pick_config(q.device, default_prefill_config(head_dim), config)
+    grid = (triton.cdiv(batch.max_query_len, config.block_m), batch.num_seqs, num_heads)
     _prefill_kernel[grid](
         q,
         k_cache,
@@ -158,9 +158,10 @@ def prefill_attention(
         HEAD_DIM=head_dim,
         BLOCK_D=triton.next_power_of_2(head_dim),
         PAGE_SIZE=k_cache.shape[1],
-        BLOCK_M=block_m,
-        BLOCK_N=block_n,
+        BLOCK_M=config.block_m,
+        BLOCK_N=config.block_n,
         IEEE=use_ieee(q),
-        num_warps=num_warps,
+        num_warps=config.num_warps,
+        num_stages=config.num_stages,
     )
     return out

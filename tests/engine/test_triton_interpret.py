@@ -208,3 +208,18 @@ def test_cascade_rejects_a_sequence_in_two_groups():
     case.batch.prefix_groups.append(case.batch.prefix_groups[0])
     with pytest.raises(ValueError, match="more than one prefix group"):
         TritonBackend().attend(case.q, case.k_cache, case.v_cache, case.batch, 0.25)
+
+
+def test_agrees_with_torch_reference_backend():
+    from engine.attention.reference import TorchReferenceBackend
+
+    case = make_case(
+        [0, 13, 4], [9, 1, 6], num_heads=4, num_kv_heads=2, head_dim=16, page_size=4, seed=21
+    )
+    reference = TorchReferenceBackend()
+    k_cache, v_cache = case.k_cache.clone(), case.v_cache.clone()
+    reference.write_kv(k_cache, v_cache, case.k_new, case.v_new, case.batch.slot_mapping)
+    expected = reference.attend(case.q, k_cache, v_cache, case.batch, 0.25)
+    out = _run(case, TritonBackend(), 0.25)
+    assert torch.equal(case.k_cache, k_cache) and torch.equal(case.v_cache, v_cache)
+    assert relative_error(out, expected.double()) < 1e-5
