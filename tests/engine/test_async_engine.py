@@ -1,0 +1,91 @@
+"""AsyncEngine: the EngineAPI over a background step loop, on the embedded default model."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from engine.api import EngineAPI, SamplingParams
+from engine.config import EngineConfig
+from engine.engine import AsyncEngine, LLMEngine
+
+
+def chat(tokenizer, user: str) -> list[int]:
+    text = tokenizer.apply_chat_template([{"role": "user", "content": user}],
+                                         add_generation_prompt=True, tokenize=False)
+    return tokenizer.encode(text, add_special_tokens=False)
+
+
+@pytest.fixture(scope="module")
+def engines(default_loaded):
+    config = EngineConfig(device="cpu", dtype="float32", num_pages=128)
+    sync = LLMEngine(config, loaded=default_loaded)
+    async_engine = AsyncEngine(engine=LLMEngine(config, loaded=default_loaded))
+    yield sync, async_engine
+    async_engine.close()
+
+
+def test_concurrent_streams_match_the_synchronous_engine(engines, default_loaded):
+    sync, engine = engines
+    assert isinstance(engine, EngineAPI) and engine.model_name == sync.model_name
+    tok = default_loaded.tokenizer
+    prompts = [chat(tok, q) for q in ("Name a color.", "What is 3+4?", "Say hello in French.")]
+    sampling = SamplingParams(max_tokens=8)
+    expected = sync.generate(prompts, sampling)
+
+    async def consume(ids):
+        texts, tokens, final = [], [], None
+        async for chunk in engine.stream(ids, sampling):
+            texts.append(chunk.text)
+            tokens += chunk.token_ids
+            final = chunk.finished
+        return "".join(texts), tokens, final
+
+    async def main():
+        return await asyncio.gather(*(consume(p) for p in prompts))
+
+    for (text, tokens, final), want in zip(asyncio.run(main()), expected, strict=True):
+        assert tokens == want.token_ids == final.token_ids
+        assert text == want.text == final.text
+
+
+def test_bad_requests_raise_in_the_caller_and_abort_ends_a_request(engines, default_loaded):
+    _, engine = engines
+    ids = chat(default_loaded.tokenizer, "Tell me a long story about a dragon.")
+
+    async def main():
+        with pytest.raises(ValueError, match="prompt is empty"):
+            await engine.generate([], SamplingParams())
+        with pytest.raises(ValueError, match="invalid regex"):
+            await engine.generate(ids, SamplingParams(regex="(("))
+        task = asyncio.create_task(engine.generate(ids, SamplingParams(max_tokens=500),
+                                                   request_id="long"))
+        await asyncio.sleep(0.3)
+        engine.abort("long")
+        return await task
+
+    result = asyncio.run(main())
+    assert result.finish_reason == "abort" and len(result.token_ids) < 500
+
+
+def test_prefill_score_and_release_through_the_api(engines, default_loaded):
+    sync, engine = engines
+    tok = default_loaded.tokenizer
+    prefix = chat(tok, "Is the sky blue? Answer yes or no.")
+    options = [tok.encode(t, add_special_tokens=False) for t in ("Yes", "No", "Purple")]
+
+    async def main():
+        handle = await engine.prefill(prefix)
+        scores = await engine.score(prefix, options)
+        out = await engine.generate(prefix, SamplingParams(max_tokens=3))
+        engine.release(handle)
+        with pytest.raises(ValueError, match="not pinned"):
+            engine.release(handle)
+        return handle, scores, out
+
+    handle, scores, out = asyncio.run(main())
+    assert handle.token_ids == tuple(prefix)
+    assert out.cached_tokens == 16 * (len(prefix) // 16)
+    assert scores == pytest.approx(sync.score(prefix, options), abs=1e-4)
+    assert engine.stats().generated_tokens >= 3
