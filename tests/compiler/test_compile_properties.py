@@ -1,0 +1,103 @@
+"""Property tests over random workflows: the schedule respects every dependency, stages are
+antichains, each prefix group is a common prefix of its consumers' static token ids, and
+compiling twice gives the same plan."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from plan_checks import check_plan
+
+import compiler
+from compiler.plan import Plan
+from graph.model import Workflow
+
+SYSTEMS = [
+    "You are a meticulous analyst. Answer briefly and cite the evidence you used.",
+    "You are a helpful assistant that writes clear, short answers.",
+]
+SENTENCES = [
+    "Read the document carefully and list every named entity it mentions, one per line.",
+    "Classify the text.",
+    "Explain your reasoning step by step before giving the final answer in one sentence.",
+    "Reply in JSON.",
+    "Summarize.",
+]
+NODE_TYPES = ["llm", "llm", "llm", "select", "tool", "set", "map"]
+
+
+@st.composite
+def workflows(draw) -> dict:
+    count = draw(st.integers(2, 9))
+    parents: list[list[int]] = [[]]
+    for index in range(1, count):
+        parents.append(sorted(draw(st.sets(st.integers(0, index - 1), max_size=2))))
+    ancestors: list[set[int]] = []
+    for index in range(count):
+        ancestors.append(set(parents[index]).union(*(ancestors[p] for p in parents[index])))
+    nodes = [_node(draw, i, sorted(ancestors[i])) for i in range(count)]
+    edges = [
+        {"from": f"n{p}", "to": f"n{i}",
+         **({"when": f"o{p} != 'stop'"} if draw(st.booleans()) else {})}
+        for i in range(count) for p in parents[i]
+    ]
+    if count > 2 and draw(st.booleans()):
+        edges.append({"from": f"n{count - 1}", "to": "n0", "when": f"o{count - 1} == 'again'"})
+    return {
+        "flowc": 1,
+        "name": "random",
+        "inputs": {"doc": {"type": "string", "default": "Alice met Bob in Paris."},
+                   "items": {"type": "array", "default": ["a", "bb", "ccc"]}},
+        "nodes": nodes,
+        "edges": edges,
+    }
+
+
+def _node(draw, index: int, ancestors: list[int]) -> dict:
+    kind = draw(st.sampled_from(NODE_TYPES))
+    node_id, output = f"n{index}", f"o{index}"
+    variables = ["doc", *(f"o{a}" for a in ancestors)]
+    if kind == "tool":
+        return {"id": node_id, "type": "tool", "tool": "echo", "output": output,
+                "args": {"text": "{{ " + draw(st.sampled_from(variables)) + " }}"}}
+    if kind == "set":
+        return {"id": node_id, "type": "set", "assign": {output: "'value'"}}
+    if kind == "map":
+        body = {"id": "inner", "type": "llm", "output": f"r{index}", "max_tokens": 8,
+                "prompt": _content(draw, ["item", *variables])}
+        return {"id": node_id, "type": "map", "over": "items", "as": "item", "output": output,
+                "body": {"nodes": [body], "result": "{{ r" + str(index) + " }}"}}
+    messages = []
+    if draw(st.booleans()):
+        messages.append({"role": "system", "content": draw(st.sampled_from(SYSTEMS))})
+    messages.append({"role": "user", "content": _content(draw, variables)})
+    node = {"id": node_id, "type": kind, "output": output, "messages": messages}
+    if draw(st.integers(0, 2)) == 0:
+        node["thread"] = "t"
+    if kind == "select":
+        node["choices"] = ["yes", "no"]
+    else:
+        node["max_tokens"] = draw(st.integers(1, 64))
+    return node
+
+
+def _content(draw, variables: list[str]) -> str:
+    parts = draw(st.lists(
+        st.one_of(st.sampled_from(SENTENCES),
+                  st.sampled_from(variables).map(lambda v: "{{ " + v + " }}")),
+        min_size=1, max_size=4,
+    ))
+    return "\n".join(parts)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=workflows())
+def test_random_workflows_compile_to_consistent_plans(data, tokenizer):
+    workflow = Workflow.model_validate(data)
+    plan = compiler.compile(workflow, tokenizer)
+    check_plan(plan)
+    again = compiler.compile(Workflow.model_validate(json.loads(json.dumps(data))), tokenizer)
+    assert again.to_json() == plan.to_json()
+    assert Plan.from_dict(json.loads(plan.to_json())) == plan
