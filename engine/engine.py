@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence as Seq
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 
@@ -20,29 +20,20 @@ from engine.detokenize import TextStream
 from engine.kv.block_pool import BlockPool, PageCopy
 from engine.kv.manager import KVManager
 from engine.kv.radix_cache import RadixNode
-from engine.requests import BadRequestError, Limits, Request, check_prompt, check_request
+from engine.requests import (
+    BadRequestError,
+    KVUsage,
+    Limits,
+    Request,
+    StepOutput,
+    check_prompt,
+    check_request,
+)
 from engine.sampling import Sampler, make_generator
 from engine.scheduler import ScheduledChunk, Scheduler
 from engine.sequence import Sequence, SequenceKind, SequenceStatus
 
 _PREFILL_ONLY = SamplingParams(max_tokens=0)
-
-
-class StepOutput(NamedTuple):
-    request_id: str
-    token_ids: list[int]  # tokens generated this step
-    text: str  # text delta safe to show
-    finished: Generation | None = None
-
-
-class KVUsage(NamedTuple):
-    pages_in_use: int
-    live_tokens: int
-    page_size: int
-
-    @property
-    def fill(self) -> float:
-        return self.live_tokens / max(1, self.pages_in_use * self.page_size)
 
 
 def _context_length(model_config: Any) -> int:
@@ -208,33 +199,14 @@ class LLMEngine:
         outputs = []
         for request, token, logprob in zip(requests, result.token_ids, result.logprobs,
                                            strict=True):
-            reason = self._accept(request, token, logprob)
+            reason = request.accept(token, logprob, self.eos_token_ids,
+                                    self.limits.max_context)
+            self.counters.generated_tokens += 1
             if reason is not None:
                 outputs.append(self._finish(request, reason, [token]))
             else:
                 outputs.append(StepOutput(request.request_id, [token], request.stream.delta()))
         return outputs
-
-    def _accept(self, request: Request, token: int, logprob: float) -> str | None:
-        """Append a sampled token; return the finish reason if it ends the request."""
-        seq, sampling = request.seq, request.seq.sampling
-        seq.append_token(token)
-        self.counters.generated_tokens += 1
-        if sampling.logprobs:
-            seq.logprobs.append(logprob)
-        reason = None
-        if request.constraint is not None and (not request.constraint.accept(token)
-                                               or request.constraint.is_terminated):
-            reason = "stop"
-        if token in sampling.stop_token_ids or (not sampling.ignore_eos
-                                                 and token in self.eos_token_ids):
-            reason = "stop"
-        if request.stream.push(token):
-            reason = "stop"
-        if reason is None and (seq.num_output_tokens >= sampling.max_tokens
-                               or seq.num_tokens >= self.limits.max_context):
-            reason = "length"
-        return reason
 
     def _finish(self, request: Request, reason: str, new_ids: list[int] | None = None
                 ) -> StepOutput:

@@ -7,8 +7,8 @@ request touches the scheduler, so a bad request never disturbs the others.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 
@@ -32,17 +32,54 @@ class PromptTooLongError(BadRequestError):
     pass
 
 
+class StepOutput(NamedTuple):
+    request_id: str
+    token_ids: list[int]  # tokens generated this step
+    text: str  # text delta safe to show
+    finished: Generation | None = None
+
+
+class KVUsage(NamedTuple):
+    pages_in_use: int
+    live_tokens: int
+    page_size: int
+
+    @property
+    def fill(self) -> float:
+        return self.live_tokens / max(1, self.pages_in_use * self.page_size)
+
+
 @dataclass
 class Request:
     seq: Sequence
     stream: TextStream
     constraint: Constraint | None = None
     generator: torch.Generator | None = None
-    new_token_ids: list[int] = field(default_factory=list)  # not yet reported
 
     @property
     def request_id(self) -> str:
         return self.seq.request_id
+
+    def accept(self, token: int, logprob: float, eos_token_ids: tuple[int, ...],
+               max_context: int) -> str | None:
+        """Append a sampled token; return the finish reason if it ends the request."""
+        seq, sampling = self.seq, self.seq.sampling
+        seq.append_token(token)
+        if sampling.logprobs:
+            seq.logprobs.append(logprob)
+        reason = None
+        if self.constraint is not None and (not self.constraint.accept(token)
+                                            or self.constraint.is_terminated):
+            reason = "stop"
+        if token in sampling.stop_token_ids or (not sampling.ignore_eos
+                                                 and token in eos_token_ids):
+            reason = "stop"
+        if self.stream.push(token):
+            reason = "stop"
+        if reason is None and (seq.num_output_tokens >= sampling.max_tokens
+                               or seq.num_tokens >= max_context):
+            reason = "length"
+        return reason
 
     def generation(self, finish_reason: str) -> Generation:
         seq = self.seq
