@@ -6,6 +6,7 @@ closes it at shutdown. Runs left in flight by a previous process are marked inte
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,9 +37,11 @@ def create_app(settings: Settings | None = None, engine: EngineAPI | None = None
         services = await Services.start(settings, engine)
         services.metrics = metrics
         app.state.services = services
+        sampler = asyncio.create_task(_sample_engine(services))
         try:
             yield
         finally:
+            sampler.cancel()
             await services.stop()
 
     app = FastAPI(title="flowc", version=VERSION, lifespan=lifespan,
@@ -58,6 +61,13 @@ def create_app(settings: Settings | None = None, engine: EngineAPI | None = None
     app.add_middleware(CountRequests, metrics=metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+async def _sample_engine(services: Services, every_s: float = 1.0) -> None:
+    """Feeds the tokens-per-second window between scrapes."""
+    while True:
+        services.metrics.sample(services.engine.stats())
+        await asyncio.sleep(every_s)
 
 
 def app_from_env() -> FastAPI:

@@ -37,7 +37,7 @@ async def start_run(graph_id: str, body: RunCreate, store: StoreDep, plans: Plan
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no graph {graph_id!r}"
                             + (f" with version {body.version}" if body.version else ""))
-    _check_inputs(found.source.get("inputs") or {}, body.inputs)
+    _check_inputs(found.source, body.inputs)
     plan = await compiled(plans, found)
     run_id = runs.start(found.id, found.version, plan, body.inputs)
     return RunCreatedPublic(run_id=run_id, status="queued")
@@ -98,15 +98,16 @@ def _run(store: Store, run_id: str) -> RunRecord:
     return record
 
 
-def _check_inputs(specs: dict[str, Any], inputs: dict[str, Any]) -> None:
-    problems = [ProblemPublic(path=f"inputs.{name}", message=f"the graph has no input {name!r}")
-                for name in inputs if name not in specs]
-    problems += [ProblemPublic(path=f"inputs.{name}",
-                               message=f"input {name!r} is required (it has no default)")
-                 for name, spec in specs.items()
-                 if name not in inputs and (spec or {}).get("default") is None]
-    if problems:
-        raise InvalidInput(problems)
+def _check_inputs(source: dict[str, Any], inputs: dict[str, Any]) -> None:
+    """The executor's own input checks, answered 422 before a run is stored."""
+    from engine.run_state import InputError, resolve_inputs
+    from graph.model import Workflow
+
+    try:
+        resolve_inputs(Workflow.model_validate(source).inputs, inputs, {})
+    except InputError as exc:
+        raise InvalidInput([ProblemPublic(path=f"inputs.{exc.name}", node_id=exc.node_id,
+                                          message=str(exc))]) from exc
 
 
 async def _sse(events: AsyncIterator[EventRecord]) -> AsyncIterator[str]:
