@@ -22,6 +22,8 @@ from compiler.tokenizer import apply_chat_template, encode_dynamic, encode_stati
 _SENTINEL = re.compile("\ue000(\\d+)\ue001")
 _BLOCK_OPENERS = {"if", "for", "with", "filter", "macro", "call", "block", "raw", "autoescape"}
 _WORD = re.compile(r"[{%#+\-\s]*([A-Za-z_]*)")
+_BARE_NAME = re.compile(r"\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}\Z")
+_CONSTANTS = {"true", "false", "none", "True", "False", "None"}
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,9 @@ def content_pieces(content: str) -> list[Piece]:
 
 
 def _dynamic(source: str) -> Piece:
+    bare = _BARE_NAME.match(source)
+    if bare and bare.group(1) not in _CONSTANTS:  # `{{ name }}`, without a jinja parse
+        return Piece("dynamic", source, (bare.group(1),))
     return Piece("dynamic", source, tuple(sorted(template_variables(source))))
 
 
