@@ -46,17 +46,27 @@ def generate_command(
 
 
 def _load(console, model: str, device: str):
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from engine.config import EngineConfig
     from engine.engine import LLMEngine
+    from engine.loader import load_model
 
-    config = EngineConfig(model=model, device=device, num_pages=None)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        progress.add_task(f"Loading model {model}", total=None)
+    try:
+        config = EngineConfig(model=model, device=device)
+    except ValueError as error:
+        _fail(console, str(error), code=2)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task(f"Loading {model}", total=1.0)
+
+        def report(stage: str, fraction: float) -> None:
+            progress.update(task, description=f"Loading {model}: {stage}", completed=fraction)
+
         try:
-            return LLMEngine(config)
+            loaded = load_model(config, progress=report)
+            progress.update(task, description="Allocating the KV cache", completed=1.0)
+            return LLMEngine(config, loaded=loaded)
         except (ValueError, FileNotFoundError, OSError) as error:
             _fail(console, f"cannot load model {model!r}: {error}")
 
