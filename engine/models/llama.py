@@ -1,0 +1,113 @@
+"""The Llama family in one implementation (SmolLM2, Llama 3.x, Qwen2/2.5, Qwen3, Mistral),
+running on paged KV through an AttentionBackend.
+
+Parameter layout: q/k/v fused as `qkv_proj` (rows q, then k, then v) and gate/up fused as
+`gate_up_proj` (rows gate, then up); `engine/weights.py` maps Hugging Face names onto it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.attention.base import AttentionBackend
+from engine.forward import ForwardBatch
+from engine.models.config import ModelConfig
+from engine.models.layers import GatedMLP, RMSNorm
+from engine.models.rope import RotaryEmbedding, apply_rotary
+
+KVCache = tuple[torch.Tensor, torch.Tensor]
+
+
+class Attention(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.num_heads = config.num_heads
+        self.num_kv_heads = config.num_kv_heads
+        self.head_dim = config.head_dim
+        self.q_size = config.q_size
+        self.kv_size = config.kv_size
+        self.scale = config.head_dim**-0.5
+        self.qkv_proj = nn.Linear(
+            config.hidden_size, config.q_size + 2 * config.kv_size, bias=config.qkv_bias
+        )
+        self.o_proj = nn.Linear(config.q_size, config.hidden_size, bias=config.o_bias)
+        if config.qk_norm:
+            self.q_norm = RMSNorm(config.head_dim, config.rms_norm_eps)
+            self.k_norm = RMSNorm(config.head_dim, config.rms_norm_eps)
+        else:
+            self.q_norm = self.k_norm = None
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos_sin: tuple[torch.Tensor, torch.Tensor],
+        kv_cache: KVCache,
+        batch: ForwardBatch,
+        backend: AttentionBackend,
+    ) -> torch.Tensor:
+        tokens = x.shape[0]
+        q, k, v = self.qkv_proj(x).split([self.q_size, self.kv_size, self.kv_size], dim=-1)
+        q = q.view(tokens, self.num_heads, self.head_dim)
+        k = k.view(tokens, self.num_kv_heads, self.head_dim)
+        v = v.view(tokens, self.num_kv_heads, self.head_dim)
+        if self.q_norm is not None:
+            q = self.q_norm(q)
+            k = self.k_norm(k)
+        cos, sin = cos_sin
+        q = apply_rotary(q, cos, sin)
+        k = apply_rotary(k, cos, sin)
+        k_cache, v_cache = kv_cache
+        backend.write_kv(k_cache, v_cache, k, v, batch.slot_mapping)
+        out = backend.attend(q, k_cache, v_cache, batch, self.scale)
+        return self.o_proj(out.reshape(tokens, self.q_size))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.self_attn = Attention(config)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.mlp = GatedMLP(config.hidden_size, config.intermediate_size, config.mlp_bias)
+
+    def forward(self, x, cos_sin, kv_cache, batch, backend) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), cos_sin, kv_cache, batch, backend)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class LlamaForCausalLM(nn.Module):
+    def __init__(self, model_config: ModelConfig, attention_backend: AttentionBackend) -> None:
+        super().__init__()
+        self.config = model_config
+        self.attention_backend = attention_backend
+        self.embed_tokens = nn.Embedding(model_config.vocab_size, model_config.hidden_size)
+        self.layers = nn.ModuleList(
+            DecoderLayer(model_config) for _ in range(model_config.num_layers)
+        )
+        self.norm = RMSNorm(model_config.hidden_size, model_config.rms_norm_eps)
+        if model_config.tie_word_embeddings:
+            self.lm_head = None
+        else:
+            self.lm_head = nn.Linear(model_config.hidden_size, model_config.vocab_size, bias=False)
+        self.rotary = RotaryEmbedding(
+            model_config.head_dim, model_config.rope_theta, model_config.rope_scaling
+        )
+
+    @property
+    def lm_head_weight(self) -> torch.Tensor:
+        return self.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
+
+    def forward(self, batch: ForwardBatch, kv_caches: list[KVCache]) -> torch.Tensor:
+        """Logits [len(batch.logits_indices), vocab] in the model's dtype; writes the new
+        tokens' K/V into `kv_caches` (one (k_cache, v_cache) pair per layer)."""
+        hidden = self.hidden_states(batch, kv_caches)
+        return F.linear(hidden[batch.logits_indices], self.lm_head_weight)
+
+    def hidden_states(self, batch: ForwardBatch, kv_caches: list[KVCache]) -> torch.Tensor:
+        x = self.embed_tokens(batch.input_ids)
+        cos_sin = self.rotary.cos_sin(batch.positions, x.dtype)
+        for layer, kv_cache in zip(self.layers, kv_caches, strict=True):
+            x = layer(x, cos_sin, kv_cache, batch, self.attention_backend)
+        return self.norm(x)

@@ -1,0 +1,115 @@
+"""ModelRunner: owns the paged KV caches and the attention backend, and runs the model on a
+ForwardBatch.
+
+KV layout (see engine/attention/base.py): one (k_cache, v_cache) pair per layer, each
+[num_pages, page_size, num_kv_heads, head_dim] in the model's dtype, zero-initialised.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from engine.config import EngineConfig
+from engine.forward import ForwardBatch
+from engine.loader import LoadedModel
+
+CPU_DEFAULT_TOKENS = 65536  # KV capacity on CPU when num_pages is not given
+CPU_RAM_SHARE = 0.25  # at most this share of available RAM for KV on CPU
+GPU_RESERVE_BYTES = 512 << 20  # kept free on CUDA for the allocator and kernels
+
+
+class ModelRunner:
+    def __init__(self, config: EngineConfig, loaded: LoadedModel) -> None:
+        self.config = config
+        self.loaded = loaded
+        self.model = loaded.model
+        self.model_config = loaded.model_config
+        self.device = loaded.device
+        self.dtype = loaded.dtype
+        self.attention_backend = self.model.attention_backend
+        self.page_size = config.page_size
+        self.num_pages = config.num_pages or self._pages_that_fit()
+        self.kv_caches = self._allocate_kv()
+
+    @property
+    def bytes_per_page(self) -> int:
+        cfg = self.model_config
+        elements = 2 * cfg.num_layers * self.page_size * cfg.num_kv_heads * cfg.head_dim
+        return elements * torch.empty((), dtype=self.dtype).element_size()
+
+    @torch.inference_mode()
+    def forward(self, batch: ForwardBatch) -> torch.Tensor:
+        """float32 logits [len(batch.logits_indices), vocab]; writes the batch's new K/V."""
+        batch = self._on_device(batch)
+        return self.model(batch, self.kv_caches).float()
+
+    def _allocate_kv(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        cfg = self.model_config
+        shape = (self.num_pages, self.page_size, cfg.num_kv_heads, cfg.head_dim)
+        return [
+            (
+                torch.zeros(shape, dtype=self.dtype, device=self.device),
+                torch.zeros(shape, dtype=self.dtype, device=self.device),
+            )
+            for _ in range(cfg.num_layers)
+        ]
+
+    def _pages_that_fit(self) -> int:
+        if self.device.type == "cuda":
+            budget = self._cuda_kv_budget()
+        else:
+            wanted = -(-CPU_DEFAULT_TOKENS // self.page_size) * self.bytes_per_page
+            budget = min(wanted, int(_available_ram() * CPU_RAM_SHARE))
+        pages = budget // self.bytes_per_page
+        if pages < 1:
+            raise MemoryError(
+                f"no memory left for the KV cache ({budget} bytes free, a page takes "
+                f"{self.bytes_per_page}); lower the model size or raise gpu_memory_fraction"
+            )
+        return int(pages)
+
+    def _cuda_kv_budget(self) -> int:
+        free, total = torch.cuda.mem_get_info(self.device)
+        used = total - free
+        return int(total * self.config.gpu_memory_fraction) - used - self._activation_bytes()
+
+    def _activation_bytes(self) -> int:
+        """A generous bound on one forward's transient memory at max_batch_tokens."""
+        cfg = self.model_config
+        size = torch.empty((), dtype=self.dtype).element_size()
+        tokens = self.config.max_batch_tokens
+        per_token = 4 * cfg.intermediate_size + 6 * cfg.hidden_size + 2 * cfg.q_size
+        logits = self.config.max_num_seqs * cfg.vocab_size * 4 * 2
+        return tokens * per_token * size + logits + GPU_RESERVE_BYTES
+
+    def _on_device(self, batch: ForwardBatch) -> ForwardBatch:
+        if batch.input_ids.device == self.device:
+            return batch
+        moved = {
+            name: getattr(batch, name).to(self.device, non_blocking=True)
+            for name in (
+                "input_ids", "positions", "seq_lens", "query_lens", "query_start",
+                "block_tables", "slot_mapping", "logits_indices",
+            )
+        }
+        return ForwardBatch(
+            **moved,
+            page_size=batch.page_size,
+            max_query_len=batch.max_query_len,
+            max_seq_len=batch.max_seq_len,
+            is_decode=batch.is_decode,
+            prefix_groups=batch.prefix_groups,
+        )
+
+
+def _available_ram() -> int:
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
