@@ -64,7 +64,8 @@ def _groups(plan: Plan) -> list[str]:
     for group in plan.prefix_groups:
         node = _quote("prefix " + group.id)
         kind = "speculative" if group.speculative else f"saves {group.saved_tokens}"
-        label = f"{group.id}: {group.tokens} tokens\n{group.runs} calls, {kind}"
+        calls = "1 call" if group.runs == 1 else f"{group.runs} calls"
+        label = f"{group.id}: {group.tokens} tokens\n{calls}, {kind}"
         lines.append(
             f"  {node} [shape=note, style=filled, fillcolor=lightyellow, label={_quote(label)}];"
         )
