@@ -54,6 +54,11 @@ class CallContext:
     request_id: str
     priority: int
 
+    @property
+    def seed_key(self) -> str:
+        """The request id without its run-unique prefix: equal across runs."""
+        return self.request_id.partition(":")[2]
+
 
 @dataclass
 class Caller:
@@ -70,7 +75,7 @@ class Caller:
         node = call.node
         ids, own = self._prompt(call)
         cap = self.budget.cap(len(ids))
-        sampling = sampling_for(node, self.defaults, call.request_id, self.run_seed, cap)
+        sampling = sampling_for(node, self.defaults, call.seed_key, self.run_seed, cap)
         generation = await self._generate(call, ids, sampling)
         self.budget.spend(len(ids) + len(generation.token_ids))
         call.scope.write(node.output, check_output(node, generation).value)
