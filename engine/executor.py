@@ -113,7 +113,8 @@ class Executor:
         steps_before = self.engine.stats().steps
         run.emit("run_start", None, {"workflow": self.workflow.name})
         try:
-            values = resolve_inputs(self.workflow.inputs, inputs or {}, first_readers(self.plan))
+            readers = first_readers(self.workflow)
+            values = resolve_inputs(self.workflow.inputs, inputs or {}, readers)
         except InputError as exc:
             return self._finish(run, None, "failed", str(exc), exc.node_id, steps_before)
         scope = Scope.root(self.workflow.state, values)

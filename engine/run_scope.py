@@ -69,17 +69,10 @@ def _visibility(g: nx.DiGraph, flow: Flow) -> dict[str, set[str]]:
     return {n: nx.ancestors(dag, n) | set(loops.get(n, ())) | {n} for n in flow.nodes}
 
 
-def first_readers(plan: Plan) -> dict[str, str]:
-    """For each variable, the first step (in plan order) whose templates read it."""
-    from graph.model import Workflow
-
-    workflow = Workflow.model_validate(plan.source)
+def first_readers(workflow: Any) -> dict[str, str]:
+    """For each variable, the first node (in source order) whose templates read it."""
     readers: dict[str, str] = {}
-    by_id = {n.id: n for n in workflow.nodes}
-    for step in plan.steps:
-        node = by_id.get(step.id)
-        if node is None:
-            continue
+    for node in workflow.nodes:
         for name in sorted(reads_of(node)):
-            readers.setdefault(name, step.id)
+            readers.setdefault(name, node.id)
     return readers

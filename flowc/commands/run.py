@@ -60,6 +60,7 @@ def run_command(
     except ValueError as exc:
         _fail(str(exc))
     instances = [{**base, **line} for line in batch] if batch is not None else [base]
+    _check_inputs(workflow, instances)
     results, plan = asyncio.run(_run_all(workflow, instances, model, registry, not no_plan_opt,
                                          seed, live=sys.stderr.isatty() and batch is None))
     _report(results, plan, trace, explain)
@@ -106,6 +107,20 @@ def _report(results: list[Any], plan: Any, trace: Path | None, explain: bool) ->
         print(f"error: {where}{result.status}: {result.error}", file=sys.stderr)
     if failed:
         raise typer.Exit(1)
+
+
+def _check_inputs(workflow: Any, instances: list[dict[str, Any]]) -> None:
+    """Fail before loading a model when an instance's inputs are missing or mistyped."""
+    from engine.run_scope import first_readers
+    from engine.run_state import InputError, resolve_inputs
+
+    readers = first_readers(workflow)
+    for number, values in enumerate(instances, start=1):
+        try:
+            resolve_inputs(workflow.inputs, values, readers)
+        except InputError as exc:
+            where = f"inputs line {number}: " if len(instances) > 1 else ""
+            _fail(f"{where}{exc}")
 
 
 def _load(file: Path) -> Any:
