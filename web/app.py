@@ -15,10 +15,16 @@ from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.api import EngineAPI
 from web.deps import bearer_auth
-from web.errors import InvalidInput, invalid_input_response, validation_error_response
+from web.errors import (
+    InvalidInput,
+    http_error_response,
+    invalid_input_response,
+    validation_error_response,
+)
 from web.metrics import Metrics
 from web.middleware import BodyLimit, CountRequests
 from web.routes import graphs, health, openai, runs
@@ -49,11 +55,15 @@ def create_app(settings: Settings | None = None, engine: EngineAPI | None = None
                               "completions on the same engine.")
     app.add_exception_handler(InvalidInput, invalid_input_response)
     app.add_exception_handler(RequestValidationError, validation_error_response)
+    app.add_exception_handler(StarletteHTTPException, http_error_response)
     guarded = [Depends(bearer_auth(settings.api_key))] if settings.api_key else []
     app.include_router(health.health_router)
-    for router in (health.metrics_router, graphs.router, runs.router, openai.router):
+    routers = (health.metrics_router, graphs.router, runs.router, openai.router)
+    for router in routers:
         app.include_router(router, dependencies=guarded,
                            responses=_auth_responses() if guarded else None)
+    app.state.route_methods = [(route.path_regex, route.methods) for router in
+                               (health.health_router, *routers) for route in router.routes]
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,

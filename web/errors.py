@@ -4,8 +4,10 @@ FastAPI's own request validation errors get the same shape."""
 from __future__ import annotations
 
 from fastapi import Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from web.schemas import ErrorsPublic, ProblemPublic
 
@@ -42,3 +44,16 @@ def _path(loc: tuple | list) -> str:
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or "$"
+
+
+async def http_error_response(request: Request, exc: Exception) -> Response:
+    """FastAPI's answer, except that a 405 lists in Allow every method the path takes
+    (one route per method would otherwise name only the first)."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code != status.HTTP_405_METHOD_NOT_ALLOWED:
+        return await http_exception_handler(request, exc)
+    path = request.url.path
+    methods = {m for pattern, route_methods in request.app.state.route_methods
+               if pattern.match(path) for m in route_methods}
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                        headers={"Allow": ", ".join(sorted(methods))})

@@ -49,8 +49,8 @@ class LiveServer:
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers=self.headers(), timeout=120, **kwargs)
 
-    def start(self) -> LiveServer:
-        self.port = free_port()
+    def start(self, wait: bool = True) -> LiveServer:
+        self.port = self.port or free_port()  # a restart keeps the port: clients carry on
         env = {**os.environ, "FLOWC_DATA_DIR": str(self.data_dir)}
         env.pop("FLOWC_API_KEY", None)
         command = [sys.executable, "-m", "flowc.cli", "serve", "--port", str(self.port),
@@ -59,7 +59,8 @@ class LiveServer:
             command += ["--api-key", self.api_key]
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        self._wait_healthy()
+        if wait:
+            self.wait_healthy()
         return self
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
@@ -78,7 +79,7 @@ class LiveServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def _wait_healthy(self) -> None:
+    def wait_healthy(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             assert self.process is not None
@@ -94,11 +95,35 @@ class LiveServer:
         raise RuntimeError(f"flowc serve did not become healthy:\n{self.log()}")
 
 
+API_KEY = "s3cret-key"
+CORS_ORIGIN = "http://editor.example"
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(tmp_path_factory.mktemp("serve"), "--max-concurrent-runs", "64")
-    yield live.start()
-    live.stop()
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two servers started side by side (each loads the model once): `open` without auth
+    and 64 slots; `locked` with an API key, one slot and one CORS origin."""
+    open_server = LiveServer(tmp_path_factory.mktemp("serve"), "--max-concurrent-runs", "64")
+    locked = LiveServer(tmp_path_factory.mktemp("locked"), "--max-concurrent-runs", "1",
+                        "--cors-origin", CORS_ORIGIN, api_key=API_KEY)
+    started = [open_server.start(wait=False), locked.start(wait=False)]
+    try:
+        for live in started:
+            live.wait_healthy()
+        yield open_server, locked
+    finally:
+        for live in started:
+            live.stop()
+
+
+@pytest.fixture(scope="session")
+def server(servers: tuple[LiveServer, LiveServer]) -> LiveServer:
+    return servers[0]
+
+
+@pytest.fixture(scope="session")
+def locked(servers: tuple[LiveServer, LiveServer]) -> LiveServer:
+    return servers[1]
 
 
 @pytest.fixture(scope="session")

@@ -3,25 +3,13 @@ route but /health, 429 with Retry-After when the slot is taken, CORS only where 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import openai
 import pytest
-from conftest import LiveServer, long_graph, wait_finished
+from conftest import API_KEY, CORS_ORIGIN, LiveServer, long_graph, wait_finished
 
-KEY = "s3cret-key"
-ORIGIN = "http://editor.example"
 GUARDED = [("GET", "/v1/graphs"), ("GET", "/v1/schema"), ("GET", "/v1/models"),
            ("GET", "/metrics"), ("GET", "/v1/runs/run_x"), ("POST", "/v1/chat/completions")]
-
-
-@pytest.fixture(scope="module")
-def locked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(tmp_path_factory.mktemp("locked"), "--max-concurrent-runs", "1",
-                      "--cors-origin", ORIGIN, api_key=KEY)
-    yield live.start()
-    live.stop()
 
 
 def test_health_needs_no_key(locked: LiveServer) -> None:
@@ -30,7 +18,7 @@ def test_health_needs_no_key(locked: LiveServer) -> None:
 
 @pytest.mark.parametrize(("method", "path"), GUARDED)
 def test_every_other_route_needs_the_key(locked: LiveServer, method: str, path: str) -> None:
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}):
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": API_KEY}):
         answer = httpx.request(method, f"{locked.url}{path}", headers=headers)
         assert answer.status_code == 401, (path, headers)
         assert answer.headers["www-authenticate"] == "Bearer"
@@ -39,7 +27,7 @@ def test_every_other_route_needs_the_key(locked: LiveServer, method: str, path: 
 
 
 def test_openai_client_with_and_without_the_key(locked: LiveServer) -> None:
-    good = openai.OpenAI(base_url=f"{locked.url}/v1", api_key=KEY, max_retries=0)
+    good = openai.OpenAI(base_url=f"{locked.url}/v1", api_key=API_KEY, max_retries=0)
     assert good.models.list().data
     bad = openai.OpenAI(base_url=f"{locked.url}/v1", api_key="nope", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
@@ -68,12 +56,12 @@ def test_busy_server_answers_429_with_retry_after(locked: LiveServer) -> None:
 
 
 def test_cors_only_when_configured(locked: LiveServer, server: LiveServer) -> None:
-    preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST",
+    preflight = {"Origin": CORS_ORIGIN, "Access-Control-Request-Method": "POST",
                  "Access-Control-Request-Headers": "authorization,content-type"}
     allowed = httpx.options(f"{locked.url}/v1/graphs", headers=preflight)
-    assert allowed.headers["access-control-allow-origin"] == ORIGIN
+    assert allowed.headers["access-control-allow-origin"] == CORS_ORIGIN
     other = httpx.options(f"{locked.url}/v1/graphs",
                           headers={**preflight, "Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in other.headers
-    off = httpx.get(f"{server.url}/health", headers={"Origin": ORIGIN})
+    off = httpx.get(f"{server.url}/health", headers={"Origin": CORS_ORIGIN})
     assert "access-control-allow-origin" not in off.headers

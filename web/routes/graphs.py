@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from web.deps import PlansDep, SettingsDep, StoreDep
 from web.errors import InvalidInput
@@ -41,27 +42,32 @@ Version = Annotated[int | None, Query(ge=1, description="A version; the latest i
 
 @router.post("/graphs", status_code=status.HTTP_201_CREATED, response_model=GraphPublic,
              responses=errors(413, 422), openapi_extra=WORKFLOW_BODY)
-async def create_graph(request: Request, store: StoreDep, settings: SettingsDep) -> GraphPublic:
-    """Validate a workflow and store it as version 1 of a new graph."""
+async def create_graph(request: Request, store: StoreDep, settings: SettingsDep,
+                       plans: PlansDep) -> GraphPublic:
+    """Validate and compile a workflow and store it as version 1 of a new graph."""
     source, name, warnings = await _read_workflow(request, settings.max_graph_nodes)
+    plan = await _compile(plans, source)
     stored = store.add_graph(name, source)
+    plans.remember(stored, plan)
     return GraphPublic(id=stored.id, version=stored.version, name=name, warnings=warnings)
 
 
 @router.put("/graphs/{graph_id}", response_model=GraphPublic,
             responses=errors(404, 413, 422), openapi_extra=WORKFLOW_BODY)
 async def update_graph(graph_id: str, request: Request, store: StoreDep,
-                       settings: SettingsDep) -> GraphPublic:
-    """Validate a workflow and store it as the next version of a graph."""
+                       settings: SettingsDep, plans: PlansDep) -> GraphPublic:
+    """Validate and compile a workflow and store it as the next version of a graph."""
     _found(store.get_graph(graph_id), graph_id)
     source, name, warnings = await _read_workflow(request, settings.max_graph_nodes)
+    plan = await _compile(plans, source)
     stored = _found(store.add_version(graph_id, name, source), graph_id)
+    plans.remember(stored, plan)
     return GraphPublic(id=graph_id, version=stored.version, name=name, warnings=warnings)
 
 
 @router.get("/graphs", response_model=GraphsPublic, responses=errors(422))
 async def list_graphs(store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                      offset: Annotated[int, Query(ge=0)] = 0) -> GraphsPublic:
+                      offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0) -> GraphsPublic:
     data = [GraphSummaryPublic(id=g.id, name=g.name, latest_version=g.latest_version,
                                created_at=timestamp(g.created_at),
                                updated_at=timestamp(g.updated_at))
@@ -131,6 +137,15 @@ async def compiled(plans: PlansDep, found: GraphVersion) -> Any:
         raise InvalidInput([problem_public(p) for p in exc.problems]) from exc
 
 
+async def _compile(plans: PlansDep, source: dict[str, Any]) -> Any:
+    import graph
+
+    try:
+        return await plans.compile(source)
+    except graph.GraphError as exc:
+        raise InvalidInput([problem_public(p) for p in exc.problems]) from exc
+
+
 def _found(found: GraphVersion | None, graph_id: str,
            version: int | None = None) -> GraphVersion:
     if found is None:
@@ -146,7 +161,12 @@ async def _read_workflow(request: Request,
 
     raw = await _upload_bytes(request)
     try:
-        workflow, warnings = graph.load_with_warnings(raw)
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput.one("$", f"the workflow is not UTF-8 text: {exc.reason} at byte "
+                                    f"{exc.start}") from exc
+    try:
+        workflow, warnings = graph.load_with_warnings(text)
     except graph.GraphError as exc:
         raise InvalidInput([problem_public(p) for p in exc.problems]) from exc
     nodes = count_nodes(workflow.nodes)
@@ -154,7 +174,7 @@ async def _read_workflow(request: Request,
         raise InvalidInput([ProblemPublic(
             path="nodes", message=f"the graph has {nodes} nodes; this server takes at most "
                                   f"{max_nodes}")])
-    source = json.loads(raw)
+    source = json.loads(text)
     return source, workflow.name, [problem_public(p) for p in warnings]
 
 
@@ -162,7 +182,10 @@ async def _upload_bytes(request: Request) -> bytes:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         return await request.body()
-    form = await request.form()
+    try:
+        form = await request.form()
+    except (StarletteHTTPException, ValueError) as exc:
+        raise InvalidInput.one("$", "the body is not valid multipart form data") from exc
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         raise InvalidInput([ProblemPublic(

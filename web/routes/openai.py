@@ -40,7 +40,8 @@ from web.openai_schemas import (
 from web.responses import errors
 
 router = APIRouter(prefix="/v1", tags=["openai"])
-STREAMED = {"text/event-stream": {"schema": {"type": "string"}}}
+STREAMED = {"text/event-stream": {"schema": {
+    "type": "object", "required": ["data"], "properties": {"data": {"type": "string"}}}}}
 
 
 @router.get("/models", response_model=ModelsPublic)

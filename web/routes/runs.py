@@ -25,7 +25,11 @@ from web.store import EventRecord, RunRecord, Store
 
 router = APIRouter(prefix="/v1", tags=["runs"])
 
-SSE_CONTENT = {"text/event-stream": {"schema": {"type": "string"}}}
+SSE_CONTENT = {"text/event-stream": {"schema": {
+    "type": "object", "required": ["data"],
+    "properties": {"id": {"type": "string"}, "data": {"type": "string"},
+                   "event": {"enum": ["run_start", "node_start", "token", "node_end", "run_end",
+                                      "error"]}}}}}
 
 
 @router.post("/graphs/{graph_id}/runs", status_code=status.HTTP_202_ACCEPTED,
@@ -46,7 +50,7 @@ async def start_run(graph_id: str, body: RunCreate, store: StoreDep, plans: Plan
 @router.get("/runs", response_model=RunsPublic, responses=errors(422))
 async def list_runs(store: StoreDep, graph_id: str | None = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                    offset: Annotated[int, Query(ge=0)] = 0) -> RunsPublic:
+                    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0) -> RunsPublic:
     """Runs, oldest first, without their traces."""
     data = [run_public(r, None) for r in store.list_runs(graph_id, limit, offset)]
     return RunsPublic(data=data, count=store.count_runs())
