@@ -84,8 +84,12 @@ def _convert(gguf_path: Path, out: Path) -> None:
     try:
         model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    except (ValueError, OSError, KeyError, RuntimeError) as exc:
-        raise ValueError(f"cannot read GGUF file {gguf_path}: {exc}") from exc
+    except ImportError as exc:
+        raise ImportError(f"reading GGUF files needs the gguf package: {exc}") from exc
+    except Exception as exc:  # the GGUF reader fails in many ways on a broken file
+        raise ValueError(
+            f"cannot read GGUF file {gguf_path}: {type(exc).__name__}: {exc}"
+        ) from exc
     config = model.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config  # the converted weights are plain float32

@@ -2,7 +2,7 @@
 ForwardBatch.
 
 KV layout (see engine/attention/base.py): one (k_cache, v_cache) pair per layer, each
-[num_pages, page_size, num_kv_heads, head_dim] in the model's dtype, zero-initialised.
+[num_pages, page_size, num_kv_heads, head_dim] in the model's dtype.
 """
 
 from __future__ import annotations
@@ -48,10 +48,14 @@ class ModelRunner:
     def _allocate_kv(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         cfg = self.model_config
         shape = (self.num_pages, self.page_size, cfg.num_kv_heads, cfg.head_dim)
+        # CUDA: zeroed (cheap there). CPU: left as the OS hands it out (zero pages, touched
+        # only when used), which starts a large cache instantly; backends never read a slot
+        # before it is written.
+        new = torch.zeros if self.device.type == "cuda" else torch.empty
         return [
             (
-                torch.zeros(shape, dtype=self.dtype, device=self.device),
-                torch.zeros(shape, dtype=self.dtype, device=self.device),
+                new(shape, dtype=self.dtype, device=self.device),
+                new(shape, dtype=self.dtype, device=self.device),
             )
             for _ in range(cfg.num_layers)
         ]

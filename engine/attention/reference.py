@@ -3,6 +3,7 @@ It is the ground truth the Triton kernels are tested against.
 
 `attend` gathers each sequence's pages into a padded [B, S, kv_heads, head_dim] view and runs
 a masked softmax; sequences are processed in groups so the score tensor stays bounded.
+Slots past a sequence's length never affect its output, whatever they hold (NaN included).
 """
 
 from __future__ import annotations
@@ -78,9 +79,12 @@ def _attend_group(q, k_cache, v_cache, batch, scale, first, last, query_lens, se
     queries = queries.view(count, max_q, num_kv_heads, group, head_dim)
     queries = queries.permute(0, 2, 3, 1, 4).reshape(count, num_kv_heads, group * max_q, head_dim)
 
+    key_positions = torch.arange(max_s, device=device)
+    unwritten = key_positions[None, :] >= s_lens[:, None]  # [B, S]: may hold anything, NaN too
+    values = values.masked_fill(unwritten[:, None, :, None], 0.0)
+
     scores = (queries @ keys.transpose(-1, -2)) * scale  # [B, kvh, group * max_q, S]
     q_positions = (s_lens - q_lens)[:, None] + q_offsets[None, :]  # [B, max_q]
-    key_positions = torch.arange(max_s, device=device)
     allowed = key_positions[None, None, :] <= q_positions[:, :, None]  # [B, max_q, S]
     allowed = allowed | ~q_valid[:, :, None]  # padded queries: anything, dropped below
     allowed = allowed[:, None, None].expand(count, num_kv_heads, group, max_q, max_s)

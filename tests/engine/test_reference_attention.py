@@ -89,7 +89,8 @@ def check_against_dense(page_size, seq_lens, query_lens):
     )
     backend = TorchReferenceBackend()
     shape = (num_pages, page_size, NUM_KV_HEADS, HEAD_DIM)
-    k_cache, v_cache = torch.zeros(shape), torch.zeros(shape)
+    # unwritten slots hold NaN: they must never reach the output
+    k_cache, v_cache = torch.full(shape, float("nan")), torch.full(shape, float("nan"))
     cached = [s - n for s, n in zip(seq_lens, query_lens, strict=True)]
     for slot, k, v, c in zip(
         slots, keys, values, cached, strict=True
