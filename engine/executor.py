@@ -123,7 +123,7 @@ class Executor:
                             self.seed, run.clock, emit)
         if self.optimize:
             run.pins = PrefixPins(self.plan, self.pool, self.tokenizer, run.clock,
-                                  trace.prefixes, self._priority)
+                                  trace.prefixes, self._priority, _page_size(self.engine))
         return run
 
     async def _main(self, run: RunContext, scope: Scope) -> None:
@@ -167,6 +167,11 @@ class Executor:
             return int(round(self.plan.step(step_id).priority * 1000))
         except KeyError:
             return 0
+
+
+def _page_size(engine: Any) -> int:
+    config = getattr(getattr(engine, "engine", None), "config", None)
+    return int(getattr(config, "page_size", 16))
 
 
 def _eos_ids(engine: Any, tokenizer: Any) -> tuple[int, ...]:

@@ -76,6 +76,7 @@ class PrefixPins:
     clock: Callable[[], float]
     traces: list[PrefixTrace]
     priority_of: Callable[[str], int]
+    min_tokens: int = 16  # the engine shares whole pages: a shorter prefix is not worth a pin
     _groups: list[_Group] = field(default_factory=list)
     _done: set[str] = field(default_factory=set)
 
@@ -83,6 +84,8 @@ class PrefixPins:
         for group in self.plan.prefix_groups:
             if group.waits_on and self._on_threads(group):
                 continue  # thread prompts extend earlier calls' token ids, not re-rendered text
+            if group.tokens < self.min_tokens:
+                continue
             trace = PrefixTrace(group.id, group.tokens, group.consumers, group.speculative)
             self._groups.append(_Group(group, trace))
 
@@ -137,7 +140,9 @@ class PrefixPins:
             return
         if not entry.ids:
             return
-        priority = max((self.priority_of(c) for c in entry.group.consumers), default=0)
+        # a speculative prefill must not delay the router it speculates on
+        priority = 0 if entry.group.speculative else max(
+            (self.priority_of(c) for c in entry.group.consumers), default=0)
         entry.trace.start = self.clock()
         entry.task = self.pool.acquire(entry.ids, priority)
         entry.task.add_done_callback(lambda task, e=entry: self._record(e, task))

@@ -88,3 +88,33 @@ def run_on(engine: Any, workflow: Any, inputs: dict[str, Any] | None = None,
     plan = compiler.compile(workflow, engine.tokenizer)
     executor = Executor(plan, engine, engine.tokenizer, tools, optimize=optimize, seed=seed)
     return asyncio.run(executor.run(inputs or {}, **options))
+
+
+QUESTION = "Is this a network or host alert? {{ alert }}"
+
+
+def router(nonce: str | None = None) -> Workflow:
+    """A router whose two targets each start with their own long static prompt."""
+    tag = nonce or uuid.uuid4().hex
+
+    def expert(node_id: str, role: str) -> dict[str, Any]:
+        text = (f"You are the company's {role}. You handle escalated alerts, decide on "
+                "containment, write the ticket for the response team and tell the analyst "
+                f"what to check next. Answer in one short sentence. Case {tag}.")
+        return {"id": node_id, "type": "llm", "output": "answer", "max_tokens": 6,
+                "messages": [{"role": "system", "content": text},
+                             {"role": "user", "content": "Alert: {{ alert }}"}]}
+
+    return workflow({
+        "inputs": {"alert": {"type": "string", "default": "Ransomware note found on FIN-22."}},
+        "state": {"answer": {"reducer": "replace"}},
+        "nodes": [
+            {"id": "classify", "type": "llm", "output": "label", "choices": ["network", "host"],
+             "messages": [system(tag), {"role": "user", "content": QUESTION}]},
+            expert("network_expert", "network security engineer"),
+            expert("host_expert", "endpoint forensics lead"),
+        ],
+        "edges": [{"from": "classify", "to": "network_expert", "when": "label == 'network'"},
+                  {"from": "classify", "to": "host_expert", "when": "else"}],
+        "outputs": {"label": "{{ label }}", "answer": "{{ answer }}"},
+    })

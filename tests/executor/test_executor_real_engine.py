@@ -7,7 +7,7 @@ import asyncio
 import time
 import uuid
 
-from executor_workflows import fan_out, run_on, sampled, system, thread, workflow
+from executor_workflows import fan_out, router, run_on, sampled, system, thread, workflow
 
 import compiler
 from engine.executor import Executor
@@ -41,6 +41,23 @@ def test_parallel_siblings_overlap_and_share_engine_steps(engine) -> None:
     assert all(shared_steps(calls[a], calls[b]) > 0 for a, b in pairs)
     one_by_one = sum(n.engine_steps[1] - n.engine_steps[0] for n in calls.values())
     assert result.trace.engine_steps < one_by_one
+
+
+def test_router_targets_are_prefilled_while_the_router_runs(engine) -> None:
+    flow = router()
+    plan = compiler.compile(flow, engine.tokenizer)
+    assert {g.speculate_with for g in plan.prefix_groups if g.speculative} == {"classify"}
+    result = run_on(engine, flow)
+    assert result.status == "succeeded", result.error
+    classify = result.trace.node("classify")[0]
+    speculative = [p for p in result.trace.prefixes if p.speculative]
+    assert len(speculative) == 2
+    assert all(classify.ready <= p.start <= classify.end for p in speculative)
+    target = "network_expert" if result.outputs["label"] == "network" else "host_expert"
+    taken = next(p for p in speculative if p.consumers == (target,))
+    call = result.trace.node(target)[0]
+    assert call.start >= taken.ready and call.cached_tokens >= 16 * (taken.tokens // 16)
+    assert all(p.released is not None for p in speculative)
 
 
 def test_the_baseline_gives_the_same_outputs_with_more_prefill(engine, baseline_engine) -> None:
