@@ -106,14 +106,14 @@ class Executor:
             node = getattr(error, "node_id", None)
             message = str(error) if node else f"{type(error).__name__}: {error}"
             return self._finish(run, scope, "failed", message, node, steps_before)
-        in_flight = sorted(run.running) or ["(none)"]
+        node, label = _in_flight(run)
         await self._stop(run, main)
+        doing = f"while running node '{label}'" if label else "before any node ran"
         if waiter is not None and waiter in done:
-            message = f"run cancelled while running node '{in_flight[0]}'"
-            return self._finish(run, scope, "cancelled", message, in_flight[0], steps_before)
-        message = (f"run exceeded limits.timeout_s ({limits.timeout_s:g} s) while running "
-                   f"node '{in_flight[0]}'")
-        return self._finish(run, scope, "failed", message, in_flight[0], steps_before)
+            return self._finish(run, scope, "cancelled", f"run cancelled {doing}", node,
+                                steps_before)
+        message = f"run exceeded limits.timeout_s ({limits.timeout_s:g} s) {doing}"
+        return self._finish(run, scope, "failed", message, node, steps_before)
 
     def _new_run(self, trace: Trace, on_event: Callable[[RunEvent], None] | None) -> RunContext:
         run = RunContext(None, trace, None, time.monotonic(), on_event)  # type: ignore[arg-type]
@@ -167,6 +167,14 @@ class Executor:
             return int(round(self.plan.step(step_id).priority * 1000))
         except KeyError:
             return 0
+
+
+def _in_flight(run: RunContext) -> tuple[str | None, str | None]:
+    """The innermost node running now: its step id and its label with map item indices."""
+    if not run.running:
+        return None, None
+    label = max(run.running, key=lambda k: (k.count(".") + k.count("["), k))
+    return label.split("[")[0], label
 
 
 def _page_size(engine: Any) -> int:

@@ -41,7 +41,6 @@ class RunEvent:
     t: float  # seconds since the run started
 
 
-
 @dataclass
 class RunContext:
     caller: Caller
@@ -144,11 +143,12 @@ class Walker:
             record.status, record.end = "cancelled", run.clock()
             raise
         except NodeError as exc:
-            record.status, record.end, record.error = "failed", run.clock(), str(exc)
+            self._failed(run, record, str(exc))
             raise
         except Exception as exc:
-            record.status, record.end, record.error = "failed", run.clock(), str(exc)
-            raise _node_error(step_id, exc, item) from exc
+            error = _node_error(step_id, exc, item)
+            self._failed(run, record, str(error))
+            raise error from exc
         finally:
             run.running[key] -= 1
             if not run.running[key]:
@@ -156,8 +156,15 @@ class Walker:
         record.status, record.end = "succeeded", run.clock()
         if run.pins is not None and not item:
             run.pins.step_done(step_id, scope.values)
-        data = {"generated_tokens": record.generated_tokens, "duration_s": record.duration_s}
+        data = {"status": "succeeded", "generated_tokens": record.generated_tokens,
+                "duration_s": record.duration_s, "item": list(item)}
         run.emit("node_end", step_id, data)
+
+    @staticmethod
+    def _failed(run: RunContext, record: NodeTrace, error: str) -> None:
+        record.status, record.end, record.error = "failed", run.clock(), error
+        run.emit("node_end", record.node_id, {"status": "failed", "error": error,
+                                              "item": list(record.item)})
 
     async def _dispatch(self, run: RunContext, graph: GraphScope, node: Any, step_id: str,
                         scope: Scope, item: tuple[int, ...], visit: int,

@@ -54,7 +54,7 @@ class LiveView:
         elif event.kind == "token":
             row.tokens += int(event.data.get("n", 1))
         elif event.kind == "node_end":
-            row.state = "done"
+            row.state = "failed" if event.data.get("status") == "failed" else "done"
             row.seconds += time.monotonic() - row.started
         elif event.kind == "error":
             row.state = "failed"
