@@ -2,57 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import networkx as nx
-from jinja2 import StrictUndefined, meta
-from jinja2.sandbox import SandboxedEnvironment
 
-ENV = SandboxedEnvironment(undefined=StrictUndefined)
-_PIECE = re.compile(r"({{.*?}}|{%.*?%}|{#.*?#})", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    message: str
-    node_id: str | None = None
-    severity: Literal["error", "warning"] = "error"
-
-    def __str__(self) -> str:
-        where = f" (node '{self.node_id}')" if self.node_id else ""
-        return f"{self.path}{where}: {self.message}"
-
-
-@dataclass
-class GraphError(ValueError):
-    problems: list[Problem] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        return "\n".join(str(p) for p in self.problems)
-
-
-def template_variables(text: str) -> set[str]:
-    return set(meta.find_undeclared_variables(ENV.parse(text)))
-
-
-def expression_variables(expr: str) -> set[str]:
-    return template_variables("{{ " + expr + " }}")
-
-
-def render(text: str, values: Mapping[str, Any]) -> str:
-    return ENV.from_string(text).render(**values)
-
-
-def split_template(text: str) -> list[tuple[Literal["static", "dynamic"], str]]:
-    pieces: list[tuple[Literal["static", "dynamic"], str]] = []
-    for i, part in enumerate(_PIECE.split(text)):
-        if part:
-            pieces.append(("dynamic" if i % 2 else "static", part))
-    return pieces
+from graph.errors import GraphError, Problem
 
 
 def validate(workflow: Any) -> list[Problem]:
@@ -92,41 +46,6 @@ def back_edges(g: nx.DiGraph) -> set[tuple[str, str]]:
                 state[child] = 1
                 stack.append((child, iter(g.successors(child))))
     return found
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Mapping):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
-
-
-def reads_of(node: Any) -> set[str]:
-    kind = node.type
-    if kind in ("llm", "select"):
-        return {v for m in node.chat() for v in template_variables(m.content)}
-    if kind == "tool":
-        return {v for s in _strings(node.args) for v in template_variables(s)}
-    if kind == "set":
-        return {v for e in node.assign.values() for v in expression_variables(e)}
-    if kind == "map":
-        inner: set[str] = set()
-        local = {node.as_, "loop"}
-        for child in node.body.nodes:
-            inner |= reads_of(child)
-            local |= writes_of(child)
-        inner |= template_variables(node.body.result)
-        return expression_variables(node.over) | (inner - local)
-    return set()
-
-
-def writes_of(node: Any) -> set[str]:
-    if node.type == "set":
-        return set(node.assign)
-    return {node.output}
 
 
 def load(source: Any) -> Any:

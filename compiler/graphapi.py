@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
+from graph.dataflow import reads_of, writes_of
+from graph.errors import GraphError, Problem
+from graph.templates import expression_variables, render, split_template, template_variables
+
 try:
-    from graph.errors import GraphError, Problem
     from graph.load import load
-    from graph.templates import (
-        expression_variables,
-        render,
-        split_template,
-        template_variables,
-    )
-    from graph.validate import back_edges, node_graph, reads_of, validate, writes_of
+    from graph.validate import back_edges, node_graph, validate
 except ImportError:  # interim until the graph layer provides them
-    from compiler._interim import (  # noqa: F401
-        GraphError,
-        Problem,
-        back_edges,
-        expression_variables,
-        load,
-        node_graph,
-        reads_of,
-        render,
-        split_template,
-        template_variables,
-        validate,
-        writes_of,
-    )
+    from compiler._interim import back_edges, load, node_graph, validate  # noqa: F401
 
 __all__ = [
     "GraphError",

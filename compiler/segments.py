@@ -20,7 +20,7 @@ from compiler.plan import Segment
 from compiler.tokenizer import apply_chat_template, encode_dynamic, encode_static
 
 _SENTINEL = re.compile("\ue000(\\d+)\ue001")
-_BLOCK_OPENERS = {"if", "for", "with", "filter", "macro", "call", "block", "raw", "autoescape"}
+_BLOCK_OPENERS = {"if", "for", "with", "filter", "macro", "call", "block", "autoescape"}
 _WORD = re.compile(r"[{%#+\-\s]*([A-Za-z_]*)")
 _BARE_NAME = re.compile(r"\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}\Z")
 _CONSTANTS = {"true", "false", "none", "True", "False", "None"}
@@ -116,7 +116,7 @@ def content_pieces(content: str) -> list[Piece]:
                 depth += 1
             elif word.startswith("end"):
                 depth -= 1
-            elif depth == 0 and word not in ("else", "elif"):
+            elif depth == 0 and word not in ("else", "elif", "raw"):  # raw: one whole piece
                 tail = True
         if depth <= 0 and not tail:
             pieces.append(_dynamic("".join(group)))
@@ -152,11 +152,15 @@ def _trim_whitespace_control(pieces: list[Piece]) -> list[Piece]:
     if pieces and pieces[-1].kind == "static":
         last = texts[-1]
         texts[-1] = last[:-2] if last.endswith("\r\n") else last.removesuffix("\n")
-    return [
-        Piece(p.kind, t, p.variables)
-        for p, t in zip(pieces, texts, strict=True)
-        if t or p.kind == "dynamic"
-    ]
+    merged: list[Piece] = []
+    for piece, text in zip(pieces, texts, strict=True):
+        if piece.kind == "dynamic":
+            merged.append(piece)
+        elif merged and merged[-1].kind == "static":
+            merged[-1] = Piece("static", merged[-1].text + text)
+        elif text:
+            merged.append(Piece("static", text))
+    return merged
 
 
 def _with_sentinels(message: Any, fragments: list[Piece]) -> dict[str, str]:

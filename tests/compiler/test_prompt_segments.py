@@ -98,3 +98,12 @@ def test_thread_history_comes_first_and_extends_the_earlier_call(tokenizer):
          {"role": "assistant", "content": "Tabs win."},
          {"role": "user", "content": "Close your case."}],
     )
+
+
+def test_raw_block_is_one_piece_and_comments_vanish():
+    assert _kinds("a {% raw %}{{ x }}{% endraw %} b {# note #}c {{ y }}") == [
+        ("static", "a "),
+        ("dynamic", "{% raw %}{{ x }}{% endraw %}"),
+        ("static", " b c "),
+        ("dynamic", "{{ y }}"),
+    ]
