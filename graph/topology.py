@@ -1,0 +1,197 @@
+"""The node graph of one scope and the orders it implies: back edges, what runs before what,
+and which nodes may run in parallel."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from typing import Any
+
+import networkx as nx
+
+END_TARGETS = frozenset({"done", "end"})
+
+
+def is_end_target(target: str, node_ids: Iterable[str]) -> bool:
+    """`done` and `end` name the end of the run unless a node has that id."""
+    return target in END_TARGETS and target not in set(node_ids)
+
+
+def node_graph(nodes: Sequence[Any], edges: Sequence[Any]) -> nx.DiGraph:
+    """The scope's nodes (in file order) and the edges between them, with attributes `when`,
+    `is_else`, `back_edge` and `index` (position in `edges`). Edges to the end of the run or
+    to unknown nodes are left out; of two edges joining the same pair, the first is kept."""
+    g = nx.DiGraph()
+    for node in nodes:
+        g.add_node(node.id)
+    for index, edge in enumerate(edges):
+        if edge.from_ in g and edge.to in g and not g.has_edge(edge.from_, edge.to):
+            g.add_edge(
+                edge.from_,
+                edge.to,
+                when=edge.when,
+                is_else=edge.is_else,
+                back_edge=False,
+                index=index,
+            )
+    for source, target in back_edges(g):
+        g.edges[source, target]["back_edge"] = True
+    return g
+
+
+def start_nodes(g: nx.DiGraph) -> list[str]:
+    """Nodes with no in-edge: they start the run."""
+    return [n for n in g.nodes if g.in_degree(n) == 0]
+
+
+def back_edges(g: nx.DiGraph) -> set[tuple[str, str]]:
+    """Edges that close a cycle, found by a depth-first walk from the start nodes in file
+    order (then from any node not yet seen); removing them leaves a DAG."""
+    found: set[tuple[str, str]] = set()
+    state: dict[str, int] = {}  # 1: on the walk's stack, 2: finished
+    for root in [*start_nodes(g), *g.nodes]:
+        if root in state:
+            continue
+        state[root] = 1
+        stack = [(root, iter(g.successors(root)))]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(child) == 1:
+                found.add((node, child))
+            elif child not in state:
+                state[child] = 1
+                stack.append((child, iter(g.successors(child))))
+    return found
+
+
+def forward_dag(g: nx.DiGraph) -> nx.DiGraph:
+    """The graph without its back edges."""
+    dag = nx.DiGraph()
+    dag.add_nodes_from(g.nodes)
+    dag.add_edges_from((u, v) for u, v, back in g.edges(data="back_edge") if not back)
+    return dag
+
+
+class Orders:
+    """Before-relations of one scope as ancestor bitsets (Python ints), linear in the graph."""
+
+    def __init__(self, g: nx.DiGraph) -> None:
+        self.g = g
+        self.index = {n: i for i, n in enumerate(g.nodes)}
+        self.dag = forward_dag(g)
+
+    @cached_property
+    def _dag_ancestors(self) -> dict[str, int]:
+        ancestors: dict[str, int] = {}
+        for node in nx.topological_sort(self.dag):
+            bits = 0
+            for parent in self.dag.predecessors(node):
+                bits |= ancestors[parent] | (1 << self.index[parent])
+            ancestors[node] = bits
+        return ancestors
+
+    @cached_property
+    def _seen_before(self) -> dict[str, int]:
+        """Nodes that may have run before a node starts: its ancestors through any path,
+        back edges included, and its loop mates (itself included when it loops)."""
+        condensed = nx.condensation(self.g)
+        members = condensed.graph["mapping"]
+        seen: dict[int, int] = {}
+        for component in nx.topological_sort(condensed):
+            bits = 0
+            for parent in condensed.predecessors(component):
+                bits |= seen[parent] | self._bits(condensed.nodes[parent]["members"])
+            own = condensed.nodes[component]["members"]
+            if len(own) > 1 or any(self.g.has_edge(n, n) for n in own):
+                bits |= self._bits(own)
+            seen[component] = bits
+        return {node: seen[members[node]] for node in self.g.nodes}
+
+    def _bits(self, nodes: Iterable[str]) -> int:
+        bits = 0
+        for node in nodes:
+            bits |= 1 << self.index[node]
+        return bits
+
+    def runs_before(self, first: str, second: str) -> bool:
+        """Whether a path of forward edges leads from `first` to `second`."""
+        return bool(self._dag_ancestors[second] >> self.index[first] & 1)
+
+    def may_run_before(self, first: str, second: str) -> bool:
+        """Whether `first` may have run by the time `second` starts (loops included)."""
+        return bool(self._seen_before[second] >> self.index[first] & 1)
+
+    def ordered(self, a: str, b: str) -> bool:
+        return self.runs_before(a, b) or self.runs_before(b, a)
+
+
+class Concurrency:
+    """Which nodes of one scope may run at the same time. Nodes joined by a path of forward
+    edges never do; nor do a node reached only through a router's `else` edge and a node
+    reached only through that router's `when` edges."""
+
+    def __init__(self, g: nx.DiGraph) -> None:
+        self.g = g
+        self.orders = Orders(g)
+        self._routers: list[tuple[frozenset[str], frozenset[str]]] | None = None
+
+    def may_overlap(self, a: str, b: str) -> bool:
+        if a == b or self.orders.ordered(a, b):
+            return False
+        return not any(
+            (a in only_else and b in only_when) or (b in only_else and a in only_when)
+            for only_else, only_when in self._exclusive()
+        )
+
+    def _exclusive(self) -> list[tuple[frozenset[str], frozenset[str]]]:
+        if self._routers is None:
+            self._routers = []
+            reached = self._reach(set())
+            for router in self.g.nodes:
+                out = [(router, t) for t in self.g.successors(router) if self._forward(router, t)]
+                else_edges = {e for e in out if self.g.edges[e]["is_else"]}
+                when_edges = {
+                    e for e in out if self.g.edges[e]["when"] is not None and e not in else_edges
+                }
+                if else_edges and when_edges:
+                    only_else = reached - self._reach(else_edges)
+                    only_when = reached - self._reach(when_edges)
+                    self._routers.append((frozenset(only_else), frozenset(only_when)))
+        return self._routers
+
+    def _forward(self, source: str, target: str) -> bool:
+        return not self.g.edges[source, target]["back_edge"]
+
+    def _reach(self, removed: set[tuple[str, str]]) -> set[str]:
+        seen = set(start_nodes(self.g))
+        queue = deque(seen)
+        while queue:
+            node = queue.popleft()
+            for child in self.orders.dag.successors(node):
+                if child not in seen and (node, child) not in removed:
+                    seen.add(child)
+                    queue.append(child)
+        return seen
+
+
+def parallel_pairs(nodes: Sequence[Any], edges: Sequence[Any]) -> set[frozenset[str]]:
+    """Every pair of nodes of one scope that may run at the same time (quadratic: for
+    inspection and tests; the validator asks only about writers of one variable)."""
+    concurrency = Concurrency(node_graph(nodes, edges))
+    ids = [n.id for n in nodes]
+    return {
+        frozenset((a, b))
+        for i, a in enumerate(ids)
+        for b in ids[i + 1 :]
+        if concurrency.may_overlap(a, b)
+    }
+
+
+def may_run_in_parallel(workflow: Any) -> set[frozenset[str]]:
+    """Pairs of top-level nodes that may run at the same time."""
+    return parallel_pairs(workflow.nodes, workflow.edges)

@@ -1,0 +1,394 @@
+"""Whole-graph validation: every problem at once, each with its JSON path and node id.
+
+Also exports the graph views the compiler reuses (`node_graph`, `back_edges`,
+`may_run_in_parallel`, `reads_of`, `writes_of`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import networkx as nx
+
+from graph.dataflow import MAP_LOCALS, Source, node_sources, reads_of, writes_of
+from graph.edges import check_edges
+from graph.errors import Problem
+from graph.fields import check_inputs, check_layout, check_node_fields, check_state
+from graph.templates import TemplateProblem, check_expression, check_template
+from graph.topology import (
+    Concurrency,
+    back_edges,
+    may_run_in_parallel,
+    node_graph,
+    start_nodes,
+)
+
+MAX_NODES = 20_000
+MAX_EDGES = 100_000
+MAX_TEMPLATE_CHARS = 200_000
+MAX_MAP_DEPTH = 8
+
+__all__ = [
+    "MAX_MAP_DEPTH",
+    "MAX_NODES",
+    "MAX_TEMPLATE_CHARS",
+    "back_edges",
+    "may_run_in_parallel",
+    "node_graph",
+    "reads_of",
+    "validate",
+    "writes_of",
+]
+
+
+def validate(workflow: Any) -> list[Problem]:
+    """Every error and warning of a parsed workflow, errors first within each scope."""
+    size = _size_problems(workflow)
+    if size:
+        return size
+    problems = check_inputs(workflow) + check_state(workflow)
+    given = set(workflow.inputs) | set(workflow.state)
+    scope = _Scope(workflow.nodes, workflow.edges, "", Names(given), set(workflow.state), 1)
+    problems += scope.check()
+    everything = Names(given | set(scope.writers))
+    for name, template in workflow.outputs.items():
+        problems += _check_source(
+            Source(name, "template", template),
+            f"outputs.{name}",
+            None,
+            everything,
+            {},
+            "node",
+        )
+    problems += check_layout(workflow)
+    return problems
+
+
+def _count(nodes: Iterable[Any]) -> tuple[int, int]:
+    total_nodes = total_edges = 0
+    for node in nodes:
+        total_nodes += 1
+        if node.type == "map":
+            inner_nodes, inner_edges = _count(node.body.nodes)
+            total_nodes += inner_nodes
+            total_edges += inner_edges + len(node.body.edges)
+    return total_nodes, total_edges
+
+
+def _size_problems(workflow: Any) -> list[Problem]:
+    node_count, edge_count = _count(workflow.nodes)
+    edge_count += len(workflow.edges)
+    problems = []
+    if node_count > MAX_NODES:
+        problems.append(
+            Problem(
+                "nodes",
+                f"the workflow has {node_count:,} nodes (map bodies "
+                f"included); the limit is {MAX_NODES:,}: split it into "
+                "smaller workflows",
+            )
+        )
+    if edge_count > MAX_EDGES:
+        problems.append(
+            Problem(
+                "edges",
+                f"the workflow has {edge_count:,} edges (map bodies "
+                f"included); the limit is {MAX_EDGES:,}: split it into "
+                "smaller workflows",
+            )
+        )
+    return problems
+
+
+class _Scope:
+    """One graph scope: the top level or a map body (checked recursively)."""
+
+    def __init__(
+        self,
+        nodes: Sequence[Any],
+        edges: Sequence[Any],
+        prefix: str,
+        outer: Names,
+        reduced: set[str],
+        depth: int,
+    ) -> None:
+        self.nodes, self.edges, self.prefix = nodes, edges, prefix
+        self.outer, self.reduced, self.depth = outer, reduced, depth
+        self.position = {}
+        for index, node in enumerate(nodes):
+            self.position.setdefault(node.id, index)
+        self.g = node_graph(nodes, edges)
+        self.concurrency = Concurrency(self.g)
+        self.writers = _writers(nodes)
+
+    def path(self, index: int) -> str:
+        return f"{self.prefix}nodes[{index}]"
+
+    def check(self) -> list[Problem]:
+        problems = self._duplicate_ids()
+        problems += check_edges(self.nodes, self.edges, self.prefix)
+        problems += self._when_expressions()
+        problems += self._cycles_without_when()
+        problems += self._unreachable()
+        problems += self._conflicting_writers()
+        for index, node in enumerate(self.nodes):
+            problems += check_node_fields(node, self.path(index))
+            visible = self.visible(node.id)
+            for source in node_sources(node):
+                problems += _check_source(
+                    source,
+                    f"{self.path(index)}.{source.path}",
+                    node.id,
+                    visible,
+                    self.writers,
+                    "upstream node",
+                )
+            if node.type == "map":
+                problems += self._map_body(index, node, visible)
+        return problems
+
+    def visible(self, node_id: str, extra: Iterable[str] = ()) -> Visibility:
+        """Variables a node may read: from outside the scope and from nodes that may have
+        run before it (ancestors, loop mates), plus `extra`."""
+        return Visibility(self, node_id, set(extra))
+
+    def _duplicate_ids(self) -> list[Problem]:
+        return [
+            Problem(
+                f"{self.path(i)}.id",
+                f"duplicate node id '{node.id}' (first used by "
+                f"{self.path(self.position[node.id])}): give every node a unique id",
+                node.id,
+            )
+            for i, node in enumerate(self.nodes)
+            if self.position[node.id] != i
+        ]
+
+    def _when_expressions(self) -> list[Problem]:
+        problems = []
+        for index, edge in enumerate(self.edges):
+            if edge.when is None or edge.is_else or edge.from_ not in self.g:
+                continue
+            visible = self.visible(edge.from_, writes_of(self._node(edge.from_)))
+            problems += _check_source(
+                Source("when", "expression", edge.when),
+                f"{self.prefix}edges[{index}].when",
+                edge.from_,
+                visible,
+                self.writers,
+                "upstream node",
+            )
+        return problems
+
+    def _node(self, node_id: str) -> Any:
+        return self.nodes[self.position[node_id]]
+
+    def _cycles_without_when(self) -> list[Problem]:
+        plain = nx.DiGraph()
+        plain.add_nodes_from(self.g.nodes)
+        plain.add_edges_from((u, v) for u, v, when in self.g.edges(data="when") if when is None)
+        problems = []
+        for component in nx.strongly_connected_components(plain):
+            first = min(component, key=self.position.__getitem__)
+            if len(component) == 1 and not plain.has_edge(first, first):
+                continue
+            cycle = nx.find_cycle(plain.subgraph(component), first)
+            names = " -> ".join([*(u for u, _ in cycle), cycle[0][0]])
+            index = self.g.edges[cycle[-1]]["index"]
+            problems.append(
+                Problem(
+                    f"{self.prefix}edges[{index}]",
+                    f"cycle {names} has no 'when' edge and would never end: make one of its "
+                    "edges conditional",
+                    cycle[-1][0],
+                )
+            )
+        return problems
+
+    def _unreachable(self) -> list[Problem]:
+        starts = start_nodes(self.g)
+        if not starts:
+            return [
+                Problem(
+                    f"{self.prefix}nodes",
+                    "no start node: every node has an in-edge, "
+                    "so nothing can start the run; remove an edge into the first node",
+                )
+            ]
+        reached = set(starts)
+        for start in starts:
+            reached |= nx.descendants(self.g, start)
+        return [
+            Problem(
+                self.path(i),
+                f"node '{node.id}' is unreachable: no path leads to it from "
+                "a start node (a node with no in-edge); add an edge to it or remove it",
+                node.id,
+                "warning",
+            )
+            for i, node in enumerate(self.nodes)
+            if node.id not in reached and self.position[node.id] == i
+        ]
+
+    def _conflicting_writers(self) -> list[Problem]:
+        problems = []
+        for variable, writers in self.writers.items():
+            if variable in self.reduced or len(writers) < 2:
+                continue
+            for later_index, later in enumerate(writers):
+                for earlier in writers[:later_index]:
+                    if self.concurrency.may_overlap(earlier, later):
+                        problems.append(self._conflict(variable, earlier, later))
+                        break
+        return problems
+
+    def _conflict(self, variable: str, earlier: str, later: str) -> Problem:
+        node = self._node(later)
+        field = f"assign.{variable}" if node.type == "set" else "output"
+        return Problem(
+            f"{self.path(self.position[later])}.{field}",
+            f"variable '{variable}' is also written by node '{earlier}' and the two may run "
+            f"in parallel: give '{variable}' a reducer in \"state\" (append, extend, merge or "
+            "replace), or order the two nodes with an edge",
+            later,
+        )
+
+    def _map_body(self, index: int, node: Any, visible: Visibility) -> list[Problem]:
+        path = f"{self.path(index)}.body."
+        if self.depth >= MAX_MAP_DEPTH:
+            return [
+                Problem(
+                    f"{self.path(index)}.body",
+                    f"maps are nested more than {MAX_MAP_DEPTH} deep: flatten the nesting",
+                    node.id,
+                )
+            ]
+        inner = Names({node.as_, *MAP_LOCALS}, visible)
+        body = _Scope(node.body.nodes, node.body.edges, path, inner, self.reduced, self.depth + 1)
+        problems = body.check()
+        problems += _check_source(
+            Source("result", "template", node.body.result),
+            f"{path}result",
+            node.id,
+            Names(set(body.writers), inner),
+            {},
+            "body node",
+        )
+        return problems
+
+
+class Names:
+    """Readable variables: a fixed set, then what an enclosing `parent` provides."""
+
+    def __init__(self, names: set[str], parent: Names | None = None) -> None:
+        self._names = names
+        self.parent = parent
+
+    def provides(self, variable: str) -> bool:
+        if variable in self._names:
+            return True
+        return self.parent is not None and self.parent.provides(variable)
+
+    def names(self) -> set[str]:
+        inherited = self.parent.names() if self.parent is not None else set()
+        return self._names | inherited
+
+
+class Visibility(Names):
+    """What one node of a scope may read, asked per variable (cheap on large graphs): `extra`,
+    what the enclosing scope provides, and what nodes that may run before it write."""
+
+    def __init__(self, scope: _Scope, node_id: str, extra: set[str]) -> None:
+        super().__init__(extra)
+        self.scope, self.node_id = scope, node_id
+
+    def provides(self, variable: str) -> bool:
+        if variable in self._names or self.scope.outer.provides(variable):
+            return True
+        orders = self.scope.concurrency.orders
+        return any(
+            orders.may_run_before(w, self.node_id) for w in self.scope.writers.get(variable, ())
+        )
+
+    def names(self) -> set[str]:
+        own = {v for v in self.scope.writers if self.provides(v)}
+        return self._names | self.scope.outer.names() | own
+
+
+def _writers(nodes: Sequence[Any]) -> dict[str, list[str]]:
+    writers: dict[str, list[str]] = defaultdict(list)
+    seen: set[str] = set()
+    for node in nodes:
+        if node.id in seen:
+            continue
+        seen.add(node.id)
+        for variable in sorted(writes_of(node)):
+            writers[variable].append(node.id)
+    return dict(writers)
+
+
+def _check_source(
+    source: Source,
+    path: str,
+    node_id: str | None,
+    visible: Names,
+    writers: dict[str, list[str]],
+    provider: str,
+) -> list[Problem]:
+    """Length, syntax, safety and free variables of one template or expression."""
+    if len(source.text) > MAX_TEMPLATE_CHARS:
+        return [
+            Problem(
+                path,
+                f"{source.kind} is {len(source.text):,} characters long; the "
+                f"limit is {MAX_TEMPLATE_CHARS:,}: shorten it",
+                node_id,
+            )
+        ]
+    found = (
+        check_template(source.text) if source.kind == "template" else check_expression(source.text)
+    )
+    if found:
+        return [Problem(path, _describe(source.kind, p), node_id) for p in found]
+    problems = []
+    for variable in sorted(v for v in source.variables() if not visible.provides(v)):
+        problems.append(
+            Problem(
+                path,
+                _unknown_variable(source.kind, variable, visible.names(), writers, provider),
+                node_id,
+            )
+        )
+    return problems
+
+
+def _describe(kind: str, problem: TemplateProblem) -> str:
+    where = f" on line {problem.line}" if problem.line is not None and kind == "template" else ""
+    message = problem.message
+    if message.startswith("syntax error: "):
+        detail = message.removeprefix("syntax error: ")
+        fix = "fix the jinja2 syntax" if kind == "template" else "fix the expression"
+        return f"{kind} syntax error{where}: {detail}: {fix}"
+    if message.startswith("unsafe template construct: "):
+        detail = message.removeprefix("unsafe template construct: ")
+        return f"unsafe {kind} construct{where}: {detail}: remove it"
+    return f"{kind} problem{where}: {message}"
+
+
+def _unknown_variable(
+    kind: str, variable: str, visible: set[str], writers: dict[str, list[str]], provider: str
+) -> str:
+    head = f"{kind} names variable '{variable}' that no input, state entry or {provider} provides"
+    if variable in writers:
+        writer = writers[variable][0]
+        return (
+            f"{head}: node '{writer}' writes it but does not run before this node; add an "
+            f"edge path from '{writer}' to this node"
+        )
+    close = difflib.get_close_matches(variable, sorted(visible), n=1)
+    if close:
+        return f"{head}: did you mean '{close[0]}'?"
+    return f'{head}: declare it in "inputs" or "state", or write it in an earlier node'
