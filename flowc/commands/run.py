@@ -53,6 +53,7 @@ def run_command(
         batch = _read_jsonl(inputs_jsonl) if inputs_jsonl is not None else None
         workflow = _load(file)
         registry = _tools(tools or [], allow_http or [])
+        _find_missing_tools(workflow, file, registry)
     except GraphError as exc:
         for problem in exc.problems:
             print(str(problem), file=sys.stderr)
@@ -137,6 +138,36 @@ def _tools(files: list[Path], hosts: list[str]) -> Any:
         return flowc.make_tools(files, hosts)
     except ToolError as exc:
         raise ValueError(str(exc)) from exc
+
+
+def _find_missing_tools(workflow: Any, file: Path, registry: Any) -> None:
+    """Load a `tools.py` beside the workflow (or one folder up, as for examples/graphs) when
+    the workflow names tools that are not registered; fail naming them otherwise."""
+    missing = sorted(_tool_names(workflow.nodes) - set(registry.names()))
+    if not missing:
+        return
+    for folder in (file.resolve().parent, file.resolve().parent.parent):
+        candidate = folder / "tools.py"
+        if candidate.is_file():
+            print(f"loading tools {', '.join(missing)} from {candidate}", file=sys.stderr)
+            try:
+                registry.load_module(candidate)
+            except Exception as exc:  # a ToolError or the module's own import failure
+                raise ValueError(str(exc)) from exc
+            missing = sorted(_tool_names(workflow.nodes) - set(registry.names()))
+            break
+    if missing:
+        raise ValueError(f"unknown tool(s) {', '.join(missing)}: pass --tools FILE.py")
+
+
+def _tool_names(nodes: Any) -> set[str]:
+    names: set[str] = set()
+    for node in nodes:
+        if node.type == "tool":
+            names.add(node.tool)
+        elif node.type == "map":
+            names |= _tool_names(node.body.nodes)
+    return names
 
 
 def _read_inputs(pairs: list[str], path: Path | None) -> dict[str, Any]:
