@@ -66,7 +66,7 @@ async def get_run(run_id: str, store: StoreDep) -> RunPublic:
             responses={200: {"description": "Server-sent events: one per run event",
                              "content": SSE_CONTENT}, **errors(404)})
 async def run_events(run_id: str, store: StoreDep, runs: RunsDep,
-                     last_event_id: Annotated[int | None, Header(ge=-1)] = None
+                     last_event_id: Annotated[int | None, Header(ge=-1, le=2**31)] = None
                      ) -> StreamingResponse:
     """The run's events as server-sent events, from the first (or after Last-Event-ID) to
     run_end. Each has `id` (its seq), `event` (its kind) and JSON `data`."""
