@@ -5,7 +5,6 @@ the last. A `PrefixPool` shares pins between concurrent runs of one engine by to
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -111,11 +110,12 @@ class PrefixPins:
                 self._release(entry)
 
     async def wait_for(self, step_id: str) -> None:
-        """Wait until the started prefills of the step's groups are pinned."""
-        for entry in self._groups:
-            if entry.task is not None and step_id in entry.group.consumers:
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await asyncio.shield(entry.task)
+        """Wait until the started prefills of the step's groups are pinned (or failed: the
+        call then computes its prefix itself)."""
+        pending = [e.task for e in self._groups
+                   if e.task is not None and not e.task.done() and step_id in e.group.consumers]
+        if pending:
+            await asyncio.wait(pending)
 
     def close(self) -> None:
         for entry in self._groups:
