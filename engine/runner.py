@@ -12,6 +12,7 @@ import os
 import torch
 
 from engine.config import EngineConfig
+from engine.cuda_graphs import DecodeGraphs
 from engine.forward import ForwardBatch
 from engine.loader import LoadedModel
 
@@ -32,6 +33,7 @@ class ModelRunner:
         self.page_size = config.page_size
         self.num_pages = config.num_pages or self._pages_that_fit()
         self.kv_caches = self._allocate_kv()
+        self.decode_graphs = DecodeGraphs.for_runner(self)
 
     @property
     def bytes_per_page(self) -> int:
@@ -42,6 +44,8 @@ class ModelRunner:
     @torch.inference_mode()
     def forward(self, batch: ForwardBatch) -> torch.Tensor:
         """float32 logits [len(batch.logits_indices), vocab]; writes the batch's new K/V."""
+        if self.decode_graphs is not None and self.decode_graphs.can_run(batch):
+            return self.decode_graphs.run(batch).float()
         batch = self._on_device(batch)
         return self.model(batch, self.kv_caches).float()
 

@@ -49,7 +49,8 @@ def _prefill_kernel(
     BLOCK_N: tl.constexpr,
     IEEE: tl.constexpr,
 ):
-    m_block = tl.program_id(0)
+    # Causal blocks late in a sequence have the most keys: start them first.
+    m_block = tl.num_programs(0) - 1 - tl.program_id(0)
     seq = tl.program_id(1)
     head = tl.program_id(2)
     kv_head = head // GROUP
