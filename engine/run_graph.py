@@ -1,7 +1,7 @@
 """Dataflow over one graph (the workflow's or a map body's): which nodes may run now.
 
 Semantics:
-- Nodes without a forward in-edge start the run.
+- Nodes without an in-edge start the run.
 - A finished node fires its unconditional out-edges, every `when` edge whose condition holds,
   and its `else` edge only when none of its `when` edges fired.
 - A node with a fired in-edge runs once no other forward in-edge can still fire: an in-edge
@@ -48,7 +48,7 @@ class Flow:
         return [e for e in self.edges if e.target == node and not e.back]
 
     def starts(self) -> list[str]:
-        return [n for n in self.nodes if not self.forward_in(n)]
+        return [n for n in self.nodes if not any(e.target == n for e in self.edges)]
 
     def successors(self, node: str) -> list[str]:
         return [e.target for e in self.edges if e.source == node]

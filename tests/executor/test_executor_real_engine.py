@@ -92,10 +92,11 @@ def test_an_llm_loop_past_its_visit_limit_fails_naming_the_node(engine) -> None:
     flow = workflow({
         "limits": {"max_node_visits": 2},
         "defaults": {"max_tokens": 2},
-        "nodes": [{"id": "think", "type": "llm", "output": "idea",
+        "nodes": [{"id": "start", "type": "set", "assign": {"topic": "'firewalls'"}},
+                  {"id": "think", "type": "llm", "output": "idea",
                    "prompt": "Say one word about {{ topic }}."}],
-        "inputs": {"topic": {"type": "string", "default": "firewalls"}},
-        "edges": [{"from": "think", "to": "think", "when": "idea | length >= 0"}],
+        "edges": [{"from": "start", "to": "think"},
+                  {"from": "think", "to": "think", "when": "idea | length >= 0"}],
     })
     result = run_on(engine, flow)
     assert result.status == "failed" and result.error_node == "think"
