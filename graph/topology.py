@@ -41,8 +41,11 @@ def node_graph(nodes: Sequence[Any], edges: Sequence[Any]) -> nx.DiGraph:
 
 
 def start_nodes(g: nx.DiGraph) -> list[str]:
-    """Nodes with no in-edge: they start the run."""
-    return [n for n in g.nodes if g.in_degree(n) == 0]
+    """Nodes with no forward in-edge (only back edges, or none): they start the run."""
+    return [
+        n for n in g.nodes
+        if not any(not back for _, _, back in g.in_edges(n, data="back_edge"))
+    ]
 
 
 def back_edges(g: nx.DiGraph) -> set[tuple[str, str]]:
@@ -50,7 +53,8 @@ def back_edges(g: nx.DiGraph) -> set[tuple[str, str]]:
     order (then from any node not yet seen); removing them leaves a DAG."""
     found: set[tuple[str, str]] = set()
     state: dict[str, int] = {}  # 1: on the walk's stack, 2: finished
-    for root in [*start_nodes(g), *g.nodes]:
+    roots = [n for n in g.nodes if g.in_degree(n) == 0]
+    for root in [*roots, *g.nodes]:
         if root in state:
             continue
         state[root] = 1
