@@ -41,11 +41,8 @@ def node_graph(nodes: Sequence[Any], edges: Sequence[Any]) -> nx.DiGraph:
 
 
 def start_nodes(g: nx.DiGraph) -> list[str]:
-    """Nodes with no forward in-edge (only back edges, or none): they start the run."""
-    return [
-        n for n in g.nodes
-        if not any(not back for _, _, back in g.in_edges(n, data="back_edge"))
-    ]
+    """Nodes with no in-edge: they start the run."""
+    return [n for n in g.nodes if g.in_degree(n) == 0]
 
 
 def back_edges(g: nx.DiGraph) -> set[tuple[str, str]]:
@@ -53,8 +50,7 @@ def back_edges(g: nx.DiGraph) -> set[tuple[str, str]]:
     order (then from any node not yet seen); removing them leaves a DAG."""
     found: set[tuple[str, str]] = set()
     state: dict[str, int] = {}  # 1: on the walk's stack, 2: finished
-    roots = [n for n in g.nodes if g.in_degree(n) == 0]
-    for root in [*roots, *g.nodes]:
+    for root in [*start_nodes(g), *g.nodes]:
         if root in state:
             continue
         state[root] = 1
