@@ -1,6 +1,7 @@
 """Runs of stored graphs: each an asyncio task driving the executor. Its events are kept in
 memory while it lives, persisted to the store (at every node boundary and at the end) and
 fanned out to subscribers; a subscriber that comes late gets the events so far first.
+A run's last event is `run_end` (succeeded) or `error` (failed or cancelled).
 
 Invariants: a run's events have consecutive `seq` from 0; every event reaches the store
 before the run is dropped from memory, so a subscriber that finds no live run finds all of
@@ -35,6 +36,7 @@ class LiveRun:
     tokens: int = 0
     stop_reason: str | None = None  # set when a server limit, not a client, stopped it
     task: asyncio.Task[None] | None = None
+    started: float = field(default_factory=time.monotonic)
 
 
 class RunManager:
@@ -119,7 +121,10 @@ class RunManager:
             raise
         except Exception as exc:  # the executor failed outside a node: still a finished run
             log.exception("run %s failed", run.id)
-            self._finish(run, "failed", None, f"{type(exc).__name__}: {exc}", None, None)
+            error = f"{type(exc).__name__}: {exc}"
+            self._on_event(run, _Ended("error", None, {"status": "failed", "error": error},
+                                       time.monotonic() - run.started))
+            self._finish(run, "failed", None, error, None, None)
         finally:
             self._close(run)
 
@@ -162,6 +167,16 @@ class RunManager:
         self.slots.release()
         for queue in run.subscribers:
             queue.put_nowait(None)
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """The terminal event of a run the executor could not end itself."""
+
+    kind: str
+    node_id: str | None
+    data: dict[str, Any]
+    t: float
 
 
 def _trace_dict(trace: Any) -> dict[str, Any] | None:

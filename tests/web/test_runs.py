@@ -58,13 +58,14 @@ def test_events_stream_live_and_late(client: httpx.Client, greet_id: str) -> Non
 def test_cancel_a_run_in_flight(client: httpx.Client) -> None:
     graph_id = client.post("/v1/graphs", json=long_graph()).json()["id"]
     run_id = start(client, graph_id)
-    kinds = []
+    events = []
     with client.stream("GET", f"/v1/runs/{run_id}/events") as stream:
         for event in sse_events(stream.iter_lines()):
-            kinds.append(event["event"])
-            if kinds.count("token") == 3:
+            events.append(event)
+            if event["event"] == "token" and event["data"]["data"]["tokens"] == 3:
                 assert client.post(f"/v1/runs/{run_id}/cancel").status_code == 202
-    assert kinds[-1] == "run_end"
+    kinds = [e["event"] for e in events]
+    assert kinds[-1] == "error" and events[-1]["data"]["data"]["status"] == "cancelled"
     run = wait_finished(client, run_id)
     assert run["status"] == "cancelled", run
     assert kinds.count("token") < 2000
