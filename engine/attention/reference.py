@@ -4,9 +4,12 @@ It is the ground truth the Triton kernels are tested against.
 `attend` gathers each sequence's pages into a padded [B, S, kv_heads, head_dim] view and runs
 a masked softmax; sequences are processed in groups so the score tensor stays bounded.
 Slots past a sequence's length never affect its output, whatever they hold (NaN included).
+The index tensors and masks of a batch are built once and reused by every layer.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
@@ -16,8 +19,25 @@ from engine.forward import ForwardBatch
 MAX_SCORE_ELEMENTS = 1 << 26  # per group of sequences: B * heads * max_query * max_seq
 
 
+@dataclass
+class _Group:
+    """Sequences first..last-1 of a batch, padded to max_q queries and max_s keys."""
+
+    rows: slice  # their new tokens in the flat order (sequences are contiguous)
+    tables: torch.Tensor  # [B, pages] long
+    max_s: int
+    query_index: torch.Tensor  # [B, max_q] flat row of each padded query (0 for padding)
+    query_valid: torch.Tensor  # [B, max_q]
+    unwritten: torch.Tensor  # [B, 1, S, 1]: key slots past the sequence's length
+    masked: torch.Tensor  # [B, 1, 1, max_q, S]: keys a query must not see
+
+
 class TorchReferenceBackend(AttentionBackend):
     name = "reference"
+
+    def __init__(self) -> None:
+        self._batch: ForwardBatch | None = None
+        self._groups: list[_Group] = []
 
     def write_kv(self, k_cache, v_cache, k, v, slot_mapping) -> None:
         num_kv_heads, head_dim = k_cache.shape[-2:]
@@ -25,16 +45,23 @@ class TorchReferenceBackend(AttentionBackend):
         v_cache.view(-1, num_kv_heads, head_dim).index_copy_(0, slot_mapping, v.to(v_cache.dtype))
 
     def attend(self, q, k_cache, v_cache, batch: ForwardBatch, scale: float) -> torch.Tensor:
+        if batch is not self._batch:
+            self._groups = _plan(batch, q.shape[1], k_cache.shape[1], q.device)
+            self._batch = batch
         out = torch.empty_like(q)
-        query_lens = batch.query_lens.tolist()
-        seq_lens = batch.seq_lens.tolist()
-        starts = batch.query_start.tolist()
-        for first, last in _groups(query_lens, seq_lens, q.shape[1]):
-            # sequences are contiguous in the flat token order
-            out[starts[first] : starts[last]] = _attend_group(
-                q, k_cache, v_cache, batch, scale, first, last, query_lens, seq_lens, starts
-            ).to(q.dtype)
+        for group in self._groups:
+            out[group.rows] = _attend_group(q, k_cache, v_cache, group, scale).to(q.dtype)
         return out
+
+
+def _plan(batch: ForwardBatch, num_heads: int, page_size: int, device) -> list[_Group]:
+    query_lens = batch.query_lens.tolist()
+    seq_lens = batch.seq_lens.tolist()
+    starts = batch.query_start.tolist()
+    return [
+        _group(batch, first, last, query_lens, seq_lens, starts, page_size, device)
+        for first, last in _groups(query_lens, seq_lens, num_heads)
+    ]
 
 
 def _groups(query_lens: list[int], seq_lens: list[int], num_heads: int):
@@ -52,45 +79,47 @@ def _groups(query_lens: list[int], seq_lens: list[int], num_heads: int):
         first = last
 
 
-def _attend_group(q, k_cache, v_cache, batch, scale, first, last, query_lens, seq_lens, starts):
-    device = q.device
-    page_size = k_cache.shape[1]
-    num_kv_heads, head_dim = k_cache.shape[-2:]
-    num_heads = q.shape[1]
-    group = num_heads // num_kv_heads
-    count = last - first
+def _group(batch, first, last, query_lens, seq_lens, starts, page_size, device) -> _Group:
     max_q = max(query_lens[first:last])
     max_s = max(seq_lens[first:last])
     num_pages = -(-max_s // page_size)
-
-    tables = batch.block_tables[first:last, :num_pages].to(device=device, dtype=torch.long)
-    keys = k_cache[tables].reshape(count, num_pages * page_size, num_kv_heads, head_dim)
-    values = v_cache[tables].reshape(count, num_pages * page_size, num_kv_heads, head_dim)
-    keys = keys[:, :max_s].float().permute(0, 2, 1, 3)  # [B, kvh, S, D]
-    values = values[:, :max_s].float().permute(0, 2, 1, 3)
-
     q_lens = torch.tensor(query_lens[first:last], device=device)
     s_lens = torch.tensor(seq_lens[first:last], device=device)
     q_offsets = torch.arange(max_q, device=device)
-    q_valid = q_offsets[None, :] < q_lens[:, None]  # [B, max_q]
-    q_rows = torch.tensor(starts[first:last], device=device)[:, None] + q_offsets[None, :]
-    q_rows = torch.where(q_valid, q_rows, torch.zeros_like(q_rows))
-    queries = q[q_rows].float()  # [B, max_q, H, D]
-    queries = queries.view(count, max_q, num_kv_heads, group, head_dim)
-    queries = queries.permute(0, 2, 3, 1, 4).reshape(count, num_kv_heads, group * max_q, head_dim)
-
+    query_valid = q_offsets[None, :] < q_lens[:, None]
+    query_index = torch.tensor(starts[first:last], device=device)[:, None] + q_offsets[None, :]
+    query_index = torch.where(query_valid, query_index, torch.zeros_like(query_index))
     key_positions = torch.arange(max_s, device=device)
-    unwritten = key_positions[None, :] >= s_lens[:, None]  # [B, S]: may hold anything, NaN too
-    values = values.masked_fill(unwritten[:, None, :, None], 0.0)
+    q_positions = (s_lens - q_lens)[:, None] + q_offsets[None, :]  # absolute, [B, max_q]
+    masked = key_positions[None, None, :] > q_positions[:, :, None]  # causal
+    masked &= query_valid[:, :, None]  # padded queries see anything; they are dropped
+    return _Group(
+        rows=slice(starts[first], starts[last]),
+        tables=batch.block_tables[first:last, :num_pages].to(device=device, dtype=torch.long),
+        max_s=max_s,
+        query_index=query_index,
+        query_valid=query_valid,
+        unwritten=(key_positions[None, :] >= s_lens[:, None])[:, None, :, None],
+        masked=masked[:, None, None],
+    )
 
-    scores = (queries @ keys.transpose(-1, -2)) * scale  # [B, kvh, group * max_q, S]
-    q_positions = (s_lens - q_lens)[:, None] + q_offsets[None, :]  # [B, max_q]
-    allowed = key_positions[None, None, :] <= q_positions[:, :, None]  # [B, max_q, S]
-    allowed = allowed | ~q_valid[:, :, None]  # padded queries: anything, dropped below
-    allowed = allowed[:, None, None].expand(count, num_kv_heads, group, max_q, max_s)
-    scores = scores.masked_fill(~allowed.reshape(scores.shape), float("-inf"))
-    weights = torch.softmax(scores, dim=-1)
-    out = weights @ values  # [B, kvh, group * max_q, D]
-    out = out.view(count, num_kv_heads, group, max_q, head_dim).permute(0, 3, 1, 2, 4)
-    out = out.reshape(count, max_q, num_heads, head_dim)
-    return out[q_valid]  # [sum of query_lens, H, D], in flat order
+
+def _attend_group(q, k_cache, v_cache, group: _Group, scale: float) -> torch.Tensor:
+    count, max_q = group.query_index.shape
+    num_kv_heads, head_dim = k_cache.shape[-2:]
+    num_heads = q.shape[1]
+    per_kv = num_heads // num_kv_heads
+
+    def gather(cache: torch.Tensor) -> torch.Tensor:  # [B, kvh, S, D] float32
+        pages = cache[group.tables].flatten(1, 2)[:, : group.max_s]
+        return pages.float().permute(0, 2, 1, 3)
+
+    keys = gather(k_cache)
+    values = gather(v_cache).masked_fill(group.unwritten, 0.0)
+    queries = q[group.query_index].float()  # [B, max_q, H, D]; head h reads KV head h // per_kv
+    queries = queries.view(count, max_q, num_kv_heads, per_kv, head_dim).permute(0, 2, 3, 1, 4)
+    scores = (queries @ keys[:, :, None].transpose(-1, -2)) * scale  # [B, kvh, g, max_q, S]
+    scores = scores.masked_fill(group.masked, float("-inf"))
+    out = torch.softmax(scores, dim=-1) @ values[:, :, None]  # [B, kvh, g, max_q, D]
+    out = out.permute(0, 3, 1, 2, 4).reshape(count, max_q, num_heads, head_dim)
+    return out[group.query_valid]  # [tokens of the group, H, D], in flat order
