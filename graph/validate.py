@@ -6,7 +6,6 @@ Also exports the graph views the compiler reuses (`node_graph`, `back_edges`,
 
 from __future__ import annotations
 
-import difflib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -17,7 +16,8 @@ from graph.dataflow import MAP_LOCALS, Source, node_sources, reads_of, writes_of
 from graph.edges import check_edges
 from graph.errors import Problem
 from graph.fields import check_inputs, check_layout, check_node_fields, check_state
-from graph.templates import TemplateProblem, check_expression, check_template
+from graph.names import Names
+from graph.sources import MAX_TEMPLATE_CHARS, check_source
 from graph.topology import (
     Concurrency,
     back_edges,
@@ -28,7 +28,6 @@ from graph.topology import (
 
 MAX_NODES = 20_000
 MAX_EDGES = 100_000
-MAX_TEMPLATE_CHARS = 200_000
 MAX_MAP_DEPTH = 8
 
 __all__ = [
@@ -55,7 +54,7 @@ def validate(workflow: Any) -> list[Problem]:
     problems += scope.check()
     everything = Names(given | set(scope.writers))
     for name, template in workflow.outputs.items():
-        problems += _check_source(
+        problems += check_source(
             Source(name, "template", template),
             f"outputs.{name}",
             None,
@@ -138,7 +137,7 @@ class _Scope:
             problems += check_node_fields(node, self.path(index))
             visible = self.visible(node.id)
             for source in node_sources(node):
-                problems += _check_source(
+                problems += check_source(
                     source,
                     f"{self.path(index)}.{source.path}",
                     node.id,
@@ -173,7 +172,7 @@ class _Scope:
             if edge.when is None or edge.is_else or edge.from_ not in self.g:
                 continue
             visible = self.visible(edge.from_, writes_of(self._node(edge.from_)))
-            problems += _check_source(
+            problems += check_source(
                 Source("when", "expression", edge.when),
                 f"{self.prefix}edges[{index}].when",
                 edge.from_,
@@ -269,7 +268,7 @@ class _Scope:
         inner = Names({node.as_, *MAP_LOCALS}, visible)
         body = _Scope(node.body.nodes, node.body.edges, path, inner, self.reduced, self.depth + 1)
         problems = body.check()
-        problems += _check_source(
+        problems += check_source(
             Source("result", "template", node.body.result),
             f"{path}result",
             node.id,
@@ -278,23 +277,6 @@ class _Scope:
             "body node",
         )
         return problems
-
-
-class Names:
-    """Readable variables: a fixed set, then what an enclosing `parent` provides."""
-
-    def __init__(self, names: set[str], parent: Names | None = None) -> None:
-        self._names = names
-        self.parent = parent
-
-    def provides(self, variable: str) -> bool:
-        if variable in self._names:
-            return True
-        return self.parent is not None and self.parent.provides(variable)
-
-    def names(self) -> set[str]:
-        inherited = self.parent.names() if self.parent is not None else set()
-        return self._names | inherited
 
 
 class Visibility(Names):
@@ -328,67 +310,3 @@ def _writers(nodes: Sequence[Any]) -> dict[str, list[str]]:
         for variable in sorted(writes_of(node)):
             writers[variable].append(node.id)
     return dict(writers)
-
-
-def _check_source(
-    source: Source,
-    path: str,
-    node_id: str | None,
-    visible: Names,
-    writers: dict[str, list[str]],
-    provider: str,
-) -> list[Problem]:
-    """Length, syntax, safety and free variables of one template or expression."""
-    if len(source.text) > MAX_TEMPLATE_CHARS:
-        return [
-            Problem(
-                path,
-                f"{source.kind} is {len(source.text):,} characters long; the "
-                f"limit is {MAX_TEMPLATE_CHARS:,}: shorten it",
-                node_id,
-            )
-        ]
-    found = (
-        check_template(source.text) if source.kind == "template" else check_expression(source.text)
-    )
-    if found:
-        return [Problem(path, _describe(source.kind, p), node_id) for p in found]
-    problems = []
-    for variable in sorted(v for v in source.variables() if not visible.provides(v)):
-        problems.append(
-            Problem(
-                path,
-                _unknown_variable(source.kind, variable, visible.names(), writers, provider),
-                node_id,
-            )
-        )
-    return problems
-
-
-def _describe(kind: str, problem: TemplateProblem) -> str:
-    where = f" on line {problem.line}" if problem.line is not None and kind == "template" else ""
-    message = problem.message
-    if message.startswith("syntax error: "):
-        detail = message.removeprefix("syntax error: ")
-        fix = "fix the jinja2 syntax" if kind == "template" else "fix the expression"
-        return f"{kind} syntax error{where}: {detail}: {fix}"
-    if message.startswith("unsafe template construct: "):
-        detail = message.removeprefix("unsafe template construct: ")
-        return f"unsafe {kind} construct{where}: {detail}: remove it"
-    return f"{kind} problem{where}: {message}"
-
-
-def _unknown_variable(
-    kind: str, variable: str, visible: set[str], writers: dict[str, list[str]], provider: str
-) -> str:
-    head = f"{kind} names variable '{variable}' that no input, state entry or {provider} provides"
-    if variable in writers:
-        writer = writers[variable][0]
-        return (
-            f"{head}: node '{writer}' writes it but does not run before this node; add an "
-            f"edge path from '{writer}' to this node"
-        )
-    close = difflib.get_close_matches(variable, sorted(visible), n=1)
-    if close:
-        return f"{head}: did you mean '{close[0]}'?"
-    return f'{head}: declare it in "inputs" or "state", or write it in an earlier node'
