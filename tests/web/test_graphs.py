@@ -102,35 +102,39 @@ def _with(change) -> dict:
     return graph
 
 
+# kind: (body, JSON path one problem must name, node id it must name)
 BAD_GRAPHS = {
-    "json syntax": ('{"flowc": 1, "name": "x", "nodes": [', None),
-    "not an object": ("[1, 2, 3]", None),
-    "wrong format version": (_with(lambda g: g.update(flowc=2)), None),
-    "no nodes": (_with(lambda g: g.update(nodes=[], edges=[])), None),
-    "unknown node type": (_with(lambda g: g["nodes"][1].update(type="teleport")), "second"),
-    "unknown key": (_with(lambda g: g["nodes"][1].update(colour="red")), "second"),
-    "bad node id": (_with(lambda g: g["nodes"][1].update(id="not an id")), None),
-    "duplicate id": (_with(lambda g: g["nodes"][1].update(id="hello")), "hello"),
+    "json syntax": ('{"flowc": 1, "name": "x", "nodes": [', "$", None),
+    "not an object": ("[1, 2, 3]", "$", None),
+    "wrong format version": (_with(lambda g: g.update(flowc=2)), "flowc", None),
+    "no nodes": (_with(lambda g: g.update(nodes=[], edges=[])), "nodes", None),
+    "unknown node type": (_with(lambda g: g["nodes"][1].update(type="teleport")), "nodes[1]",
+                          "second"),
+    "unknown key": (_with(lambda g: g["nodes"][1].update(colour="red")), "nodes[1].colour",
+                    "second"),
+    "bad node id": (_with(lambda g: g["nodes"][1].update(id="not an id")), "nodes[1].id", None),
+    "duplicate id": (_with(lambda g: g["nodes"][1].update(id="hello")), "nodes[1].id", "hello"),
     "dangling edge": (_with(lambda g: g["edges"].append({"from": "hello", "to": "ghost"})),
-                      None),
-    "template syntax": (_with(lambda g: g["nodes"][1].update(prompt="{{ greeting ")), "second"),
+                      "edges[1].to", None),
+    "template syntax": (_with(lambda g: g["nodes"][1].update(prompt="{{ greeting ")),
+                        "nodes[1].prompt", "second"),
     "undefined variable": (_with(lambda g: g["nodes"][1].update(prompt="{{ nowhere }}")),
-                           "second"),
+                           "nodes[1].prompt", "second"),
     "unsafe expression": (_with(lambda g: g["edges"][0].update(
-        when="greeting.__class__.__mro__")), None),
+        when="greeting.__class__.__mro__")), "edges[0].when", None),
     "two constraints": (_with(lambda g: g["nodes"][1].update(regex="a+", choices=["a"])),
-                        "second"),
+                        "nodes[1]", "second"),
     "cycle without condition": (_with(lambda g: g["edges"].append(
-        {"from": "second", "to": "hello"})), None),
+        {"from": "second", "to": "hello"})), "edges[1]", None),
     "prompt and messages": (_with(lambda g: g["nodes"][1].update(
-        messages=[{"role": "user", "content": "hi"}])), "second"),
+        messages=[{"role": "user", "content": "hi"}])), "nodes[1]", "second"),
 }
 
 
 @pytest.mark.parametrize("kind", list(BAD_GRAPHS))
 def test_bad_graph_is_422_with_details_and_nothing_stored(client: httpx.Client,
                                                          kind: str) -> None:
-    graph, node_id = BAD_GRAPHS[kind]
+    graph, path, node_id = BAD_GRAPHS[kind]
     before = client.get("/v1/graphs").json()["count"]
     body = graph if isinstance(graph, str) else json.dumps(graph)
     answer = client.post("/v1/graphs", content=body,
@@ -140,14 +144,15 @@ def test_bad_graph_is_422_with_details_and_nothing_stored(client: httpx.Client,
     assert problems, kind
     for problem in problems:
         assert problem["path"] and problem["message"], problem
+    assert path in [p["path"] for p in problems], problems
     if node_id is not None:
-        assert node_id in [p["node_id"] for p in problems], problems
+        assert node_id in [p["node_id"] for p in problems if p["path"] == path], problems
     assert client.get("/v1/graphs").json()["count"] == before
 
 
 def test_bad_version_keeps_the_old_one(client: httpx.Client) -> None:
     graph_id = client.post("/v1/graphs", json=tiny_graph("kept")).json()["id"]
-    bad, _ = BAD_GRAPHS["dangling edge"]
+    bad, _, _ = BAD_GRAPHS["dangling edge"]
     assert client.put(f"/v1/graphs/{graph_id}", json=bad).status_code == 422
     assert client.get(f"/v1/graphs/{graph_id}").json()["version"] == 1
 
