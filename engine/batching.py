@@ -1,13 +1,15 @@
-"""Turning a step's scheduled chunks into the `ForwardBatch` the model runs."""
+"""A step's scheduled chunks: the `ForwardBatch` the model runs, and what its logits mean."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
 from engine.forward import ForwardBatch
+from engine.kv.manager import KVManager
 from engine.scheduler import ScheduledChunk
+from engine.sequence import Sequence
 
 
 class LogitRows(NamedTuple):
@@ -59,3 +61,31 @@ def build_forward_batch(chunks: list[ScheduledChunk], page_size: int, device: to
         is_decode=all(n == 1 for n in query_lens),
     )
     return batch, rows
+
+
+def run_chunks(runner: Any, kv: KVManager, chunks: list[ScheduledChunk], device: torch.device
+               ) -> tuple[list[Sequence], torch.Tensor]:
+    """Run the model on `chunks`, mark their tokens computed and publish their whole pages;
+    record scoring sequences' log-probabilities; return the sequences that sample now and
+    their logits rows."""
+    batch, rows = build_forward_batch(chunks, kv.page_size, device)
+    logits = runner.forward(batch).float()
+    for chunk in chunks:
+        chunk.seq.num_computed_tokens += chunk.num_tokens
+        kv.publish(chunk.seq)
+    seqs = [chunks[r.chunk_index].seq for r in rows]
+    sample_rows = [i for i, s in enumerate(seqs) if s.samples]
+    score_rows = [i for i, s in enumerate(seqs) if not s.samples]
+    if score_rows:
+        record_scores(logits[score_rows], [seqs[i] for i in score_rows],
+                      [rows[i].position for i in score_rows])
+    return [seqs[i] for i in sample_rows], logits[sample_rows]
+
+
+def record_scores(logits: torch.Tensor, seqs: list[Sequence], positions: list[int]) -> None:
+    """Append, for each row, the log-probability of the token that follows its position."""
+    targets = torch.tensor([s.token_ids[p + 1] for s, p in zip(seqs, positions, strict=True)],
+                           device=logits.device)
+    chosen = logits.log_softmax(dim=-1).gather(1, targets.unsqueeze(1)).squeeze(1).tolist()
+    for seq, value in zip(seqs, chosen, strict=True):
+        seq.logprobs.append(value)

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from engine.api import EngineStats, Generation, PrefixHandle, SamplingParams
-from engine.batching import build_forward_batch
+from engine.batching import run_chunks
 from engine.config import EngineConfig
 from engine.constraints import Constraint, GrammarCompiler, allowed_tokens
 from engine.detokenize import TextStream
@@ -161,36 +161,17 @@ class LLMEngine:
 
     def _run_chunks(self, chunks: list[ScheduledChunk]) -> list[StepOutput]:
         device = self.runner.kv_caches[0][0].device
-        batch, rows = build_forward_batch(chunks, self.kv.page_size, device)
-        logits = self.runner.forward(batch).float()
-        for chunk in chunks:
-            chunk.seq.num_computed_tokens += chunk.num_tokens
-            self.kv.publish(chunk.seq)
-        sample_rows = [i for i, r in enumerate(rows) if chunks[r.chunk_index].seq.samples]
-        score_rows = [i for i, r in enumerate(rows) if not chunks[r.chunk_index].seq.samples]
-        if score_rows:
-            self._record_scores(logits[score_rows], [chunks[rows[i].chunk_index].seq for i in
-                                                     score_rows], [rows[i].position for i in
-                                                                   score_rows])
+        seqs, logits = run_chunks(self.runner, self.kv, chunks, device)
         outputs = []
-        if sample_rows:
-            requests = [self.requests[chunks[rows[i].chunk_index].seq.request_id]
-                        for i in sample_rows]
-            outputs.extend(self._sample(logits[sample_rows].cpu(), requests))
+        if seqs:
+            outputs.extend(self._sample(logits.cpu(), [self.requests[s.request_id]
+                                                        for s in seqs]))
         for chunk in chunks:
             seq = chunk.seq
             if not seq.samples and seq.num_uncomputed == 0 and seq.status is not \
                     SequenceStatus.FINISHED:
                 outputs.append(self._finish(self.requests[seq.request_id], "stop"))
         return outputs
-
-    @staticmethod
-    def _record_scores(logits: torch.Tensor, seqs: list[Sequence], positions: list[int]) -> None:
-        targets = torch.tensor([s.token_ids[p + 1] for s, p in zip(seqs, positions, strict=True)],
-                               device=logits.device)
-        chosen = logits.log_softmax(dim=-1).gather(1, targets.unsqueeze(1)).squeeze(1).tolist()
-        for seq, value in zip(seqs, chosen, strict=True):
-            seq.logprobs.append(value)
 
     def _sample(self, logits: torch.Tensor, requests: list[Request]) -> list[StepOutput]:
         allowed = allowed_tokens([r.constraint for r in requests], logits.shape[-1])
