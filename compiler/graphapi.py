@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from graph.dataflow import reads_of, writes_of
 from graph.errors import GraphError, Problem
+from graph.load import load, parse
 from graph.templates import expression_variables, render, split_template, template_variables
-
-try:
-    from graph.load import load
-    from graph.validate import back_edges, node_graph, validate
-except ImportError:  # interim until the graph layer provides them
-    from compiler._interim import back_edges, load, node_graph, validate  # noqa: F401
+from graph.validate import back_edges, node_graph, validate
 
 __all__ = [
     "GraphError",
@@ -19,6 +15,7 @@ __all__ = [
     "expression_variables",
     "load",
     "node_graph",
+    "parse",
     "reads_of",
     "render",
     "split_template",

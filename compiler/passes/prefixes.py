@@ -133,7 +133,7 @@ def _groups(
                 consumers=tuple(consumers),
                 tokens=draft.tokens,
                 waits_on=tuple(waits_on),
-                ready_after=_writers(ctx, waits_on, order),
+                ready_after=_writers(ctx, waits_on, consumers, reach),
                 release_after=tuple(reach.maximal(ctx.sites[c].top for c in consumers)),
                 saved_tokens=draft.increment * (draft.node.weight - 1),
                 parent=names[id(draft.parent)] if draft.parent is not None else None,
@@ -144,9 +144,18 @@ def _groups(
     return groups, by_node
 
 
-def _writers(ctx: CompileContext, variables: list[str], order: Mapping[str, int]) -> tuple:
-    steps = {w for v in variables for w in ctx.writers.get(v, ())}
-    return tuple(sorted(steps, key=order.__getitem__))
+def _writers(
+    ctx: CompileContext, variables: list[str], consumers: list[str], reach: Reach
+) -> tuple[str, ...]:
+    """The steps that write `variables` before some consumer runs. A writer reached only
+    through a back edge (a loop-carried value) is left out: the first pass reads the
+    variable's initial value."""
+    tops = {ctx.sites[c].top for c in consumers}
+    steps = {
+        w for v in variables for w in ctx.writers.get(v, ())
+        if any(reach.precedes(w, top) for top in tops)
+    }
+    return tuple(sorted(steps, key=reach.index.__getitem__))
 
 
 def _cut(ctx: CompileContext, segments: tuple[Segment, ...], units: int) -> tuple[Segment, ...]:

@@ -50,5 +50,5 @@ def group_readiness(group: PrefixGroup) -> str:
     if group.ready_after:
         return "after " + ", ".join(group.ready_after)
     if group.waits_on:
-        return "at start (inputs " + ", ".join(group.waits_on) + ")"
+        return "at start (reads " + ", ".join(group.waits_on) + ")"
     return "at start"

@@ -27,7 +27,7 @@ def compile_command(
 ) -> None:
     """Compile a workflow into an execution plan and print it."""
     from compiler import compile as compile_workflow
-    from compiler.graphapi import GraphError, load
+    from compiler.graphapi import GraphError, parse
     from compiler.render import FORMATS, render
 
     if format not in FORMATS:
@@ -37,7 +37,7 @@ def compile_command(
     if tokenizer is not None and not Path(tokenizer).is_dir():
         _usage(f"tokenizer folder not found: {tokenizer}")
     try:
-        workflow = load(file)
+        workflow = parse(file)  # compile() validates it
         plan = compile_workflow(workflow, tokenizer, trace=_trace if trace_passes else None)
     except GraphError as exc:
         for problem in exc.problems:

@@ -23,14 +23,14 @@ TRIAGE = {
         {"id": "escalate", "type": "llm", "output": "ticket",
          "prompt": "Write an escalation ticket for this incident, with a title, the affected "
                    "hosts and the next steps.\n{{ alert }}\n{{ why }}"},
-        {"id": "close", "type": "set", "assign": {"ticket": "'closed: ' ~ label"}},
+        {"id": "close", "type": "set", "assign": {"closed": "'closed: ' ~ label"}},
     ],
     "edges": [
         {"from": "classify", "to": "escalate", "when": "label != 'benign'"},
         {"from": "classify", "to": "close", "when": "else"},
         {"from": "explain", "to": "escalate"},
     ],
-    "outputs": {"label": "{{ label }}", "ticket": "{{ ticket }}"},
+    "outputs": {"label": "{{ label }}"},
 }
 
 THOUGHTS = {
@@ -96,6 +96,7 @@ AGENT = {
     "state": {"observations": {"reducer": "append", "default": []}},
     "limits": {"max_node_visits": 6},
     "nodes": [
+        {"id": "start", "type": "set", "assign": {"budget": "3"}},
         {"id": "think", "type": "llm", "output": "action", "max_tokens": 32, "thread": "agent",
          "regex": "(calc|answer): .*",
          "prompt": "Question: {{ question }}\nObservations: {{ observations }}\nNext action?"},
@@ -107,6 +108,7 @@ AGENT = {
     "edges": [
         {"from": "think", "to": "act", "when": "action.startswith('calc')"},
         {"from": "think", "to": "answer", "when": "else"},
+        {"from": "start", "to": "think"},
         {"from": "act", "to": "think"},
     ],
     "outputs": {"final": "{{ final }}"},

@@ -43,8 +43,11 @@ def workflows(draw) -> dict:
          **({"when": f"o{p} != 'stop'"} if draw(st.booleans()) else {})}
         for i in range(count) for p in parents[i]
     ]
-    if count > 2 and draw(st.booleans()):
-        edges.append({"from": f"n{count - 1}", "to": "n0", "when": f"o{count - 1} == 'again'"})
+    targets = [i for i in range(1, count) if parents[i]]
+    if targets and draw(st.booleans()):
+        target = draw(st.sampled_from(targets))
+        source = draw(st.sampled_from(range(target, count)))
+        edges.append({"from": f"n{source}", "to": f"n{target}", "when": f"o{source} == 'again'"})
     return {
         "flowc": 1,
         "name": "random",

@@ -41,7 +41,7 @@ def test_cycles_become_loops_and_back_edges_leave_the_dag(tokenizer):
     assert [loop.nodes for loop in plan.loops] == [("think", "act")]
     assert plan.loops[0].max_visits == 6
     assert plan.step("think").loop == 0 and plan.step("answer").loop is None
-    assert plan.step("think").deps == ()
+    assert plan.step("think").deps == ("start",)
     back = [(r.source, r.target) for r in plan.routes if r.back_edge]
     assert back == [("act", "think")]
 
