@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from engine.forward import ForwardBatch
+from engine.forward import ForwardBatch, PrefixGroup
 from engine.kv.manager import KVManager
 from engine.scheduler import ScheduledChunk
 from engine.sequence import Sequence
@@ -60,7 +60,31 @@ def build_forward_batch(chunks: list[ScheduledChunk], page_size: int, device: to
         max_seq_len=max(seq_lens),
         is_decode=all(n == 1 for n in query_lens),
     )
+    if batch.is_decode:
+        batch.prefix_groups = shared_prefix_groups([c.seq.block_table for c in chunks],
+                                                   seq_lens, page_size)
     return batch, rows
+
+
+def shared_prefix_groups(tables: list[list[int]], seq_lens: list[int], page_size: int
+                         ) -> list[PrefixGroup]:
+    """Sequences whose block tables start with the same physical pages (forks and prefix-cache
+    hits), with how many whole pages they share; for shared-prefix (cascade) decode."""
+    by_first_page: dict[int, list[int]] = {}
+    for i, table in enumerate(tables):
+        if table:
+            by_first_page.setdefault(table[0], []).append(i)
+    groups = []
+    for members in by_first_page.values():
+        if len(members) < 2:
+            continue
+        limit = min((seq_lens[i] - 1) // page_size for i in members)
+        shared = 0
+        while shared < limit and len({tables[i][shared] for i in members}) == 1:
+            shared += 1
+        if shared:
+            groups.append(PrefixGroup(tuple(members), shared))
+    return groups
 
 
 def run_chunks(runner: Any, kv: KVManager, chunks: list[ScheduledChunk], device: torch.device

@@ -1,6 +1,8 @@
 """The scheduler against the real block pool and prefix cache, with model outputs replaced
 by a fixed next token (what is scheduled does not depend on the logits)."""
 
+import torch
+
 from engine.api import SamplingParams
 from engine.kv.block_pool import BlockPool
 from engine.kv.manager import KVManager
@@ -127,3 +129,26 @@ def test_abort_frees_pages_of_running_and_waiting_sequences():
     assert s.abort("b").request_id == "b" and s.abort("a").request_id == "a"
     assert s.kv.pool.num_used == 0 and not s.has_work()
     assert s.abort("zzz") is None
+
+
+def test_decode_batches_name_the_pages_their_sequences_share():
+    from engine.batching import build_forward_batch
+    from engine.scheduler import ScheduledChunk
+
+    s = make()
+    a = seq("a", 12)
+    s.add(a)
+    run_step(s)
+    b, c = seq("b", 12), seq("c", 4, first=500)
+    for q in (b, c):
+        s.add(q)
+    run_step(s)
+    run_step(s)  # now all three decode
+    chunks = [ScheduledChunk(q, q.num_computed_tokens, 1) for q in (a, b, c)]
+    for q in (a, b, c):
+        s.kv.grow(q, 1)
+    batch, rows = build_forward_batch(chunks, PS, torch.device("cpu"))
+    assert batch.is_decode and [r.position for r in rows] == [q.num_tokens - 1 for q in (a, b, c)]
+    assert [(g.seq_indices, g.prefix_pages) for g in batch.prefix_groups] == [((0, 1), 2)]
+    assert batch.slot_mapping.tolist() == [
+        q.block_table[(q.num_tokens - 1) // PS] * PS + (q.num_tokens - 1) % PS for q in (a, b, c)]
