@@ -20,6 +20,8 @@ def problems_from_validation(exc: ValidationError, data: Any) -> list[Problem]:
     problems: list[Problem] = []
     for error in exc.errors():
         loc = _strip_tags(error["loc"])
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = (*loc, "type")
         problem = Problem(_path(loc), _message(error, loc, data), _node_id(data, loc))
         if problem not in problems:
             problems.append(problem)

@@ -118,7 +118,7 @@ def parse_template(text: str) -> nodes.Template:
 def parse_expression(expr: str) -> nodes.Expr:
     """The jinja2 AST of one expression; raises TemplateProblem on a syntax error."""
     if not expr.strip():
-        raise TemplateProblem("empty expression")
+        raise TemplateProblem("syntax error: empty expression")
     try:
         parser = Parser(ENV, expr, state="variable")
         node = parser.parse_expression()
