@@ -11,6 +11,8 @@ import os
 
 import torch
 
+from engine.attention import get_backend
+from engine.attention.base import AttentionBackend
 from engine.config import EngineConfig
 from engine.cuda_graphs import DecodeGraphs
 from engine.forward import ForwardBatch
@@ -29,11 +31,20 @@ class ModelRunner:
         self.model_config = loaded.model_config
         self.device = loaded.device
         self.dtype = loaded.dtype
-        self.attention_backend = self.model.attention_backend
+        self.attention_backend = self._backend()
         self.page_size = config.page_size
         self.num_pages = config.num_pages or self._pages_that_fit()
         self.kv_caches = self._allocate_kv()
         self.decode_graphs = DecodeGraphs.for_runner(self)
+
+    def _backend(self) -> AttentionBackend:
+        """The model's backend, unless the config names another: then that one, installed on
+        the model (a loaded model runs under one backend at a time)."""
+        current = self.model.attention_backend
+        if self.config.attention in ("auto", current.name):
+            return current
+        self.model.attention_backend = get_backend(self.config.attention, self.device)
+        return self.model.attention_backend
 
     @property
     def bytes_per_page(self) -> int:

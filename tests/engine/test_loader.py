@@ -212,3 +212,11 @@ def test_runner_sizes_the_cpu_kv_cache_by_itself(default_loaded):
     k_cache, v_cache = runner.kv_caches[0]
     assert k_cache.shape == (runner.num_pages, 32, cfg.num_kv_heads, cfg.head_dim)
     assert v_cache.dtype == torch.float32
+
+
+def test_runner_uses_the_backend_its_config_names(default_loaded):
+    runner = ModelRunner(
+        EngineConfig(device="cpu", attention="reference", num_pages=4), default_loaded
+    )
+    assert runner.attention_backend is default_loaded.model.attention_backend
+    assert runner.attention_backend.name == "reference"
