@@ -53,16 +53,16 @@ class PrefixesPass:
 
 def _item_locals(ctx: CompileContext) -> dict[str, frozenset[str]]:
     """Per map body scope: the variables whose value differs from item to item."""
-    result: dict[str, frozenset[str]] = {}
+    body_writes: dict[str, set[str]] = {}
     for step_id, site in ctx.sites.items():
-        if site.node.type != "map":
-            continue
-        inherited = result.get(site.scope, frozenset())
-        body_writes = {
-            w for s in ctx.sites.values() if s.step_id.startswith(step_id + ".")
-            for w in ctx.flows[s.step_id].writes
-        }
-        result[step_id] = inherited | {site.node.as_, "loop"} | body_writes
+        if site.scope:
+            body_writes.setdefault(site.scope, set()).update(ctx.flows[step_id].writes)
+    result: dict[str, frozenset[str]] = {}
+    for step_id, site in ctx.sites.items():  # a map precedes its body's maps
+        if site.node.type == "map":
+            inherited = result.get(site.scope, frozenset())
+            local = {site.node.as_, "loop", *body_writes.get(step_id, ())}
+            result[step_id] = inherited | local
     return result
 
 
