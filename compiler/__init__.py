@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from compiler.assemble import assemble
@@ -21,7 +22,7 @@ def compile(  # noqa: A001 - the contract's name
     """Compile a Workflow to a Plan. `tokenizer`: a Hugging Face tokenizer, a tokenizer folder
     path, or None for the embedded default model's. `trace(pass, ctx, seconds)` is called
     after each pass. Raises graph.GraphError when the workflow is invalid."""
-    if tokenizer is None or isinstance(tokenizer, str):
+    if tokenizer is None or isinstance(tokenizer, str | os.PathLike):
         tokenizer = load_tokenizer(tokenizer)
     ctx = CompileContext(workflow=workflow, tokenizer=tokenizer)
     ctx = (pipeline or default_pipeline()).run(ctx, trace)
