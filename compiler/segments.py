@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from compiler.graphapi import render, split_template, template_variables
@@ -94,7 +95,8 @@ def tokenize_pieces(
     )
 
 
-def content_pieces(content: str) -> list[Piece]:
+@lru_cache(maxsize=16384)
+def content_pieces(content: str) -> tuple[Piece, ...]:
     """A message template as static text and self-contained dynamic fragments: a control
     block (`{% if %}...{% endif %}`) is one fragment, since its text is conditional; a
     statement outside any block (`{% set %}`) makes the rest of the template one fragment."""
@@ -123,7 +125,7 @@ def content_pieces(content: str) -> list[Piece]:
             group = []
     if group:
         pieces.append(_dynamic("".join(group)))
-    return _trim_whitespace_control(pieces)
+    return tuple(_trim_whitespace_control(pieces))
 
 
 def _dynamic(source: str) -> Piece:
