@@ -21,15 +21,17 @@ def static_ids(step: Step) -> tuple[int, ...]:
 
 
 def check_schedule(plan: Plan) -> None:
-    """Every dependency precedes its step, in the same scope; deps are the real edges."""
+    """Every dependency precedes its step, in the same scope, with a higher priority; deps
+    are the real edges."""
     forward = {(r.source, r.target) for r in plan.routes if not r.back_edge}
     for steps in _scopes(plan.steps):
-        seen: set[str] = set()
+        seen: dict[str, Step] = {}
         for step in steps:
             for dep in step.deps:
                 assert dep in seen, f"{step.id} runs before its dependency {dep}"
                 assert (dep, step.id) in forward
-            seen.add(step.id)
+                assert seen[dep].priority > step.priority  # upward rank grows upstream
+            seen[step.id] = step
 
 
 def check_stages(plan: Plan) -> None:
