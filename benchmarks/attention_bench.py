@@ -32,6 +32,7 @@ from gpu_common import (  # noqa: E402
     copy_bandwidth_gbs,
     env_markdown,
     environment,
+    graph_ms,
     median_ms,
     table,
     write_results,
@@ -47,7 +48,7 @@ from engine.attention.triton_common import KernelConfig  # noqa: E402
 from engine.forward import ForwardBatch, PrefixGroup  # noqa: E402
 
 SHAPES = {"llama-3.2-1b": (32, 8, 64), "llama-3-8b": (32, 8, 128)}  # heads, kv heads, dim
-LAYERS = 1 if SMOKE else 4  # distinct KV caches cycled per timed call, so no layer's KV stays in L2
+LAYERS = 1 if SMOKE else 8  # distinct KV caches cycled per timed call, so no layer's KV stays in L2
 DEV = "cpu" if SMOKE else "cuda"
 DTYPE = torch.float16 if SMOKE else torch.bfloat16  # the interpreter's bf16 dot is wrong
 SCALE = 1 / 64 if SMOKE else 1  # lengths shrink in smoke mode
@@ -110,11 +111,14 @@ def kv_caches(num_pages: int, page: int, kv_heads: int, dim: int) -> list[tuple]
 
 
 def time_layers(backend, q, caches, batch) -> float:
+    """Per-layer milliseconds of attention over LAYERS distinct caches, replayed from a CUDA
+    graph as decode runs in the engine."""
+
     def run():
         for k, v in caches:
             backend.attend(q, k, v, batch, 0.125)
 
-    return median_ms(run) / len(caches)
+    return graph_ms(run) / len(caches)
 
 
 def shared_prefix(shape: str, branches=64, prefix=8192, suffix=256, page=16) -> dict:
@@ -140,11 +144,12 @@ def shared_prefix(shape: str, branches=64, prefix=8192, suffix=256, page=16) -> 
         variant = TritonBackend(cascade_config=KernelConfig(block_m, block_n, warps, 2))
         fresh = paged_batch(lens, page, prefix // page, cascade=True)
         sweep[f"m{block_m}-n{block_n}-w{warps}"] = time_layers(variant, q, caches, fresh)
-    meta_ms = median_ms(
+    meta_ms = host_ms(
         lambda: cascade.cascade_meta(
             paged_batch(lens, page, prefix // page, True), heads // kv_heads, 64, DEV
         )
     )
+    meta_ms -= host_ms(lambda: paged_batch(lens, page, prefix // page, True))
     dense_k = torch.randn(branches, kv_heads, prefix + suffix, dim, dtype=DTYPE, device=DEV)
     dense_q = q.view(branches, heads, 1, dim)
     sdpa_ms = median_ms(
@@ -167,6 +172,20 @@ def shared_prefix(shape: str, branches=64, prefix=8192, suffix=256, page=16) -> 
     }
 
 
+def host_ms(fn, repeats: int = 20) -> float:
+    """Mean host milliseconds per call (synchronised)."""
+    import time
+
+    fn()
+    torch.cuda.synchronize() if DEV == "cuda" else None
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    if DEV == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) * 1e3 / repeats
+
+
 def batch1_decode(shape: str, context: int, copy_gbs: float, page=16) -> dict:
     heads, kv_heads, dim = SHAPES[shape]
     batch = paged_batch([context], page)
@@ -187,7 +206,8 @@ def decode_sweep(shape: str, batch_size=32, context=2048, page=16) -> dict:
     caches = kv_caches(int(batch.block_tables.max()) + 1, page, kv_heads, dim)
     q = torch.randn(batch_size, heads, dim, dtype=DTYPE, device=DEV)
     out = {}
-    for block_n, warps, stages in ((32, 2, 2), (64, 4, 2), (64, 4, 3), (128, 4, 2), (128, 8, 3)):
+    variants = ((32, 2, 2), (64, 4, 2), (64, 4, 3), (128, 4, 3), (128, 8, 3), (64, 8, 3))
+    for block_n, warps, stages in variants:
         backend = TritonBackend(decode_config=KernelConfig(64, block_n, warps, stages))
         out[f"n{block_n}-w{warps}-s{stages}"] = time_layers(backend, q, caches, batch) * 1e3
     kv_bytes = batch_size * context * kv_heads * dim * 4

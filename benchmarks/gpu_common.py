@@ -50,6 +50,16 @@ def median_ms(fn: Callable[[], object], warmup_ms: int = 25, rep_ms: int = 100) 
     return float(triton.testing.do_bench(fn, warmup=warmup_ms, rep=rep_ms, return_mode="median"))
 
 
+def graph_ms(fn: Callable[[], object], rep_ms: int = 100) -> float:
+    """Median time of fn in milliseconds replayed from a CUDA graph (no launch overhead, no
+    L2 flush: callers rotate over inputs larger than L2)."""
+    import triton.testing
+
+    if not torch.cuda.is_available():
+        return median_ms(fn)
+    return float(triton.testing.do_bench_cudagraph(fn, rep=rep_ms, return_mode="median"))
+
+
 def copy_bandwidth_gbs(num_bytes: int = 2 << 30) -> float:
     """Device-to-device copy bandwidth, counting bytes read plus bytes written."""
     ms = _copy_ms(num_bytes)

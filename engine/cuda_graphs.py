@@ -6,7 +6,11 @@ sequence length 0 (attention writes zeros) and slot -1 (write_kv skips them), so
 replay never touches the KV cache of a live sequence. Block-table columns past the batch's
 width keep stale page numbers that are never read (kernels stop at each sequence's length).
 Only the Triton backend is captured: the torch reference reads lengths on the host.
-Batches with prefix groups (cascade decode) or extra logits rows run eagerly.
+
+Batches with prefix groups run in a second set of graphs (cascade decode): the group
+metadata is laid out at fixed, padded sizes (empty padding groups and tiles) in one static
+device buffer, filled by one host-to-device copy before the replay. Batches with extra
+logits rows (prompt log-probs) run eagerly.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from collections.abc import Callable
 
 import torch
 
-from engine.forward import ForwardBatch
+from engine.attention.triton_cascade import CascadeMeta, cascade_layout, max_tiles
+from engine.forward import ForwardBatch, PrefixGroup
 
 BUCKETS = (1, 2, 4, 8, 12, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256)
 
@@ -32,9 +37,14 @@ class DecodeGraphs:
         max_num_seqs: int,
         max_context: int,
         device: torch.device,
+        backend=None,
+        group_size: int = 1,
     ) -> None:
-        """forward(batch) -> logits [num_seqs, vocab]: the model over the engine's KV caches."""
+        """forward(batch) -> logits [num_seqs, vocab]: the model over the engine's KV caches.
+        backend: the TritonBackend inside forward, for cascade graphs (None: no cascade)."""
         self.forward = forward
+        self.backend = backend if backend is not None and backend.use_cascade else None
+        self.group_size = group_size
         self.page_size = page_size
         self.buckets = bucket_sizes(max_num_seqs)
         self.max_pages = -(-max_context // page_size)
@@ -51,9 +61,16 @@ class DecodeGraphs:
         self.block_tables = zeros(size, self.max_pages, dtype=torch.int32)
         self.slot_mapping = torch.full((size,), -1, dtype=torch.int64, device=device)
         self.logits_indices = torch.arange(size, dtype=torch.int64, device=device)
-        self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
-        self.outputs: dict[int, torch.Tensor] = {}
+        self.graphs: dict[tuple[int, bool], torch.cuda.CUDAGraph] = {}
+        self.outputs: dict[tuple[int, bool], torch.Tensor] = {}
         self.pool = None
+        if self.backend is not None:
+            from engine.attention.triton_backend import CASCADE_CONFIG
+
+            self.block_m = CASCADE_CONFIG.block_m
+            empty = cascade_layout([], size, page_size, group_size, self.block_m)
+            self.max_tiles = max_tiles(size, group_size, self.block_m)
+            self.cascade_flat = empty.padded(size, self.max_tiles).flat().to(device)
 
     @classmethod
     def for_runner(cls, runner) -> DecodeGraphs | None:
@@ -69,12 +86,13 @@ class DecodeGraphs:
             runner.config.max_num_seqs,
             runner.model_config.max_position_embeddings,
             runner.device,
+            backend=runner.attention_backend,
+            group_size=runner.model_config.num_heads // runner.model_config.num_kv_heads,
         )
 
     def can_run(self, batch: ForwardBatch) -> bool:
         return (
             batch.is_decode
-            and not batch.prefix_groups
             and 0 < batch.num_seqs <= self.buckets[-1]
             and batch.block_tables.shape[1] <= self.max_pages
             and batch.logits_indices.shape[0] == batch.num_seqs
@@ -85,11 +103,41 @@ class DecodeGraphs:
         valid until the next replay)."""
         count = batch.num_seqs
         bucket = next(b for b in self.buckets if b >= count)
+        key = (bucket, bool(batch.prefix_groups) and self.backend is not None)
         self._fill(batch, count, bucket)
-        if bucket not in self.graphs:
-            self._capture(bucket)
-        self.graphs[bucket].replay()
-        return self.outputs[bucket][:count]
+        if key[1]:
+            self._fill_cascade(batch)
+        if key not in self.graphs:
+            self._capture(key)
+        self.graphs[key].replay()
+        return self.outputs[key][:count]
+
+    def _fill_cascade(self, batch: ForwardBatch) -> None:
+        size = self.buckets[-1]
+        layout = cascade_layout(
+            batch.prefix_groups, batch.num_seqs, self.page_size, self.group_size, self.block_m
+        )
+        # from pageable memory: the copy completes before the host reuses its buffer
+        self.cascade_flat.copy_(layout.padded(size, self.max_tiles).flat())
+
+    def _static_meta(self, bucket: int) -> CascadeMeta:
+        size = self.buckets[-1]
+        empty = cascade_layout([], size, self.page_size, self.group_size, self.block_m)
+        members, starts, prefix_lens, tile_group, tile_row, kv_starts = empty.padded(
+            size, self.max_tiles
+        ).views(self.cascade_flat)
+        tiles = max_tiles(bucket, self.group_size, self.block_m)
+        return CascadeMeta(
+            members,
+            starts,
+            prefix_lens,
+            tile_group[:tiles],
+            tile_row[:tiles],
+            kv_starts[:bucket],
+            num_tiles=tiles,
+            work_tiles=-(-bucket * self.group_size // self.block_m),
+            max_prefix_len=self.max_pages * self.page_size,
+        )
 
     def _fill(self, batch: ForwardBatch, count: int, bucket: int) -> None:
         self.input_ids[:count].copy_(batch.input_ids, non_blocking=True)
@@ -102,7 +150,7 @@ class DecodeGraphs:
             self.seq_lens[count:bucket].zero_()
             self.slot_mapping[count:bucket].fill_(-1)
 
-    def _static_batch(self, bucket: int) -> ForwardBatch:
+    def _static_batch(self, bucket: int, cascade: bool) -> ForwardBatch:
         return ForwardBatch(
             input_ids=self.input_ids[:bucket],
             positions=self.positions[:bucket],
@@ -116,11 +164,16 @@ class DecodeGraphs:
             max_query_len=1,
             max_seq_len=self.max_pages * self.page_size,
             is_decode=True,
+            # a placeholder: the backend reads the pinned static metadata instead
+            prefix_groups=[PrefixGroup((0,), 1)] if cascade else [],
         )
 
     @torch.inference_mode()
-    def _capture(self, bucket: int) -> None:
-        batch = self._static_batch(bucket)
+    def _capture(self, key: tuple[int, bool]) -> None:
+        bucket, cascade = key
+        batch = self._static_batch(bucket, cascade)
+        if cascade:
+            self.backend.pin_cascade_meta(batch, self._static_meta(bucket))
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
@@ -129,6 +182,6 @@ class DecodeGraphs:
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, pool=self.pool):
-            self.outputs[bucket] = self.forward(batch)
+            self.outputs[key] = self.forward(batch)
         self.pool = graph.pool()
-        self.graphs[bucket] = graph
+        self.graphs[key] = graph

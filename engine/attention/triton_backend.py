@@ -8,6 +8,8 @@ Per-batch metadata (cascade groups) is built once per ForwardBatch and reused by
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from engine.attention.base import AttentionBackend
@@ -32,6 +34,7 @@ from engine.forward import ForwardBatch
 CASCADE_CONFIG = KernelConfig(block_m=64, block_n=64, num_warps=4, num_stages=2)
 
 
+@functools.cache
 def _num_sms(device: torch.device) -> int:
     if device.type == "cuda":
         return torch.cuda.get_device_properties(device).multi_processor_count
@@ -111,6 +114,10 @@ class TritonBackend(AttentionBackend):
         out = torch.empty_like(q)
         merge_partials(out_part, lse_part, out, batch.query_start)
         return out
+
+    def pin_cascade_meta(self, batch: ForwardBatch, meta: CascadeMeta) -> None:
+        """Use `meta` for `batch` (CUDA graphs: static buffers filled before each replay)."""
+        self._meta_batch, self._meta = batch, meta
 
     def cascade_meta(
         self, batch: ForwardBatch, group_size: int, block_m: int, device
