@@ -116,6 +116,8 @@ def _convert(gguf_path: Path, out: Path) -> None:
     )
     config.save_pretrained(out)
     model.generation_config.save_pretrained(out)
+    # transformers ignores (with a warning at every load) this clean-up for BPE tokenizers
+    tokenizer.clean_up_tokenization_spaces = False
     tokenizer.save_pretrained(out)
 
 
