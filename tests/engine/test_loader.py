@@ -220,3 +220,13 @@ def test_runner_uses_the_backend_its_config_names(default_loaded):
     )
     assert runner.attention_backend is default_loaded.model.attention_backend
     assert runner.attention_backend.name == "reference"
+
+
+def test_a_pytorch_bin_checkpoint_loads_too(saved, hf_tiny):
+    for shard in checkpoint_files(saved):
+        shard.unlink()
+    (saved / "model.safetensors.index.json").unlink()
+    torch.save(hf_tiny.state_dict(), saved / "pytorch_model.bin")
+    loaded = load_model(cpu(str(saved)))
+    embed = hf_tiny.state_dict()["model.embed_tokens.weight"]
+    assert torch.equal(loaded.model.embed_tokens.weight, embed)
