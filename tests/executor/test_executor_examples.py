@@ -19,7 +19,7 @@ from compiler.graphapi import load
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples" / "graphs").glob("*.json"))
-FREE_TEXT_TOKENS = 12
+FREE_TEXT_TOKENS = 4
 CONSTRAINED_TOKENS = 160
 
 
