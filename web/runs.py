@@ -116,7 +116,10 @@ class RunManager:
                 status, error = "failed", run.stop_reason
             self._finish(run, status, result.outputs, error, result.error_node,
                          _trace_dict(result.trace))
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the server is stopping: the store marks it interrupted
+            self._on_event(run, _Ended("error", None, {
+                "status": "interrupted", "error": "the server stopped during the run"},
+                time.monotonic() - run.started))
             self._flush(run)
             raise
         except Exception as exc:  # the executor failed outside a node: still a finished run
