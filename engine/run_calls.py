@@ -90,7 +90,13 @@ class Caller:
         record.start = self.clock()
         record.prompt_tokens = len(ids)
         steps_before = self.engine.stats().steps
-        scores = await self.engine.score(ids, options)
+        # pinning the prompt first tells how much of it the cache served; scoring reuses it
+        handle = await self.engine.prefill(ids, priority=call.priority)
+        try:
+            record.cached_tokens = handle.cached_tokens
+            scores = await self.engine.score(ids, options)
+        finally:
+            self.engine.release(handle)
         record.engine_steps = (steps_before, self.engine.stats().steps)
         choice, index = best_choice(list(node.choices), list(scores))
         self.budget.spend(len(ids) + sum(len(o) for o in options))
