@@ -7,26 +7,29 @@ validation time (syntax, unsafe constructs, unknown filters) and run only in the
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, meta, nodes
+from jinja2 import TemplateError, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.parser import Parser
-from jinja2.sandbox import SandboxedEnvironment
 
-MAX_REPEAT_CHARS = 1_000_000
-MAX_EXPONENT = 4096
-MAX_POWER_BITS = 65_536
-FORBIDDEN_TAGS = {
-    nodes.Extends: "extends",
-    nodes.Include: "include",
-    nodes.Import: "import",
-    nodes.FromImport: "from ... import",
-}
+from graph.pieces import Piece, bare_expression, bare_names, split_template
+from graph.sandbox import ENV, FORBIDDEN_TAGS
+
+__all__ = [
+    "ENV",
+    "Piece",
+    "TemplateProblem",
+    "check_expression",
+    "check_template",
+    "evaluate",
+    "expression_variables",
+    "render",
+    "split_template",
+    "template_variables",
+]
 
 
 class TemplateProblem(ValueError):
@@ -38,74 +41,12 @@ class TemplateProblem(ValueError):
         super().__init__(f"line {line}: {message}" if line is not None else message)
 
 
-class FlowcSandbox(SandboxedEnvironment):
-    """The sandbox, with `*` and `**` bounded so an expression cannot exhaust memory."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            _check_power(left, right)
-        if operator == "*":
-            _check_repeat(left, right)
-            _check_repeat(right, left)
-        return super().call_binop(context, operator, left, right)
-
-
-def _check_power(base: Any, exponent: Any) -> None:
-    if isinstance(exponent, int | float) and abs(exponent) > MAX_EXPONENT:
-        raise SecurityError(f"exponent {exponent} is larger than {MAX_EXPONENT}")
-    both_int = isinstance(base, int) and isinstance(exponent, int)
-    if both_int and base.bit_length() * abs(exponent) > MAX_POWER_BITS:
-        raise SecurityError(f"the power would have more than {MAX_POWER_BITS} bits")
-
-
-def _check_repeat(sequence: Any, count: Any) -> None:
-    sized = isinstance(sequence, str | list | tuple) and isinstance(count, int)
-    if sized and len(sequence) * count > MAX_REPEAT_CHARS:
-        raise SecurityError(f"repetition would make more than {MAX_REPEAT_CHARS} items")
-
-
-def regex_search(value: Any, pattern: str, group: int = 0) -> str:
-    """The first match of `pattern` in `value` (or one of its groups), "" when none."""
-    match = re.search(pattern, str(value))
-    return (match.group(group) or "") if match else ""
-
-
-def regex_findall(value: Any, pattern: str) -> list[Any]:
-    """Every match of `pattern` in `value`, as `re.findall` gives them."""
-    return re.findall(pattern, str(value))
-
-
-def regex_replace(value: Any, pattern: str, replacement: str) -> str:
-    return re.sub(pattern, replacement, str(value))
-
-
-def to_json(value: Any, indent: int | None = None) -> str:
-    """JSON text of a value, unescaped (prompts are not HTML)."""
-    return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
-
-
-def from_json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
-ENV = FlowcSandbox(undefined=StrictUndefined, autoescape=False)
-ENV.filters.update(
-    regex_search=regex_search,
-    regex_findall=regex_findall,
-    regex_replace=regex_replace,
-    tojson=to_json,
-    fromjson=from_json,
-)
-
-
 def _syntax_problem(exc: TemplateSyntaxError, line_offset: int = 0) -> TemplateProblem:
     line = exc.lineno + line_offset if exc.lineno else None
     return TemplateProblem(f"syntax error: {exc.message}", line)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=4096)
 def parse_template(text: str) -> nodes.Template:
     """The jinja2 AST of a template; raises TemplateProblem on a syntax error."""
     try:
@@ -132,13 +73,47 @@ def parse_expression(expr: str) -> nodes.Expr:
     return node
 
 
-@lru_cache(maxsize=16384)
+# Statements that bind names: with any of them, jinja's own scope analysis finds the free
+# variables; without, every loaded name is free.
+_BINDING = (
+    nodes.For,
+    nodes.Assign,
+    nodes.AssignBlock,
+    nodes.With,
+    nodes.Macro,
+    nodes.CallBlock,
+    nodes.FilterBlock,
+    nodes.Scope,
+    nodes.ScopedEvalContextModifier,
+)
+
+
+@lru_cache(maxsize=65536)
 def _free_variables(text: str) -> frozenset[str]:
+    simple = bare_names(text)
+    if simple is not None:
+        return simple
     ast = parse_template(text)
+    if next(ast.find_all(_BINDING), None) is None:
+        return _loaded_names(ast)
     try:
-        return frozenset(meta.find_undeclared_variables(ast))
+        return frozenset(meta.find_undeclared_variables(ast)) - frozenset(ENV.globals)
     except TemplateSyntaxError as exc:  # unknown filter or test, found by code generation
         raise _syntax_problem(exc) from None
+
+
+def _loaded_names(ast: nodes.Node) -> frozenset[str]:
+    """Free names of an AST without binding statements; unknown filters and tests raise
+    TemplateProblem as jinja's code generation would."""
+    every = _walk(ast)
+    for call in every:
+        if isinstance(call, nodes.Filter | nodes.Test):
+            is_filter = isinstance(call, nodes.Filter)
+            if call.name not in (ENV.filters if is_filter else ENV.tests):
+                kind = "filter" if is_filter else "test"
+                raise TemplateProblem(f"syntax error: No {kind} named '{call.name}'.", call.lineno)
+    names = {n.name for n in every if isinstance(n, nodes.Name) and n.ctx == "load"}
+    return frozenset(names - set(ENV.globals))
 
 
 def template_variables(text: str) -> set[str]:
@@ -148,8 +123,10 @@ def template_variables(text: str) -> set[str]:
 
 def expression_variables(expr: str) -> set[str]:
     """The variables an expression reads."""
-    parse_expression(expr)
-    return set(_free_variables("{{ " + expr + " }}"))
+    name = bare_expression(expr)
+    if name is not None:
+        return {name}
+    return set(_loaded_names(parse_expression(expr)))
 
 
 def unsafe_constructs(ast: nodes.Node) -> list[TemplateProblem]:
@@ -162,10 +139,14 @@ def unsafe_constructs(ast: nodes.Node) -> list[TemplateProblem]:
     return found
 
 
-def _walk(node: nodes.Node) -> Iterator[nodes.Node]:
-    yield node
-    for child in node.iter_child_nodes():
-        yield from _walk(child)
+def _walk(root: nodes.Node) -> list[nodes.Node]:
+    found, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        stack.extend(node.iter_child_nodes())
+    found.sort(key=lambda n: getattr(n, "lineno", 0) or 0)
+    return found
 
 
 def _unsafe_reason(node: nodes.Node) -> str | None:
@@ -180,29 +161,41 @@ def _unsafe_reason(node: nodes.Node) -> str | None:
     for kind, tag in FORBIDDEN_TAGS.items():
         if isinstance(node, kind):
             return f"'{tag}' is not allowed: a workflow template cannot load other templates"
-    if isinstance(node, nodes.Filter) and node.name not in ENV.filters:
-        return None  # reported as a syntax error by template_variables
     return None
 
 
 def check_template(text: str) -> list[TemplateProblem]:
     """Every problem of a template: syntax (with line), unknown filters, unsafe constructs."""
+    return list(_template_problems(text))
+
+
+@lru_cache(maxsize=65536)
+def _template_problems(text: str) -> tuple[TemplateProblem, ...]:
+    if bare_names(text) is not None:
+        return ()
     try:
         ast = parse_template(text)
         _free_variables(text)
     except TemplateProblem as problem:
-        return [problem]
-    return unsafe_constructs(ast)
+        return (problem,)
+    return tuple(unsafe_constructs(ast))
 
 
 def check_expression(expr: str) -> list[TemplateProblem]:
     """Every problem of an expression: syntax, unknown filters, unsafe constructs."""
+    return list(_expression_problems(expr))
+
+
+@lru_cache(maxsize=65536)
+def _expression_problems(expr: str) -> tuple[TemplateProblem, ...]:
+    if bare_expression(expr) is not None:
+        return ()
     try:
         ast = parse_expression(expr)
-        _free_variables("{{ " + expr + " }}")
+        _loaded_names(ast)
     except TemplateProblem as problem:
-        return [problem]
-    return unsafe_constructs(ast)
+        return (problem,)
+    return tuple(unsafe_constructs(ast))
 
 
 @lru_cache(maxsize=4096)
@@ -255,56 +248,3 @@ def _runtime_problem(exc: TemplateError) -> TemplateProblem:
         return TemplateProblem(str(exc))
     line = getattr(exc, "lineno", None)
     return TemplateProblem(str(exc.message or exc), line)
-
-
-Piece = tuple[Literal["static", "dynamic"], str]
-_OPENERS = re.compile(r"\{\{|\{%|\{#")
-_RAW_START = re.compile(r"\{%-?\s*raw\s*-?%\}")
-_RAW_END = re.compile(r"\{%-?\s*endraw\s*-?%\}")
-
-
-def split_template(text: str) -> list[Piece]:
-    """The template as literal text and tag pieces (`{{ }}`, `{% %}`, `{# #}`) in order, each
-    piece its exact source text, so joining them gives `text` back."""
-    pieces: list[Piece] = []
-    position = 0
-    while position < len(text):
-        opener = _OPENERS.search(text, position)
-        if opener is None:
-            pieces.append(("static", text[position:]))
-            break
-        if opener.start() > position:
-            pieces.append(("static", text[position : opener.start()]))
-        end = _tag_end(text, opener.start())
-        pieces.append(("dynamic", text[opener.start() : end]))
-        position = end
-    return pieces
-
-
-def _tag_end(text: str, start: int) -> int:
-    """The index just past the tag that opens at `start` (the end of text if unclosed)."""
-    kind = text[start : start + 2]
-    if kind == "{#":
-        close = text.find("#}", start + 2)
-        return len(text) if close < 0 else close + 2
-    if kind == "{%":
-        raw = _RAW_START.match(text, start)
-        if raw:
-            end = _RAW_END.search(text, raw.end())
-            return len(text) if end is None else end.end()
-    closer = "}}" if kind == "{{" else "%}"
-    index = start + 2
-    quote: str | None = None
-    while index < len(text):
-        char = text[index]
-        if quote:
-            if char == "\\":
-                index += 1
-            elif char == quote:
-                quote = None
-        elif char in "'\"":
-            quote = char
-        elif text.startswith(closer, index):
-            return index + 2
-        index += 1
-    return len(text)

@@ -83,7 +83,8 @@ class Orders:
     def __init__(self, g: nx.DiGraph) -> None:
         self.g = g
         self.index = {n: i for i, n in enumerate(g.nodes)}
-        self.dag = forward_dag(g)
+        self.has_cycles = any(back for _, _, back in g.edges(data="back_edge"))
+        self.dag = forward_dag(g) if self.has_cycles else g
 
     @cached_property
     def _dag_ancestors(self) -> dict[str, int]:
@@ -99,6 +100,8 @@ class Orders:
     def _seen_before(self) -> dict[str, int]:
         """Nodes that may have run before a node starts: its ancestors through any path,
         back edges included, and its loop mates (itself included when it loops)."""
+        if not self.has_cycles:
+            return self._dag_ancestors
         condensed = nx.condensation(self.g)
         members = condensed.graph["mapping"]
         seen: dict[int, int] = {}

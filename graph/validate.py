@@ -186,6 +186,8 @@ class _Scope:
         return self.nodes[self.position[node_id]]
 
     def _cycles_without_when(self) -> list[Problem]:
+        if not self.concurrency.orders.has_cycles:
+            return []
         plain = nx.DiGraph()
         plain.add_nodes_from(self.g.nodes)
         plain.add_edges_from((u, v) for u, v, when in self.g.edges(data="when") if when is None)
