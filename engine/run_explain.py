@@ -27,6 +27,7 @@ def explain(plan: Plan, trace: Trace) -> str:
     lines.append(
         f"prefill tokens: predicted naive {trace.predicted_prefill_naive}, planned "
         f"{trace.predicted_prefill_planned}, saving {trace.predicted_saving}"
+        + ("" if trace.optimized else " (plan optimisations off: none expected)")
     )
     lines.append(
         f"prefill tokens: actual prompts {trace.prompt_tokens}, computed "

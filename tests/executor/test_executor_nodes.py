@@ -10,6 +10,7 @@ from executor_workflows import run_on, system, workflow
 
 from compiler.segments import prompt_segments, render_segments
 from compiler.tokenizer import encode_dynamic
+from engine.api import SamplingParams
 
 VERDICT = {"type": "object", "properties": {"severity": {"enum": ["low", "high"]},
                                             "block": {"type": "boolean"}},
@@ -99,3 +100,20 @@ def test_the_run_timeout_fails_the_run_naming_the_node_in_flight(engine) -> None
     assert result.status == "failed" and result.error_node == "essay"
     assert result.error == "run exceeded limits.timeout_s (0.5 s) while running node 'essay'"
     assert result.trace.node("essay")[0].status == "cancelled"
+
+
+def test_the_python_facade_loads_compiles_and_runs_on_a_given_engine(engine) -> None:
+    import flowc
+
+    spec = {"flowc": 1, "name": "facade", "inputs": {"n": {"type": "integer", "default": 2}},
+            "nodes": [{"id": "pick", "type": "llm", "output": "pick", "prompt": "Odd or even?",
+                       "choices": ["odd", "even"]},
+                      {"id": "tag", "type": "set", "assign": {"tag": "pick ~ (n * 2)"}}],
+            "edges": [{"from": "pick", "to": "tag"}],
+            "outputs": {"tag": "{{ tag }}"}}
+    result = flowc.run(spec, {"n": "21"}, engine=engine)
+    assert result.status == "succeeded", result.error
+    assert result.outputs["tag"] in ("odd42", "even42")
+    assert flowc.compile(flowc.load(spec), engine.tokenizer).workflow == "facade"
+    again = asyncio.run(engine.generate([1, 2, 3], SamplingParams(max_tokens=1)))
+    assert len(again.token_ids) == 1  # the caller's engine stays open
