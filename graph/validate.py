@@ -44,7 +44,7 @@ __all__ = [
 
 
 def validate(workflow: Any) -> list[Problem]:
-    """Every error and warning of a parsed workflow, errors first within each scope."""
+    """Every error and warning of a parsed workflow (never stops at the first)."""
     size = _size_problems(workflow)
     if size:
         return size
