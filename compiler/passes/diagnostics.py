@@ -8,8 +8,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from compiler.context import CompileContext
-from compiler.plan import CallSite, Diagnostic
+from compiler.plan import Diagnostic
 from compiler.reach import Reach
+from compiler.segments import content_pieces
+from compiler.tokenizer import encode_static
 
 MIN_ADVICE_TOKENS = 16  # static tokens after a leading dynamic piece worth moving
 
@@ -36,43 +38,47 @@ def _from_problem(problem) -> Diagnostic:
 
 
 def _dynamic_first(ctx: CompileContext) -> list[Diagnostic]:
-    """Calls whose static instructions follow a dynamic piece: each call prefills them anew,
-    though moving them before the piece would let all such calls share them."""
-    followers: dict[tuple[int, ...], list[tuple[str, CallSite, int]]] = defaultdict(list)
+    """Calls whose first dynamic piece opens a message and is followed by static
+    instructions: each call prefills those anew, though moving them before the piece would
+    let every call with the same instructions share them."""
+    by_text: dict[str, list[tuple[str, str]]] = defaultdict(list)
     continuations = {step for thread in ctx.threads for step in thread.steps[1:]}
-    for step_id, call in ctx.calls.items():
-        if step_id in continuations:
-            continue
-        index = _first_dynamic(call)
-        if index is None or index + 1 >= len(call.segments):
-            continue
-        after = call.segments[index + 1]
-        if after.kind == "static" and len(after.token_ids) >= MIN_ADVICE_TOKENS:
-            followers[after.token_ids].append((step_id, call, index))
+    for step_id in ctx.calls:
+        if step_id not in continuations:
+            found = _leading_dynamic(ctx.sites[step_id].node)
+            if found is not None:
+                by_text[found[1]].append((step_id, found[0]))
+    texts = sorted(by_text)
+    sizes = dict(zip(texts, map(len, encode_static(ctx.tokenizer, texts)), strict=True))
     advice = []
-    for token_ids, calls in followers.items():
-        runs = sum(ctx.runs[step_id] for step_id, _, _ in calls)
-        if runs < 2:
+    for text, calls in by_text.items():
+        runs = sum(ctx.runs[step_id] for step_id, _ in calls)
+        if runs < 2 or sizes[text] < MIN_ADVICE_TOKENS:
             continue
-        for step_id, call, index in calls:
-            piece = call.segments[index].text
-            advice.append(
-                Diagnostic(
-                    "advice",
-                    "dynamic-first",
-                    f"node {step_id} starts its prompt with {piece}: move static instructions "
-                    f"first to share {len(token_ids)} tokens across {runs} calls",
-                    node_id=step_id,
-                )
+        advice += [
+            Diagnostic(
+                "advice",
+                "dynamic-first",
+                f"node {step_id} starts its prompt with {piece}: move static instructions "
+                f"first to share {sizes[text]} tokens across {runs} calls",
+                node_id=step_id,
             )
+            for step_id, piece in calls
+        ]
     order = {step_id: i for i, step_id in enumerate(ctx.sites)}
     return sorted(advice, key=lambda d: order[d.node_id or ""])
 
 
-def _first_dynamic(call: CallSite) -> int | None:
-    for index, segment in enumerate(call.segments):
-        if segment.kind == "dynamic":
-            return index
+def _leading_dynamic(node) -> tuple[str, str] | None:
+    """(the dynamic piece, the static text after it) when the node's first dynamic piece
+    opens its message."""
+    for message in node.chat():
+        pieces = content_pieces(message.content)
+        if any(p.kind == "dynamic" for p in pieces):
+            if pieces[0].kind != "dynamic":
+                return None
+            after = "".join(p.text for p in pieces[1:] if p.kind == "static").strip()
+            return (pieces[0].text, after) if after else None
     return None
 
 
