@@ -45,20 +45,16 @@ def read_source(source: Source) -> dict[str, Any]:
                 )
             ]
         )
+    if isinstance(source, bytes) and source.startswith(b"\xef\xbb\xbf"):
+        source = source[3:]  # a UTF-8 byte order mark, as some editors write
     try:
         data = json.loads(source)
     except UnicodeDecodeError as exc:
         raise GraphError([Problem("$", f"the file is not UTF-8 text: {exc.reason}")]) from exc
     except json.JSONDecodeError as exc:
-        raise GraphError(
-            [
-                Problem(
-                    "$",
-                    f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}: fix the "
-                    "JSON syntax",
-                )
-            ]
-        ) from exc
+        hint = _path_hint(source)
+        message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}: {hint}"
+        raise GraphError([Problem("$", message)]) from exc
     except RecursionError as exc:
         raise GraphError([Problem("$", "the JSON is nested too deeply")]) from exc
     if not isinstance(data, dict):
@@ -66,6 +62,13 @@ def read_source(source: Source) -> dict[str, Any]:
             [Problem("$", f"a workflow must be a JSON object, got {_json_type(data)}")]
         )
     return data
+
+
+def _path_hint(source: str | bytes) -> str:
+    text = source if isinstance(source, str) else ""
+    if text.strip().endswith(".json") and "\n" not in text.strip():
+        return "to load a file, pass a pathlib.Path, not a string"
+    return "fix the JSON syntax"
 
 
 def _json_type(value: Any) -> str:
