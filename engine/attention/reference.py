@@ -1,8 +1,9 @@
 """The torch reference attention backend: plain, readable, on any device, in float32.
 It is the ground truth the Triton kernels are tested against.
 
-`attend` gathers each sequence's pages into a padded [B, S, kv_heads, head_dim] view and runs
-a masked softmax; sequences are processed in groups so the score tensor stays bounded.
+`attend` gathers each sequence's pages into a padded [B, kv_heads, S, head_dim] batch and runs
+torch's scaled_dot_product_attention under an explicit causal mask, in float32; sequences are
+processed in groups so the padded shapes stay bounded.
 Slots past a sequence's length never affect its output, whatever they hold (NaN included).
 The index tensors and masks of a batch are built once and reused by every layer.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from engine.attention.base import AttentionBackend
 from engine.forward import ForwardBatch
@@ -29,7 +31,7 @@ class _Group:
     query_index: torch.Tensor  # [B, max_q] flat row of each padded query (0 for padding)
     query_valid: torch.Tensor  # [B, max_q]
     unwritten: torch.Tensor  # [B, 1, S, 1]: key slots past the sequence's length
-    masked: torch.Tensor  # [B, 1, 1, max_q, S]: keys a query must not see
+    visible: torch.Tensor  # [B, 1, max_q, S]: the keys each query sees
 
 
 class TorchReferenceBackend(AttentionBackend):
@@ -91,8 +93,8 @@ def _group(batch, first, last, query_lens, seq_lens, starts, page_size, device) 
     query_index = torch.where(query_valid, query_index, torch.zeros_like(query_index))
     key_positions = torch.arange(max_s, device=device)
     q_positions = (s_lens - q_lens)[:, None] + q_offsets[None, :]  # absolute, [B, max_q]
-    masked = key_positions[None, None, :] > q_positions[:, :, None]  # causal
-    masked &= query_valid[:, :, None]  # padded queries see anything; they are dropped
+    visible = key_positions[None, None, :] <= q_positions[:, :, None]  # causal
+    visible |= ~query_valid[:, :, None]  # padded queries see anything; they are dropped
     return _Group(
         rows=slice(starts[first], starts[last]),
         tables=batch.block_tables[first:last, :num_pages].to(device=device, dtype=torch.long),
@@ -100,26 +102,22 @@ def _group(batch, first, last, query_lens, seq_lens, starts, page_size, device) 
         query_index=query_index,
         query_valid=query_valid,
         unwritten=(key_positions[None, :] >= s_lens[:, None])[:, None, :, None],
-        masked=masked[:, None, None],
+        visible=visible[:, None],
     )
 
 
 def _attend_group(q, k_cache, v_cache, group: _Group, scale: float) -> torch.Tensor:
-    count, max_q = group.query_index.shape
-    num_kv_heads, head_dim = k_cache.shape[-2:]
-    num_heads = q.shape[1]
-    per_kv = num_heads // num_kv_heads
-
-    def gather(cache: torch.Tensor) -> torch.Tensor:  # [B, kvh, S, D] float32
+    def gather(cache: torch.Tensor) -> torch.Tensor:  # [B, kvh, S, D] float32, unwritten = 0
         pages = cache[group.tables].flatten(1, 2)[:, : group.max_s]
-        return pages.float().permute(0, 2, 1, 3)
+        return pages.float().permute(0, 2, 1, 3).masked_fill(group.unwritten, 0.0)
 
-    keys = gather(k_cache)
-    values = gather(v_cache).masked_fill(group.unwritten, 0.0)
-    queries = q[group.query_index].float()  # [B, max_q, H, D]; head h reads KV head h // per_kv
-    queries = queries.view(count, max_q, num_kv_heads, per_kv, head_dim).permute(0, 2, 3, 1, 4)
-    scores = (queries @ keys[:, :, None].transpose(-1, -2)) * scale  # [B, kvh, g, max_q, S]
-    scores = scores.masked_fill(group.masked, float("-inf"))
-    out = torch.softmax(scores, dim=-1) @ values[:, :, None]  # [B, kvh, g, max_q, D]
-    out = out.permute(0, 3, 1, 2, 4).reshape(count, max_q, num_heads, head_dim)
-    return out[group.query_valid]  # [tokens of the group, H, D], in flat order
+    queries = q[group.query_index].float().transpose(1, 2)  # [B, H, max_q, D]
+    out = F.scaled_dot_product_attention(  # query head h reads KV head h // (H // kvh)
+        queries,
+        gather(k_cache),
+        gather(v_cache),
+        attn_mask=group.visible,
+        scale=scale,
+        enable_gqa=True,
+    )
+    return out.transpose(1, 2)[group.query_valid]  # [tokens of the group, H, D], flat order
