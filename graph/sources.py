@@ -37,7 +37,8 @@ def check_source(
     if found:
         return [Problem(path, _describe(source.kind, p), node_id) for p in found]
     problems = []
-    for variable in sorted(v for v in source.variables() if not visible.provides(v)):
+    missing = [v for v in source.variables() if not visible.provides(v)]
+    for variable in sorted(missing):
         problems.append(
             Problem(
                 path,

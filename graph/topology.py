@@ -23,18 +23,18 @@ def node_graph(nodes: Sequence[Any], edges: Sequence[Any]) -> nx.DiGraph:
     `is_else`, `back_edge` and `index` (position in `edges`). Edges to the end of the run or
     to unknown nodes are left out; of two edges joining the same pair, the first is kept."""
     g = nx.DiGraph()
-    for node in nodes:
-        g.add_node(node.id)
+    g.add_nodes_from(node.id for node in nodes)
+    kept: dict[tuple[str, str], dict[str, Any]] = {}
     for index, edge in enumerate(edges):
-        if edge.from_ in g and edge.to in g and not g.has_edge(edge.from_, edge.to):
-            g.add_edge(
-                edge.from_,
-                edge.to,
-                when=edge.when,
-                is_else=edge.is_else,
-                back_edge=False,
-                index=index,
-            )
+        pair = (edge.from_, edge.to)
+        if pair not in kept and edge.from_ in g and edge.to in g:
+            kept[pair] = {
+                "when": edge.when,
+                "is_else": edge.is_else,
+                "back_edge": False,
+                "index": index,
+            }
+    g.add_edges_from((u, v, data) for (u, v), data in kept.items())
     for source, target in back_edges(g):
         g.edges[source, target]["back_edge"] = True
     return g
@@ -43,6 +43,18 @@ def node_graph(nodes: Sequence[Any], edges: Sequence[Any]) -> nx.DiGraph:
 def start_nodes(g: nx.DiGraph) -> list[str]:
     """Nodes with no in-edge: they start the run."""
     return [n for n in g.nodes if g.in_degree(n) == 0]
+
+
+def reachable_from(g: nx.DiGraph, sources: Iterable[str]) -> set[str]:
+    """The sources and every node a path of edges leads to from one of them."""
+    seen = set(sources)
+    stack = list(seen)
+    while stack:
+        for child in g.successors(stack.pop()):
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return seen
 
 
 def back_edges(g: nx.DiGraph) -> set[tuple[str, str]]:

@@ -23,6 +23,7 @@ from graph.topology import (
     back_edges,
     may_run_in_parallel,
     node_graph,
+    reachable_from,
     start_nodes,
 )
 
@@ -219,9 +220,7 @@ class _Scope:
                     "so nothing can start the run; remove an edge into the first node",
                 )
             ]
-        reached = set(starts)
-        for start in starts:
-            reached |= nx.descendants(self.g, start)
+        reached = reachable_from(self.g, starts)
         return [
             Problem(
                 self.path(i),
