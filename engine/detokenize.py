@@ -22,6 +22,8 @@ class IncrementalDetokenizer:
         self._read_offset = 0
 
     def _decode(self, ids: list[int]) -> str:
+        if self.tokenizer is None:  # a model without a tokenizer (dummy weights): ids only
+            return ""
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def push(self, token_id: int) -> str:

@@ -15,7 +15,7 @@ import torch
 from engine.api import EngineStats, Generation, PrefixHandle, SamplingParams
 from engine.batching import run_chunks
 from engine.config import EngineConfig
-from engine.constraints import Constraint, GrammarCompiler, allowed_tokens
+from engine.constraints import Constraint, ConstraintError, GrammarCompiler, allowed_tokens
 from engine.detokenize import TextStream
 from engine.kv.block_pool import BlockPool, PageCopy
 from engine.kv.manager import KVManager
@@ -137,6 +137,9 @@ class LLMEngine:
         return request
 
     def _grammar_compiler(self) -> GrammarCompiler:
+        if self.tokenizer is None:
+            raise ConstraintError(f"model {self.model_name!r} has no tokenizer, so it cannot "
+                                  "follow a regex, JSON schema or choices")
         if self._grammars is None:
             self._grammars = GrammarCompiler(self.tokenizer, self.limits.vocab_size,
                                              self.eos_token_ids)

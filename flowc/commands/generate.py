@@ -7,6 +7,7 @@ goes to stdout; loading progress and messages go to stderr.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -35,17 +36,18 @@ def generate_command(
     console = Console(stderr=True)
     if not prompt.strip():
         _fail(console, "the prompt is empty", code=2)
-    engine = _load(console, model, device)
     sampling = SamplingParams(max_tokens=max_tokens, temperature=temperature, seed=seed)
+    engine, ids = _load(console, model, device, prompt, max_tokens)
     try:
-        ids = _chat_prompt(engine.tokenizer, prompt)
         request_id = engine.add_request(ids, sampling)
     except ValueError as error:
         _fail(console, str(error))
     _stream(engine, request_id)
 
 
-def _load(console, model: str, device: str):
+def _load(console, model: str, device: str, prompt: str, max_tokens: int):
+    """The engine, with a KV cache just large enough for this one request, and the prompt's
+    token ids."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from engine.config import EngineConfig
@@ -65,8 +67,13 @@ def _load(console, model: str, device: str):
 
         try:
             loaded = load_model(config, progress=report)
+            if loaded.tokenizer is None:
+                _fail(console, f"model {model!r} has no tokenizer to read the prompt with")
+            ids = _chat_prompt(loaded.tokenizer, prompt)
+            tokens = len(ids) + max(0, max_tokens)
+            config = replace(config, num_pages=-(-tokens // config.page_size) + 2)
             progress.update(task, description="Allocating the KV cache", completed=1.0)
-            return LLMEngine(config, loaded=loaded)
+            return LLMEngine(config, loaded=loaded), ids
         except (ValueError, FileNotFoundError, OSError) as error:
             _fail(console, f"cannot load model {model!r}: {error}")
 
