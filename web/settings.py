@@ -21,6 +21,9 @@ def default_database_url() -> str:
 
 @dataclass
 class Settings:
+    """Limits without a command-line option are read from FLOWC_<NAME> variables, e.g.
+    FLOWC_MAX_RUN_TOKENS."""
+
     host: str = "127.0.0.1"
     port: int = 8000
     model: str = "default"  # "default" | HF folder | .gguf file | "dummy:<shape>"
@@ -55,5 +58,15 @@ class Settings:
             values["max_concurrent_runs"] = int(env["FLOWC_MAX_CONCURRENT_RUNS"])
         if env.get("FLOWC_TOOLS"):
             values["tools"] = env["FLOWC_TOOLS"].split(os.pathsep)
+        for name, kind in LIMIT_VARIABLES.items():
+            if env.get(f"FLOWC_{name.upper()}"):
+                values[name] = kind(env[f"FLOWC_{name.upper()}"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+LIMIT_VARIABLES: dict[str, type] = {
+    "max_body_bytes": int, "max_graph_nodes": int, "max_run_tokens": int,
+    "max_run_seconds": float, "max_completion_tokens": int, "default_completion_tokens": int,
+    "max_n": int, "retry_after_s": int,
+}

@@ -27,8 +27,10 @@ def free_port() -> int:
 class LiveServer:
     """A `flowc serve` subprocess with its own data folder; restartable on the same data."""
 
-    def __init__(self, data_dir: Path, *args: str, api_key: str | None = None) -> None:
+    def __init__(self, data_dir: Path, *args: str, api_key: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        self.env = env or {}
         self.args = list(args)
         self.api_key = api_key
         self.process: subprocess.Popen[bytes] | None = None
@@ -51,7 +53,7 @@ class LiveServer:
 
     def start(self, wait: bool = True) -> LiveServer:
         self.port = self.port or free_port()  # a restart keeps the port: clients carry on
-        env = {**os.environ, "FLOWC_DATA_DIR": str(self.data_dir)}
+        env = {**os.environ, "FLOWC_DATA_DIR": str(self.data_dir), **self.env}
         env.pop("FLOWC_API_KEY", None)
         command = [sys.executable, "-m", "flowc.cli", "serve", "--port", str(self.port),
                    "--log-level", "warning", *self.args]
@@ -97,15 +99,17 @@ class LiveServer:
 
 API_KEY = "s3cret-key"
 CORS_ORIGIN = "http://editor.example"
+RUN_TOKEN_LIMIT = 40
 
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer]]:
     """Two servers started side by side (each loads the model once): `open` without auth
-    and 64 slots; `locked` with an API key, one slot and one CORS origin."""
+    and 64 slots; `locked` with an API key, one slot, one CORS origin and a run token limit."""
     open_server = LiveServer(tmp_path_factory.mktemp("serve"), "--max-concurrent-runs", "64")
     locked = LiveServer(tmp_path_factory.mktemp("locked"), "--max-concurrent-runs", "1",
-                        "--cors-origin", CORS_ORIGIN, api_key=API_KEY)
+                        "--cors-origin", CORS_ORIGIN, api_key=API_KEY,
+                        env={"FLOWC_MAX_RUN_TOKENS": str(RUN_TOKEN_LIMIT)})
     started = [open_server.start(wait=False), locked.start(wait=False)]
     try:
         for live in started:

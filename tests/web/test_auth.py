@@ -1,12 +1,20 @@
-"""A live server with an API key, one generation slot and one CORS origin: auth on every
-route but /health, 429 with Retry-After when the slot is taken, CORS only where configured."""
+"""A live server with an API key, one generation slot, one CORS origin and a run token limit:
+auth on every route but /health, 429 with Retry-After when the slot is taken, CORS only where
+configured, a run stopped at the server's token limit."""
 
 from __future__ import annotations
 
 import httpx
 import openai
 import pytest
-from conftest import API_KEY, CORS_ORIGIN, LiveServer, long_graph, wait_finished
+from conftest import (
+    API_KEY,
+    CORS_ORIGIN,
+    RUN_TOKEN_LIMIT,
+    LiveServer,
+    long_graph,
+    wait_finished,
+)
 
 GUARDED = [("GET", "/v1/graphs"), ("GET", "/v1/schema"), ("GET", "/v1/models"),
            ("GET", "/metrics"), ("GET", "/v1/runs/run_x"), ("POST", "/v1/chat/completions")]
@@ -65,3 +73,14 @@ def test_cors_only_when_configured(locked: LiveServer, server: LiveServer) -> No
     assert "access-control-allow-origin" not in other.headers
     off = httpx.get(f"{server.url}/health", headers={"Origin": CORS_ORIGIN})
     assert "access-control-allow-origin" not in off.headers
+
+
+def test_run_stopped_at_the_server_token_limit(locked: LiveServer) -> None:
+    with locked.client() as http:
+        graph_id = http.post("/v1/graphs", json=long_graph()).json()["id"]
+        run_id = http.post(f"/v1/graphs/{graph_id}/runs", json={}).json()["run_id"]
+        run = wait_finished(http, run_id)
+        tokens = http.get(f"/v1/runs/{run_id}/events").text.count("event: token")
+    assert run["status"] == "failed", run
+    assert f"limit of {RUN_TOKEN_LIMIT} generated tokens" in run["error"]
+    assert RUN_TOKEN_LIMIT < tokens < 2000
