@@ -105,3 +105,21 @@ def bare_expression(expr: str) -> str | None:
     """The name an expression consists of, when it is one plain variable name."""
     match = _BARE_EXPRESSION.match(expr)
     return match.group(1) if match and match.group(1) not in NOT_VARIABLES else None
+
+
+_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", re.DOTALL)
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_VALID_ESCAPES = frozenset("\n\\'\"abfnrtvxuUN01234567")
+
+
+def invalid_escapes(text: str, is_expression: bool) -> list[str]:
+    """Backslash escapes in jinja string literals that Python's string escapes do not know
+    (such as `\\d`): jinja keeps them today with a deprecation warning."""
+    tags = [text] if is_expression else [p for k, p in split_template(text) if k == "dynamic"]
+    found: list[str] = []
+    for tag in tags:
+        for literal in _STRING_LITERAL.findall(tag):
+            for match in _ESCAPE.finditer(literal):
+                if match.group(1) not in _VALID_ESCAPES and match.group(0) not in found:
+                    found.append(match.group(0))
+    return found

@@ -8,6 +8,7 @@ import difflib
 from graph.dataflow import Source
 from graph.errors import Problem
 from graph.names import Names
+from graph.pieces import invalid_escapes
 from graph.templates import TemplateProblem, check_expression, check_template
 
 MAX_TEMPLATE_CHARS = 200_000
@@ -36,7 +37,7 @@ def check_source(
     )
     if found:
         return [Problem(path, _describe(source.kind, p), node_id) for p in found]
-    problems = []
+    problems = _escape_warnings(source, path, node_id)
     missing = [v for v in source.variables() if not visible.provides(v)]
     for variable in sorted(missing):
         problems.append(
@@ -76,3 +77,23 @@ def _unknown_variable(
     if close:
         return f"{head}: did you mean '{close[0]}'?"
     return f'{head}: declare it in "inputs" or "state", or write it in an earlier node'
+
+
+def _escape_warnings(source: Source, path: str, node_id: str | None) -> list[Problem]:
+    if "\\" not in source.text:
+        return []
+    escapes = invalid_escapes(source.text, source.kind == "expression")
+    if not escapes:
+        return []
+    listed = ", ".join(f"'{e}'" for e in escapes)
+    return [
+        Problem(
+            path,
+            f"a string literal in the {source.kind} contains {listed}, which "
+            f"{'is not a valid escape' if len(escapes) == 1 else 'are not valid escapes'} "
+            "(kept for now, with a deprecation warning): double the backslash, as in "
+            "'\\\\d' for the regular expression \\d",
+            node_id,
+            "warning",
+        )
+    ]

@@ -7,7 +7,9 @@ validation time (syntax, unsafe constructs, unknown filters) and run only in the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -46,11 +48,20 @@ def _syntax_problem(exc: TemplateSyntaxError, line_offset: int = 0) -> TemplateP
     return TemplateProblem(f"syntax error: {exc.message}", line)
 
 
+@contextmanager
+def _escapes_reported_by_validation() -> Iterator[None]:
+    """Unknown escapes in string literals are a validation warning, not a Python warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "invalid escape sequence", DeprecationWarning)
+        yield
+
+
 @lru_cache(maxsize=4096)
 def parse_template(text: str) -> nodes.Template:
     """The jinja2 AST of a template; raises TemplateProblem on a syntax error."""
     try:
-        return ENV.parse(text)
+        with _escapes_reported_by_validation():
+            return ENV.parse(text)
     except TemplateSyntaxError as exc:
         raise _syntax_problem(exc) from None
 
@@ -61,8 +72,9 @@ def parse_expression(expr: str) -> nodes.Expr:
     if not expr.strip():
         raise TemplateProblem("syntax error: empty expression")
     try:
-        parser = Parser(ENV, expr, state="variable")
-        node = parser.parse_expression()
+        with _escapes_reported_by_validation():
+            parser = Parser(ENV, expr, state="variable")
+            node = parser.parse_expression()
         if not parser.stream.eos:
             token = parser.stream.current
             raise TemplateSyntaxError(

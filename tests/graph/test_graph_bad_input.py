@@ -245,6 +245,11 @@ CASES = [
                                          ("summarize", "report"))),
          "edges[0].when (node 'classify'): 'else' edge with no sibling 'when' edge always "
          "fires: remove the condition", severity="warning"),
+    Case("invalid escape in a string literal", base(lambda d: d["nodes"].append(
+        {"id": "ip", "type": "set", "assign": {"ip": "text | regex_search('\\d+')"}})),
+         "nodes[3].assign.ip (node 'ip'): a string literal in the expression contains '\\d', "
+         "which is not a valid escape (kept for now, with a deprecation warning): double the "
+         "backslash, as in '\\\\d' for the regular expression \\d", severity="warning"),
     Case("layout of unknown node", base(set_in(["layout"], {"ghost": {"x": 1, "y": 2}})),
          "layout.ghost: layout names unknown node 'ghost': remove the entry",
          severity="warning"),
