@@ -258,7 +258,7 @@ class _Scope:
 
     def _map_body(self, index: int, node: Any, visible: Visibility) -> list[Problem]:
         path = f"{self.path(index)}.body."
-        if self.depth >= MAX_MAP_DEPTH:
+        if self.depth > MAX_MAP_DEPTH:
             return [
                 Problem(
                     f"{self.path(index)}.body",

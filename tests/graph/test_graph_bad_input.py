@@ -199,9 +199,8 @@ CASES = [
          "nodes[3].over (node 'each'): expression syntax error: unexpected end of template, "
          "expected 'name': fix the expression"),
     Case("maps nested too deep", nested_maps(9),
-         "nodes[0].body.nodes[0].body.nodes[0].body.nodes[0].body.nodes[0].body.nodes[0].body"
-         ".nodes[0].body.nodes[0].body (node 'm8'): maps are nested more than 8 deep: flatten "
-         "the nesting"),
+         "nodes[0]" + ".body.nodes[0]" * 8 + ".body (node 'm9'): maps are nested more than 8 "
+         "deep: flatten the nesting"),
     Case("too many nodes", many_nodes(20_001),
          "nodes: the workflow has 20,001 nodes (map bodies included); the limit is 20,000: "
          "split it into smaller workflows"),
@@ -276,3 +275,7 @@ def test_load_raises_with_every_error_at_once() -> None:
     assert str(raised.value).splitlines()[0] == "invalid workflow: 2 errors"
     assert "  nodes[2].prompt (node 'report'): template names variable 'labl'" in str(
         raised.value)
+
+
+def test_maps_nested_eight_deep_are_allowed() -> None:
+    assert graph.validate(graph.parse(nested_maps(8))) == []
