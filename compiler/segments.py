@@ -39,7 +39,7 @@ class Turn:
 class Piece:
     """A segment before tokenization."""
 
-    kind: str  # "static" | "dynamic"
+    kind: str  # "static" | "dynamic" ("comment" only while splitting a message)
     text: str
     variables: tuple[str, ...] = ()
 
@@ -109,7 +109,8 @@ def content_pieces(content: str) -> tuple[Piece, ...]:
         if kind == "static" and not group:
             pieces.append(Piece("static", text))
             continue
-        if not group and kind == "dynamic" and text.startswith("{#"):
+        if not group and text.startswith("{#"):
+            pieces.append(Piece("comment", text))  # renders nothing, but may trim
             continue
         group.append(text)
         if kind == "dynamic" and text.startswith("{%"):
@@ -125,7 +126,7 @@ def content_pieces(content: str) -> tuple[Piece, ...]:
             group = []
     if group:
         pieces.append(_dynamic("".join(group)))
-    return tuple(_trim_whitespace_control(pieces))
+    return tuple(_trim_whitespace_control(pieces, content.endswith("\n")))
 
 
 def _dynamic(source: str) -> Piece:
@@ -140,22 +141,25 @@ def _tag_word(tag: str) -> str:
     return match.group(1) if match else ""
 
 
-def _trim_whitespace_control(pieces: list[Piece]) -> list[Piece]:
-    """Apply jinja's `{{-`/`-}}` trimming and its removal of one trailing newline to the
-    static texts, so they equal what the whole template would render."""
+def _trim_whitespace_control(pieces: list[Piece], final_newline: bool) -> list[Piece]:
+    """Apply jinja's `{{-`/`-}}` trimming (comments trim too, then vanish) and its removal of
+    one trailing newline to the static texts, so they equal what the whole template would
+    render."""
     texts = [p.text for p in pieces]
     for i, piece in enumerate(pieces):
-        if piece.kind != "dynamic":
+        if piece.kind == "static":
             continue
         if piece.text[2:3] == "-" and i > 0 and pieces[i - 1].kind == "static":
             texts[i - 1] = texts[i - 1].rstrip()
         if piece.text[-3:-2] == "-" and i + 1 < len(pieces) and pieces[i + 1].kind == "static":
             texts[i + 1] = texts[i + 1].lstrip()
-    if pieces and pieces[-1].kind == "static":
+    if final_newline and pieces and pieces[-1].kind == "static":
         last = texts[-1]
         texts[-1] = last[:-2] if last.endswith("\r\n") else last.removesuffix("\n")
     merged: list[Piece] = []
     for piece, text in zip(pieces, texts, strict=True):
+        if piece.kind == "comment":
+            continue
         if piece.kind == "dynamic":
             merged.append(piece)
         elif merged and merged[-1].kind == "static":

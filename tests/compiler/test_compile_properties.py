@@ -24,6 +24,9 @@ SENTENCES = [
     "Explain your reasoning step by step before giving the final answer in one sentence.",
     "Reply in JSON.",
     "Summarize.",
+    "{% if doc %}Quote the document where it helps.{% endif %}",
+    "{%- for word in doc.split() %}{{ word }} {% endfor -%} Count the words.",
+    "Use {{ doc | upper }} as the heading.",
 ]
 NODE_TYPES = ["llm", "llm", "llm", "select", "tool", "set", "map"]
 

@@ -3,6 +3,9 @@ and the same token ids at compile time and run time."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from compiler.segments import Turn, content_pieces, prompt_segments, render_segments
 from compiler.tokenizer import apply_chat_template
 
@@ -107,3 +110,30 @@ def test_raw_block_is_one_piece_and_comments_vanish():
         ("static", " b c "),
         ("dynamic", "{{ y }}"),
     ]
+
+
+PIECES = [
+    "Alert:\n", "{{ alert }}", " and {{ host | upper }}", "{% if host %}host known{% endif %}",
+    "{%- for w in alert.split() %}[{{ w }}]{% endfor -%}", "  {{- host -}}  ", "{# note #}",
+    "Label it.\n", "{% set n = 2 %}{{ n }} times", "\n",
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    parts=st.lists(st.lists(st.sampled_from(PIECES), min_size=1, max_size=5), min_size=1,
+                   max_size=3),
+    alert=st.text(st.characters(categories=("L", "N", "P", "Zs"), include_characters="\n\t"),
+                  max_size=20),
+)
+def test_segments_spell_what_rendering_each_message_would(parts, alert, tokenizer):
+    from graph.templates import render
+
+    contents = ["".join(p) for p in parts]
+    roles = ["system", "user", "assistant"]
+    messages = [{"role": roles[i % 3], "content": c} for i, c in enumerate(contents)]
+    values = {"alert": alert, "host": "db1"}
+    segments = prompt_segments(tokenizer, messages)
+    filled = [{"role": m["role"], "content": render(m["content"], values)} for m in messages]
+    text = tokenizer.decode(render_segments(tokenizer, segments, values))
+    assert text == apply_chat_template(tokenizer, filled)
