@@ -10,15 +10,24 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import LiveServer
+import httpx
+from conftest import LiveServer, tiny_graph, wait_finished
 
 GENERATING = r"^/v1/(chat/completions|completions|graphs/\{graph_id\}/runs)$"
 
 
-def test_schemathesis_finds_nothing(server: LiveServer, tmp_path: Path) -> None:
+def test_schemathesis_finds_nothing(server: LiveServer, client: httpx.Client,
+                                    tmp_path: Path) -> None:
+    graph_id = client.post("/v1/graphs", json=tiny_graph("fuzzed")).json()["id"]
+    run_id = client.post(f"/v1/graphs/{graph_id}/runs", json={}).json()["run_id"]
+    wait_finished(client, run_id)
+    # real ids instead of random ones, so the routes get past their 404s
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        f'[parameters]\n"path.graph_id" = "{graph_id}"\n"path.run_id" = "{run_id}"\n')
     st = shutil.which("st") or str(Path(sys.executable).parent / "st")
     command = [
-        st, "run", f"{server.url}/openapi.json",
+        st, "--config-file", str(config), "run", f"{server.url}/openapi.json",
         "--checks", "all", "--exclude-checks", "positive_data_acceptance",
         "--exclude-path-regex", GENERATING,
         "--max-examples", "15", "--phases", "examples,coverage,fuzzing",
