@@ -69,7 +69,7 @@ def test_json_schema_response_validates(oai: openai.OpenAI) -> None:
 
 def test_n_seed_stop_and_logprobs(oai: openai.OpenAI) -> None:
     def ask():
-        return oai.completions.create(model="default", prompt="The colours of the rainbow are",
+        return oai.completions.create(model="default", prompt="My favourite animal is",
                                       max_tokens=12, n=3, temperature=1.0, seed=11, stop=["."],
                                       logprobs=1)
 
