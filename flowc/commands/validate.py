@@ -27,8 +27,6 @@ def validate_command(
     except GraphError as exc:
         for problem in exc.problems:
             print(str(problem), file=sys.stderr)
-        count = len(exc.problems)
-        print(f"{file}: invalid, {count} error{'s' if count != 1 else ''}", file=sys.stderr)
         raise typer.Exit(1) from exc
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
