@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -36,6 +37,9 @@ def serve(
     OpenAI-compatible /v1/chat/completions, /v1/completions and /v1/models."""
     import uvicorn
 
+    for path in tools or []:
+        if not Path(path).is_file():
+            raise typer.BadParameter(f"no such file: {path}", param_hint="--tools")
     from web.app import create_app
     from web.settings import Settings
 

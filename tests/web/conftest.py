@@ -104,9 +104,11 @@ RUN_TOKEN_LIMIT = 40
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer]]:
-    """Two servers started side by side (each loads the model once): `open` without auth
-    and 64 slots; `locked` with an API key, one slot, one CORS origin and a run token limit."""
-    open_server = LiveServer(tmp_path_factory.mktemp("serve"), "--max-concurrent-runs", "64")
+    """Two servers started side by side (each loads the model once): `open` without auth,
+    with 64 slots and the tools of tools_sample.py; `locked` with an API key, one slot, one
+    CORS origin and a run token limit."""
+    open_server = LiveServer(tmp_path_factory.mktemp("serve"), "--max-concurrent-runs", "64",
+                             "--tools", str(Path(__file__).with_name("tools_sample.py")))
     locked = LiveServer(tmp_path_factory.mktemp("locked"), "--max-concurrent-runs", "1",
                         "--cors-origin", CORS_ORIGIN, api_key=API_KEY,
                         env={"FLOWC_MAX_RUN_TOKENS": str(RUN_TOKEN_LIMIT)})

@@ -109,3 +109,19 @@ def test_metrics_after_runs(client: httpx.Client, greet_id: str) -> None:
     runs_route = 'flowc_http_requests_total{method="POST",route="/v1/graphs/{graph_id}/runs",' \
                  'status="202"}'
     assert values[runs_route] >= 1
+
+
+def tool_graph(tool: str) -> dict:
+    return {"flowc": 1, "name": "tooled", "inputs": {"word": {"type": "string"}},
+            "nodes": [{"id": "loud", "type": "tool", "tool": tool,
+                       "args": {"text": "{{ word }}"}, "output": "shouted"}],
+            "outputs": {"shouted": "{{ shouted }}"}}
+
+
+def test_tools_given_to_the_server_run_and_others_do_not(client: httpx.Client) -> None:
+    allowed = client.post("/v1/graphs", json=tool_graph("shout")).json()["id"]
+    run = wait_finished(client, start(client, allowed, word="hey"))
+    assert (run["status"], run["outputs"]) == ("succeeded", {"shouted": "HEY!"}), run
+    unknown = client.post("/v1/graphs", json=tool_graph("os.system")).json()["id"]
+    run = wait_finished(client, start(client, unknown, word="ls"))
+    assert run["status"] == "failed" and "os.system" in run["error"], run
