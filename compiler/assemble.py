@@ -26,6 +26,7 @@ def assemble(ctx: CompileContext) -> Plan:
         diagnostics=ctx.diagnostics,
         estimate=ctx.estimate,
         source=_source(ctx.workflow),
+        concurrent=ctx.schedule.concurrent,
     )
 
 

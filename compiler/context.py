@@ -35,6 +35,7 @@ class Schedule:
     order: tuple[str, ...]  # every step id, topological within each scope
     deps: Mapping[str, tuple[str, ...]]
     stages: Mapping[str, tuple[tuple[str, ...], ...]]  # scope name -> waves
+    concurrent: tuple[tuple[str, ...], ...]  # per top-level wave: members that may overlap
     stage_of: Mapping[str, int]
     priority: Mapping[str, float]  # upward rank (seconds)
     cost: Mapping[str, float]  # own cost of a step (seconds)

@@ -6,9 +6,11 @@ from graph.dataflow import reads_of, writes_of
 from graph.errors import GraphError, Problem
 from graph.load import load, parse
 from graph.templates import expression_variables, render, split_template, template_variables
+from graph.topology import Concurrency
 from graph.validate import back_edges, node_graph, validate
 
 __all__ = [
+    "Concurrency",
     "GraphError",
     "Problem",
     "back_edges",

@@ -143,6 +143,9 @@ class Plan:
     estimate: Estimate
     source: dict[str, Any] = field(default_factory=dict)
     version: int = PLAN_VERSION
+    # per stage: the members that may run at the same time as another member of it (a
+    # router's `when` and `else` alternatives never do)
+    concurrent: tuple[tuple[str, ...], ...] = ()
 
     def step(self, step_id: str) -> Step:
         for step in _walk(self.steps):

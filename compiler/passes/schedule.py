@@ -13,6 +13,7 @@ import networkx as nx
 
 from compiler.context import CompileContext, Schedule, Scope
 from compiler.cost import call_tokens, decode_estimate, step_seconds
+from compiler.graphapi import Concurrency
 from compiler.sites import map_items
 
 
@@ -44,7 +45,8 @@ class SchedulePass:
                 stage_of.update(dict.fromkeys(wave, number))
         scope_names = sorted(ctx.scopes, key=lambda name: index.get(name, -1))
         order = tuple(s for name in scope_names for s in orders[name])
-        schedule = Schedule(order, deps, stages, stage_of, priority, cost)
+        concurrent = _concurrent(ctx.scopes[""], stages[""])
+        schedule = Schedule(order, deps, stages, concurrent, stage_of, priority, cost)
         return dataclasses.replace(ctx, schedule=schedule)
 
     def summary(self, ctx: CompileContext) -> str:
@@ -72,3 +74,10 @@ def _stages(scope: Scope, index: dict[str, int]) -> tuple[tuple[str, ...], ...]:
         tuple(sorted(wave, key=index.__getitem__)) for wave in nx.topological_generations(scope.dag)
     )
 
+
+def _concurrent(scope: Scope, waves: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+    concurrency = Concurrency(scope.graph)
+    return tuple(
+        tuple(a for a in wave if any(concurrency.may_overlap(a, b) for b in wave if b != a))
+        for wave in waves
+    )

@@ -7,7 +7,14 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from compiler.plan import Plan
-from compiler.render.summary import group_readiness, prefix_of, preview, saved_percent, walk
+from compiler.render.summary import (
+    group_readiness,
+    prefix_of,
+    preview,
+    saved_percent,
+    stage_note,
+    walk,
+)
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -27,4 +34,5 @@ def render_html(plan: Plan) -> str:
         previews={g.id: preview(g) for g in plan.prefix_groups},
         readiness={g.id: group_readiness(g) for g in plan.prefix_groups},
         saved_percent=saved_percent(plan),
+        notes=[stage_note(plan, n) for n in range(len(plan.stages))],
     )

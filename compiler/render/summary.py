@@ -52,3 +52,14 @@ def group_readiness(group: PrefixGroup) -> str:
     if group.waits_on:
         return "at start (reads " + ", ".join(group.waits_on) + ")"
     return "at start"
+
+
+def stage_note(plan: Plan, number: int) -> str:
+    """How a stage's members run: in parallel, or as alternatives a router picks from."""
+    wave = plan.stages[number]
+    together = plan.concurrent[number] if plan.concurrent else wave
+    if len(together) > 1:
+        return f"  parallel x{len(together)}"
+    if len(wave) > 1:
+        return "  (alternatives: a router picks)"
+    return ""

@@ -4,7 +4,14 @@ no machine paths), so it serves golden-file tests."""
 from __future__ import annotations
 
 from compiler.plan import Plan
-from compiler.render.summary import group_readiness, prefix_of, preview, saved_percent, walk
+from compiler.render.summary import (
+    group_readiness,
+    prefix_of,
+    preview,
+    saved_percent,
+    stage_note,
+    walk,
+)
 
 
 def render_text(plan: Plan) -> str:
@@ -57,8 +64,7 @@ def _steps(plan: Plan) -> str:
 def _stages(plan: Plan) -> str:
     lines = ["STAGES  (parallel waves of the static DAG)"]
     for number, wave in enumerate(plan.stages):
-        width = f"  parallel x{len(wave)}" if len(wave) > 1 else ""
-        lines.append(f"  stage {number}: {' | '.join(wave)}{width}")
+        lines.append(f"  stage {number}: {' | '.join(wave)}{stage_note(plan, number)}")
     return "\n".join(lines)
 
 

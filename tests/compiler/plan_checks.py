@@ -49,6 +49,9 @@ def check_stages(plan: Plan) -> None:
                 assert a == b or not closure.has_edge(a, b), f"{a} precedes {b} in one stage"
     for step in plan.steps:
         assert step.id in plan.stages[step.stage]
+    assert len(plan.concurrent) == len(plan.stages)
+    for wave, together in zip(plan.stages, plan.concurrent, strict=True):
+        assert set(together) <= set(wave) and len(together) != 1
 
 
 def check_prefix_groups(plan: Plan) -> None:

@@ -56,3 +56,12 @@ def test_estimates_add_up(tokenizer):
 def test_editor_layout_never_changes_the_plan(tokenizer):
     moved = {**THOUGHTS, "layout": {"judge": {"x": 10, "y": 20}}}
     assert _plan(moved, tokenizer).to_dict() == _plan(THOUGHTS, tokenizer).to_dict()
+
+
+def test_router_alternatives_share_a_stage_but_never_run_together(tokenizer):
+    plan = _plan(AGENT, tokenizer)
+    number = plan.step("answer").stage
+    assert set(plan.stages[number]) == {"act", "answer"}
+    assert plan.concurrent[number] == ()
+    triage = _plan(TRIAGE, tokenizer)
+    assert triage.concurrent == (("classify", "explain"), ("escalate", "close"))
