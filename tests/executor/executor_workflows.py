@@ -68,6 +68,25 @@ def thread() -> Workflow:
     })
 
 
+def forked_thread() -> Workflow:
+    """A thread that forks into two parallel turns and joins again."""
+    def turn(node_id: str, prompt: str) -> dict[str, Any]:
+        return {"id": node_id, "type": "llm", "thread": "t", "output": node_id, "prompt": prompt}
+
+    return workflow({
+        "defaults": {"max_tokens": 3},
+        "nodes": [
+            {**turn("pre", ""), "prompt": None,
+             "messages": [system(), {"role": "user", "content": "Name a port."}]},
+            turn("left", "Name a protocol."), turn("right", "Name a colour."),
+            turn("join", "Summarise."),
+        ],
+        "edges": [{"from": "pre", "to": "left"}, {"from": "pre", "to": "right"},
+                  {"from": "left", "to": "join"}, {"from": "right", "to": "join"}],
+        "outputs": {"join": "{{ join }}"},
+    })
+
+
 def sampled() -> Workflow:
     return workflow({
         "defaults": {"max_tokens": 8, "temperature": 1.0},

@@ -8,7 +8,16 @@ import time
 import uuid
 
 import pytest
-from executor_workflows import fan_out, router, run_on, sampled, system, thread, workflow
+from executor_workflows import (
+    fan_out,
+    forked_thread,
+    router,
+    run_on,
+    sampled,
+    system,
+    thread,
+    workflow,
+)
 
 import compiler
 from engine.executor import Executor
@@ -85,6 +94,19 @@ def test_a_thread_extends_its_kv_instead_of_prefilling_again(engine) -> None:
     assert second.prompt_tokens > conversation
     assert second.cached_tokens >= 16 * ((conversation - 16) // 16)
     assert result.outputs["a"] and result.outputs["b"]
+
+
+def test_a_fan_out_forks_the_thread_and_a_join_sees_both_branches(engine) -> None:
+    result = run_on(engine, forked_thread())
+    assert result.status == "succeeded", result.error
+    pre, left, right, join = (result.trace.node(n)[0] for n in ("pre", "left", "right", "join"))
+    shared = pre.prompt_tokens + pre.generated_tokens
+    own = {n.node_id: n.prompt_tokens - shared for n in (left, right)}
+    assert all(0 < extra < 20 for extra in own.values())  # neither sees the other's turn
+    assert overlapping(left, right)
+    assert all(n.cached_tokens >= 16 * ((shared - 16) // 16) for n in (left, right))
+    both = shared + sum(own.values()) + left.generated_tokens + right.generated_tokens
+    assert join.prompt_tokens > both
 
 
 def test_the_same_seed_gives_the_same_outputs(engine) -> None:

@@ -176,3 +176,22 @@ def test_http_get_is_off_unless_allowed_and_honours_the_allowlist() -> None:
             asyncio.run(tools.call("http_get", {"url": "file:///etc/passwd"}))
     finally:
         server.shutdown()
+
+
+def test_entry_points_of_installed_distributions_register_tools(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    (tmp_path / "acme_tools.py").write_text(
+        "def reverse(text: str) -> str:\n    return text[::-1]\n"
+        "SCHEMA = {'type': 'object', 'properties': {'text': {'type': 'string'}}}\n"
+        "REVERSE = (reverse, SCHEMA)\n"
+    )
+    info = tmp_path / "acme_tools-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-tools\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[flowc.tools]\nreverse = acme_tools:REVERSE\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    tools = ToolRegistry()
+    assert "reverse" in tools.load_entry_points()
+    assert asyncio.run(tools.call("reverse", {"text": "abc"})) == "cba"
+    with pytest.raises(ToolError, match="text: 5 is not of type 'string'"):
+        asyncio.run(tools.call("reverse", {"text": 5}))
