@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from compiler.plan import CallSite, Segment
@@ -94,5 +95,6 @@ def _value_tokens(tokenizer: Any, value: Any) -> int:
     return _text_tokens(tokenizer, text)
 
 
+@lru_cache(maxsize=8192)
 def _text_tokens(tokenizer: Any, text: str) -> int:
     return len(encode_dynamic(tokenizer, text))
