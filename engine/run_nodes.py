@@ -1,5 +1,5 @@
 """What each node type does at run time (llm, select, tool, set) and the template helpers
-the executor shares. The map node and the graph loop live in `engine/executor.py`."""
+the executor shares. The map node and the graph loop live in `engine/run_walk.py`."""
 
 from __future__ import annotations
 
@@ -10,15 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.api import Generation
-
-try:
-    from graph.templates import evaluate, render
-except ImportError:  # pragma: no cover - until the graph layer provides them
-    from compiler._interim import ENV, render
-
-    def evaluate(expr: str, values: Mapping[str, Any]) -> Any:
-        return ENV.compile_expression(expr)(**values)
-
+from graph.templates import evaluate, render
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{).)*)\}\}\s*$", re.DOTALL)
 
