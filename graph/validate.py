@@ -1,7 +1,7 @@
 """Whole-graph validation: every problem at once, each with its JSON path and node id.
 
 Also exports the graph views the compiler reuses (`node_graph`, `back_edges`,
-`may_run_in_parallel`, `reads_of`, `writes_of`).
+`may_run_in_parallel` and `Concurrency`, `reads_of`, `writes_of`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ MAX_EDGES = 100_000
 MAX_MAP_DEPTH = 8
 
 __all__ = [
+    "Concurrency",
     "MAX_MAP_DEPTH",
     "MAX_NODES",
     "MAX_TEMPLATE_CHARS",
