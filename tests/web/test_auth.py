@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
-from conftest import (
+from live_server import (
     API_KEY,
     CORS_ORIGIN,
     RUN_TOKEN_LIMIT,

@@ -7,7 +7,7 @@ import json
 
 import httpx
 import pytest
-from conftest import tiny_graph
+from live_server import tiny_graph
 
 
 def test_graph_life_cycle(client: httpx.Client) -> None:

@@ -11,8 +11,8 @@ import threading
 import time
 
 import httpx
-from conftest import LiveServer, long_graph, tiny_graph, wait_finished
-from sse import sse_events
+from live_server import LiveServer, long_graph, tiny_graph, wait_finished
+from sse_client import sse_events
 
 RUNS = 50
 

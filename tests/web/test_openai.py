@@ -7,7 +7,7 @@ import json
 import jsonschema
 import openai
 import pytest
-from conftest import LiveServer
+from live_server import LiveServer
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 CITY_SCHEMA = {

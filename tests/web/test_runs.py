@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import long_graph, tiny_graph, wait_finished
-from sse import sse_events
+from live_server import long_graph, tiny_graph, wait_finished
+from sse_client import sse_events
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import httpx
-from conftest import LiveServer, tiny_graph, wait_finished
+from live_server import LiveServer, tiny_graph, wait_finished
 
 GENERATING = r"^/v1/(chat/completions|completions|graphs/\{graph_id\}/runs)$"
 
