@@ -31,15 +31,11 @@ class SchedulePass:
         orders: dict[str, list[str]] = {}
         # deepest scopes first, so a map step's body is costed before the map itself
         for scope in sorted(ctx.scopes.values(), key=lambda s: -s.name.count(".") - bool(s.name)):
-            for step_id in scope.dag.nodes:
-                cost[step_id] = _own_cost(ctx, step_id, priority)
+            cost.update({s: _own_cost(ctx, s, priority) for s in scope.dag.nodes})
             orders[scope.name] = list(nx.lexicographical_topological_sort(scope.dag, index.get))
-            for step_id in reversed(orders[scope.name]):
-                below = max((priority[s] for s in scope.dag.successors(step_id)), default=0.0)
-                priority[step_id] = cost[step_id] + below
+            priority.update(_upward_ranks(scope, orders[scope.name], cost))
             for step_id in orders[scope.name]:
-                preds = scope.dag.predecessors(step_id)
-                deps[step_id] = tuple(sorted(preds, key=index.__getitem__))
+                deps[step_id] = tuple(sorted(scope.dag.predecessors(step_id), key=index.get))
             stages[scope.name] = _stages(scope, index)
             for number, wave in enumerate(stages[scope.name]):
                 stage_of.update(dict.fromkeys(wave, number))
@@ -67,6 +63,17 @@ def _own_cost(ctx: CompileContext, step_id: str, priority: dict[str, float]) -> 
     prompt = call_tokens(ctx.calls[step_id], ctx.dynamic_tokens) if step_id in ctx.calls else 0
     decode = decode_estimate(ctx.workflow, ctx.tokenizer, node)
     return step_seconds(node.type, prompt, decode)
+
+
+def _upward_ranks(
+    scope: Scope, order: list[str], cost: dict[str, float]
+) -> dict[str, float]:
+    """HEFT upward rank: own cost plus the highest rank among the successors."""
+    rank: dict[str, float] = {}
+    for step_id in reversed(order):
+        below = max((rank[s] for s in scope.dag.successors(step_id)), default=0.0)
+        rank[step_id] = cost[step_id] + below
+    return rank
 
 
 def _stages(scope: Scope, index: dict[str, int]) -> tuple[tuple[str, ...], ...]:
