@@ -47,7 +47,10 @@ def compile_command(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _usage(f"cannot write {output}: {exc.strerror}")
 
 
 def _trace(compiler_pass, ctx, seconds: float) -> None:

@@ -96,3 +96,8 @@ def test_usage_errors_exit_2(runner, triage_file, args, message):
 def test_missing_file_exits_2(runner, tmp_path):
     result = runner.invoke(app, ["compile", str(tmp_path / "absent.json")])
     assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def test_unwritable_output_exits_2(runner, triage_file, tmp_path):
+    result = runner.invoke(app, ["compile", str(triage_file), "-o", str(tmp_path / "no" / "x")])
+    assert result.exit_code == 2 and "cannot write" in result.stderr
