@@ -95,10 +95,15 @@ class Executor:
         main = asyncio.ensure_future(self._main(run, scope))
         waiter = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
         waits = [main] + ([waiter] if waiter else [])
-        done, _ = await asyncio.wait(waits, timeout=limits.timeout_s,
-                                     return_when=asyncio.FIRST_COMPLETED)
-        if waiter is not None:
-            waiter.cancel()
+        try:
+            done, _ = await asyncio.wait(waits, timeout=limits.timeout_s,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the caller gave up on the run: stop it too
+            await self._stop(run, main)
+            raise
+        finally:
+            if waiter is not None:
+                waiter.cancel()
         if main in done:
             error = main.exception()
             if error is None:

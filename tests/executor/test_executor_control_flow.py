@@ -224,3 +224,31 @@ def test_the_baseline_runs_one_node_at_a_time_with_the_same_outputs() -> None:
     assert slow.outputs == fast.outputs
     spans = sorted(slow.trace.nodes, key=lambda n: n.start)
     assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
+
+
+def test_cancelling_the_caller_stops_the_run_and_its_tools() -> None:
+    started, finished = [], []
+
+    async def wait_long(seconds: float) -> str:
+        started.append(seconds)
+        await asyncio.sleep(seconds)
+        finished.append(seconds)
+        return "late"
+
+    tools = ToolRegistry()
+    tools.register("wait_long", wait_long)
+    spec = {"nodes": [{"id": "wait", "type": "tool", "tool": "wait_long",
+                       "args": {"seconds": 0.5}, "output": "x"}]}
+    plan = compiler.compile(Workflow.model_validate({"flowc": 1, "name": "t", **spec}))
+    executor = Executor(plan, NoModelEngine(), None, tools=tools)
+
+    async def give_up() -> None:
+        task = asyncio.ensure_future(executor.run({}))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.6)
+
+    asyncio.run(give_up())
+    assert started == [0.5] and finished == []
