@@ -12,6 +12,7 @@ Run on a CUDA machine:  python benchmarks/attention_bench.py --out benchmarks/re
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import sys
@@ -140,10 +141,14 @@ def shared_prefix(shape: str, branches=64, prefix=8192, suffix=256, page=16) -> 
     plain_ms = time_layers(plain, q, caches, plain_batch)
     cascade_ms = time_layers(cascade, q, caches, cascade_batch)
     sweep = {}
-    for block_m, block_n, warps in ((64, 64, 4), (128, 64, 8), (64, 32, 4), (128, 32, 4)):
-        variant = TritonBackend(cascade_config=KernelConfig(block_m, block_n, warps, 2))
+    tiles = ((64, 64, 4), (128, 64, 8), (128, 32, 4), (64, 32, 4))
+    for (block_m, block_n, warps), splits in itertools.product(tiles, (None, 4, 8, 16)):
+        variant = TritonBackend(
+            cascade_config=KernelConfig(block_m, block_n, warps, 2), fixed_prefix_splits=splits
+        )
         fresh = paged_batch(lens, page, prefix // page, cascade=True)
-        sweep[f"m{block_m}-n{block_n}-w{warps}"] = time_layers(variant, q, caches, fresh)
+        name = f"m{block_m}-n{block_n}-w{warps}-s{splits or 'auto'}"
+        sweep[name] = time_layers(variant, q, caches, fresh)
     meta_ms = host_ms(
         lambda: cascade.cascade_meta(
             paged_batch(lens, page, prefix // page, True), heads // kv_heads, 64, DEV

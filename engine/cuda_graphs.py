@@ -39,6 +39,7 @@ class DecodeGraphs:
         device: torch.device,
         backend=None,
         group_size: int = 1,
+        head_dim: int = 128,
     ) -> None:
         """forward(batch) -> logits [num_seqs, vocab]: the model over the engine's KV caches.
         backend: the TritonBackend inside forward, for cascade graphs (None: no cascade)."""
@@ -65,9 +66,7 @@ class DecodeGraphs:
         self.outputs: dict[tuple[int, bool], torch.Tensor] = {}
         self.pool = None
         if self.backend is not None:
-            from engine.attention.triton_backend import CASCADE_CONFIG
-
-            self.block_m = CASCADE_CONFIG.block_m
+            self.block_m = self.backend.cascade_kernel_config(head_dim, device).block_m
             empty = cascade_layout([], size, page_size, group_size, self.block_m)
             self.max_tiles = max_tiles(size, group_size, self.block_m)
             self.cascade_flat = empty.padded(size, self.max_tiles).flat().to(device)
@@ -88,6 +87,7 @@ class DecodeGraphs:
             runner.device,
             backend=runner.attention_backend,
             group_size=runner.model_config.num_heads // runner.model_config.num_kv_heads,
+            head_dim=runner.model_config.head_dim,
         )
 
     def can_run(self, batch: ForwardBatch) -> bool:

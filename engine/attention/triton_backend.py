@@ -31,7 +31,10 @@ from engine.attention.triton_kv import write_kv
 from engine.attention.triton_prefill import prefill_attention
 from engine.forward import ForwardBatch
 
-CASCADE_CONFIG = KernelConfig(block_m=64, block_n=64, num_warps=4, num_stages=2)
+CASCADE_CONFIGS = {  # by head_dim <= key; tuned on an H100 (benchmarks/attention_bench.py)
+    64: KernelConfig(block_m=64, block_n=64, num_warps=4, num_stages=2),
+    256: KernelConfig(block_m=128, block_n=32, num_warps=4, num_stages=2),
+}
 
 
 @functools.cache
@@ -51,6 +54,7 @@ class TritonBackend(AttentionBackend):
         decode_config: KernelConfig | None = None,
         cascade_config: KernelConfig | None = None,
         prefill_config: KernelConfig | None = None,
+        fixed_prefix_splits: int | None = None,
     ):
         """fixed_decode_splits: a constant split count (CUDA graphs need a static grid).
         The configs override the kernels' tile shapes (None: the defaults)."""
@@ -59,6 +63,7 @@ class TritonBackend(AttentionBackend):
         self.decode_config = decode_config
         self.cascade_config = cascade_config
         self.prefill_config = prefill_config
+        self.fixed_prefix_splits = fixed_prefix_splits
         self._meta_batch: ForwardBatch | None = None
         self._meta: CascadeMeta | None = None
 
@@ -115,6 +120,10 @@ class TritonBackend(AttentionBackend):
         merge_partials(out_part, lse_part, out, batch.query_start)
         return out
 
+    def cascade_kernel_config(self, head_dim: int, device: torch.device) -> KernelConfig:
+        default = next(c for size, c in sorted(CASCADE_CONFIGS.items()) if head_dim <= size)
+        return pick_config(device, default, self.cascade_config)
+
     def pin_cascade_meta(self, batch: ForwardBatch, meta: CascadeMeta) -> None:
         """Use `meta` for `batch` (CUDA graphs: static buffers filled before each replay)."""
         self._meta_batch, self._meta = batch, meta
@@ -140,11 +149,11 @@ class TritonBackend(AttentionBackend):
     ) -> torch.Tensor:
         num_seqs, (num_heads, head_dim) = batch.num_seqs, q.shape[1:]
         num_kv_heads = k_cache.shape[2]
-        config = pick_config(q.device, CASCADE_CONFIG, self.cascade_config)
+        config = self.cascade_kernel_config(head_dim, q.device)
         meta = self.cascade_meta(batch, num_heads // num_kv_heads, config.block_m, q.device)
         sms = _num_sms(q.device)
         splits = self.decode_num_splits(batch, num_kv_heads, q.device)
-        pre_splits = prefix_splits(meta, num_kv_heads, sms)
+        pre_splits = self.fixed_prefix_splits or prefix_splits(meta, num_kv_heads, sms)
         slots = splits + pre_splits
         out_part = q.new_empty((num_seqs, num_heads, slots, head_dim), dtype=torch.float32)
         lse_part = q.new_full((num_seqs, num_heads, slots), float("-inf"), dtype=torch.float32)

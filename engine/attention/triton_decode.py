@@ -170,10 +170,10 @@ def _merge_kernel(
 
 def decode_splits(num_seqs: int, num_kv_heads: int, max_seq_len: int, num_sms: int) -> int:
     """Splits per sequence: enough programs to fill the GPU twice over, each split at least
-    256 keys, at most 32 splits."""
+    128 keys, at most 32 splits."""
     programs = max(1, num_seqs * num_kv_heads)
     wanted = triton.cdiv(2 * num_sms, programs)
-    by_length = triton.cdiv(max(max_seq_len, 1), 256)
+    by_length = triton.cdiv(max(max_seq_len, 1), 128)
     return int(max(1, min(32, wanted, by_length)))
 
 

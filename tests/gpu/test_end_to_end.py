@@ -60,13 +60,15 @@ def random_hf(config, dtype: torch.dtype, seed: int = 0, std: float = 0.15):
     return model
 
 
-def runner_for(hf, folder: Path, dtype: str, graphs: bool, num_pages: int) -> ModelRunner:
+def runner_for(
+    hf, folder: Path, dtype: str, graphs: bool, num_pages: int, attention: str = "triton"
+) -> ModelRunner:
     hf.save_pretrained(folder)
     config = EngineConfig(
         model=str(folder),
         device="cuda",
         dtype=dtype,
-        attention="triton",
+        attention=attention,
         page_size=16,
         num_pages=num_pages,
         use_cuda_graphs=graphs,
