@@ -87,5 +87,6 @@ def connect(url: str) -> Engine:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # with WAL: survives a crash of the process
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
