@@ -72,11 +72,11 @@ def check_output(node: Any, generation: Generation) -> CheckedOutput:
     text = generation.text
     if generation.finish_reason == "abort":
         raise ValueError("generation was aborted")
-    hint = (
-        f" (stopped by max_tokens={len(generation.token_ids)})"
-        if generation.finish_reason == "length"
-        else ""
-    )
+    hint = ""
+    if generation.finish_reason == "length":
+        hint = f" (stopped by max_tokens={len(generation.token_ids)})"
+    elif not text:
+        hint = " (the constraint allowed no output: can anything satisfy it?)"
     if node.json_schema is not None:
         try:
             return CheckedOutput(json.loads(text))
