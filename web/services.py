@@ -44,7 +44,10 @@ class Services:
         owns_engine = engine is None
         if engine is None:
             engine = await build_engine(settings.model)
-        tokenizer = engine.tokenizer  # type: ignore[attr-defined]
+        tokenizer = getattr(engine, "tokenizer", None)
+        if tokenizer is None:
+            raise RuntimeError(f"model {settings.model!r} comes without a tokenizer: the "
+                               "service needs one to compile graphs and apply chat templates")
         model_name = str(getattr(engine, "model_name", settings.model))
         slots = Slots(settings.max_concurrent_runs, settings.retry_after_s)
         runs = RunManager(store, engine, tokenizer, load_tools(settings.tools), settings, slots)

@@ -37,6 +37,8 @@ def serve(
     OpenAI-compatible /v1/chat/completions, /v1/completions and /v1/models."""
     import uvicorn
 
+    if model != "default" and not model.startswith("dummy:") and not Path(model).exists():
+        raise typer.BadParameter(f"no such model folder or file: {model}", param_hint="--model")
     for path in tools or []:
         if not Path(path).is_file():
             raise typer.BadParameter(f"no such file: {path}", param_hint="--tools")
