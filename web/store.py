@@ -168,10 +168,12 @@ class Store:
         with self._session() as s:
             return [_run_record(r) for r in s.scalars(query.limit(limit).offset(offset))]
 
-    def count_runs(self, status: str | None = None) -> int:
+    def count_runs(self, status: str | None = None, graph_id: str | None = None) -> int:
         query = select(func.count()).select_from(RunRow)
         if status is not None:
             query = query.where(RunRow.status == status)
+        if graph_id is not None:
+            query = query.where(RunRow.graph_id == graph_id)
         with self._session() as s:
             return int(s.scalar(query) or 0)
 

@@ -38,6 +38,8 @@ def test_run_completes_with_outputs_and_trace(client: httpx.Client, greet_id: st
     assert run["trace"]
     listed = client.get("/v1/runs", params={"graph_id": greet_id, "limit": 1000}).json()
     assert run_id in [r["id"] for r in listed["data"]]
+    assert {r["graph_id"] for r in listed["data"]} == {greet_id}
+    assert listed["count"] == len(listed["data"])
 
 
 def test_events_stream_live_and_late(client: httpx.Client, greet_id: str) -> None:

@@ -55,3 +55,4 @@ def test_only_runs_in_flight_become_interrupted(store: Store) -> None:
     assert store.get_run("done").status == "succeeded"
     assert store.get_trace("done") == {"steps": []}
     assert store.count_runs("interrupted") == 2
+    assert store.count_runs(graph_id="g") == 3 and store.count_runs(graph_id="h") == 0

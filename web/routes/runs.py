@@ -53,7 +53,7 @@ async def list_runs(store: StoreDep, graph_id: str | None = None,
                     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0) -> RunsPublic:
     """Runs, oldest first, without their traces."""
     data = [run_public(r, None) for r in store.list_runs(graph_id, limit, offset)]
-    return RunsPublic(data=data, count=store.count_runs())
+    return RunsPublic(data=data, count=store.count_runs(graph_id=graph_id))
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic, responses=errors(404))
