@@ -3,7 +3,6 @@ and which nodes may run in parallel."""
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import Any
@@ -153,45 +152,61 @@ class Concurrency:
     def __init__(self, g: nx.DiGraph) -> None:
         self.g = g
         self.orders = Orders(g)
-        self._routers: list[tuple[frozenset[str], frozenset[str]]] | None = None
 
     def may_overlap(self, a: str, b: str) -> bool:
         if a == b or self.orders.ordered(a, b):
             return False
+        marks_b = self._branch_marks.get(b, frozenset())
         return not any(
-            (a in only_else and b in only_when) or (b in only_else and a in only_when)
-            for only_else, only_when in self._exclusive()
+            (router, not via_else) in marks_b for router, via_else in self._branch_marks.get(a, ())
         )
 
-    def _exclusive(self) -> list[tuple[frozenset[str], frozenset[str]]]:
-        if self._routers is None:
-            self._routers = []
-            reached = self._reach(set())
-            for router in self.g.nodes:
-                out = [(router, t) for t in self.g.successors(router) if self._forward(router, t)]
-                else_edges = {e for e in out if self.g.edges[e]["is_else"]}
-                when_edges = {
-                    e for e in out if self.g.edges[e]["when"] is not None and e not in else_edges
-                }
-                if else_edges and when_edges:
-                    only_else = reached - self._reach(else_edges)
-                    only_when = reached - self._reach(when_edges)
-                    self._routers.append((frozenset(only_else), frozenset(only_when)))
-        return self._routers
+    @cached_property
+    def _branch_marks(self) -> dict[Any, frozenset[tuple[str, bool]]]:
+        """For each node, the routers (with `else` and `when` edges) whose `else` branch
+        (True) or whose `when` branches (False) every path to it passes through. Found with
+        one dominator tree: each such router's `when` edges are routed through one virtual
+        node and its `else` edge through another, so a node reached only through a branch is
+        dominated by that branch's virtual node."""
+        root = ("start",)
+        split = nx.DiGraph()
+        split.add_edges_from((root, n) for n in start_nodes(self.g))
+        for router in self.orders.dag.nodes:
+            self._split_router(split, router)
+        dominators = nx.immediate_dominators(split, root)
+        marks: dict[Any, frozenset[tuple[str, bool]]] = {root: frozenset()}
+        for node in nx.topological_sort(_tree(dominators)):
+            if node == root:
+                continue
+            parent = marks[dominators[node]]
+            marks[node] = parent | {node[1:]} if node[0] == "branch" else parent
+        return marks
 
-    def _forward(self, source: str, target: str) -> bool:
-        return not self.g.edges[source, target]["back_edge"]
+    def _split_router(self, split: nx.DiGraph, router: str) -> None:
+        targets = list(self.orders.dag.successors(router))
+        kinds = {t: self._branch_kind(router, t) for t in targets}
+        routed = True in kinds.values() and False in kinds.values()
+        for target, kind in kinds.items():
+            if routed and kind is not None:
+                virtual = ("branch", router, kind)
+                split.add_edge(router, virtual)
+                split.add_edge(virtual, target)
+            else:
+                split.add_edge(router, target)
+        split.add_node(router)
 
-    def _reach(self, removed: set[tuple[str, str]]) -> set[str]:
-        seen = set(start_nodes(self.g))
-        queue = deque(seen)
-        while queue:
-            node = queue.popleft()
-            for child in self.orders.dag.successors(node):
-                if child not in seen and (node, child) not in removed:
-                    seen.add(child)
-                    queue.append(child)
-        return seen
+    def _branch_kind(self, router: str, target: str) -> bool | None:
+        """True for an `else` edge, False for a `when` edge, None for an unconditional one."""
+        data = self.g.edges[router, target]
+        if data["is_else"]:
+            return True
+        return False if data["when"] is not None else None
+
+
+def _tree(dominators: dict[Any, Any]) -> nx.DiGraph:
+    tree = nx.DiGraph()
+    tree.add_edges_from((parent, node) for node, parent in dominators.items() if node != parent)
+    return tree
 
 
 def parallel_pairs(nodes: Sequence[Any], edges: Sequence[Any]) -> set[frozenset[str]]:

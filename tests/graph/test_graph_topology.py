@@ -3,10 +3,21 @@ parallel (a router's `else` branch never overlaps its `when` branches)."""
 
 from __future__ import annotations
 
+import networkx as nx
 from graph_cases import base
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import graph
-from graph.validate import back_edges, may_run_in_parallel, node_graph, reads_of, writes_of
+from graph.topology import forward_dag, start_nodes
+from graph.validate import (
+    Concurrency,
+    back_edges,
+    may_run_in_parallel,
+    node_graph,
+    reads_of,
+    writes_of,
+)
 
 
 def _workflow(nodes: list[tuple[str, str]], edges: list[tuple]) -> graph.Workflow:
@@ -101,3 +112,54 @@ def test_loop_mates_may_read_each_others_outputs() -> None:
     data = wf.model_dump(by_alias=True)
     data["nodes"][1]["assign"] = {"m": "k | default(0)"}
     assert graph.validate(graph.parse(data)) == []
+
+
+def _reach(g, removed: set) -> set:
+    dag = forward_dag(g)
+    seen = set(start_nodes(g))
+    stack = list(seen)
+    while stack:
+        node = stack.pop()
+        for child in dag.successors(node):
+            if child not in seen and (node, child) not in removed:
+                seen.add(child)
+                stack.append(child)
+    return seen
+
+
+def _oracle_overlap(g, a: str, b: str) -> bool:
+    """The definition, by brute force: ordered nodes never overlap, nor do nodes that removing
+    a router's else edge and removing its when edges respectively cut off."""
+    dag = forward_dag(g)
+    if a == b or nx.has_path(dag, a, b) or nx.has_path(dag, b, a):
+        return False
+    reached = _reach(g, set())
+    for router in g.nodes:
+        out = [(router, t) for t in dag.successors(router)]
+        elses = {e for e in out if g.edges[e]["is_else"]}
+        whens = {e for e in out if g.edges[e]["when"] is not None and e not in elses}
+        if elses and whens:
+            only_else, only_when = reached - _reach(g, elses), reached - _reach(g, whens)
+            if (a in only_else and b in only_when) or (b in only_else and a in only_when):
+                return False
+    return True
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.data())
+def test_concurrency_matches_its_definition_on_random_graphs(data) -> None:
+    size = data.draw(st.integers(2, 8))
+    edges = []
+    for target in range(1, size):
+        for source in sorted(data.draw(st.sets(st.integers(0, target - 1), max_size=2))):
+            edges.append((f"n{source}", f"n{target}",
+                          data.draw(st.sampled_from([None, "x > 1", "else"]))))
+    if data.draw(st.booleans()):
+        edges.append((f"n{size - 1}", "n1", "x < 3"))
+    wf = _workflow([(f"n{i}", f"v{i}") for i in range(size)],
+                   [(s, t, w) if w else (s, t) for s, t, w in edges])
+    g = node_graph(wf.nodes, wf.edges)
+    concurrency = Concurrency(g)
+    for a in g.nodes:
+        for b in g.nodes:
+            assert concurrency.may_overlap(a, b) == _oracle_overlap(g, a, b), (a, b, edges)
