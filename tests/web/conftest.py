@@ -1,4 +1,4 @@
-"""Fixtures of the web tests: two live servers per session, started side by side."""
+"""Fixtures of the web tests: two live servers per test run, started side by side."""
 
 from __future__ import annotations
 
