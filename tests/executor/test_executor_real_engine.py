@@ -185,6 +185,14 @@ def test_an_unsatisfiable_constraint_fails_naming_the_node(engine) -> None:
     assert result.status == "failed" and result.error_node == "score"
     assert result.error.startswith("node 'score': constraint cannot be satisfied")
     assert "minimum greater than maximum" in result.error
+    empty = workflow({
+        "nodes": [{"id": "nothing", "type": "llm", "output": "x", "prompt": "Say hi.",
+                   "regex": "[^\\s\\S]", "max_tokens": 4}],
+    })
+    result = run_on(engine, empty)
+    assert result.status == "failed" and result.error_node == "nothing"
+    assert "does not match its regex" in result.error
+    assert "allowed no output" in result.error
 
 
 def test_a_cancelled_run_stops_and_names_the_node_in_flight(engine) -> None:
