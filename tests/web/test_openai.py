@@ -99,3 +99,29 @@ def test_bad_requests_are_422(oai: openai.OpenAI) -> None:
         oai.chat.completions.create(model="default", messages=[], max_tokens=4)
     with pytest.raises(openai.UnprocessableEntityError):
         oai.completions.create(model="default", prompt="x", max_tokens=100_000)
+
+
+def test_chat_stream_with_n_choices(oai: openai.OpenAI) -> None:
+    stream = oai.chat.completions.create(model="default", messages=QUESTION, max_tokens=4,
+                                         n=2, temperature=0.9, seed=5, stream=True)
+    texts, finished = {0: "", 1: ""}, {}
+    for chunk in stream:
+        for choice in chunk.choices:
+            texts[choice.index] += choice.delta.content or ""
+            if choice.finish_reason:
+                finished[choice.index] = choice.finish_reason
+    assert set(finished) == {0, 1} and all(texts.values())
+
+
+def test_completion_from_token_ids_and_echo(oai: openai.OpenAI) -> None:
+    from compiler.tokenizer import load_tokenizer
+
+    ids = load_tokenizer().encode("The sky is", add_special_tokens=False)
+    by_text = oai.completions.create(model="default", prompt="The sky is", max_tokens=5,
+                                     temperature=0)
+    by_ids = oai.completions.create(model="default", prompt=ids, max_tokens=5, temperature=0)
+    assert by_ids.choices[0].text == by_text.choices[0].text
+    assert by_ids.usage.prompt_tokens == len(ids)
+    echoed = oai.completions.create(model="default", prompt="The sky is", max_tokens=5,
+                                    temperature=0, echo=True)
+    assert echoed.choices[0].text == "The sky is" + by_text.choices[0].text
