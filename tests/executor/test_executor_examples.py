@@ -67,6 +67,8 @@ def test_example_runs_to_completion(engine, path: Path) -> None:
     tools = flowc.make_tools(tool_files)
     result = run_on(engine, workflow, tools=tools)
     assert result.status == "succeeded", result.error
+    predicted = flowc.compile(workflow, engine.tokenizer).estimate.prefill_saved
+    assert result.trace.cached_tokens >= predicted
     assert set(result.outputs) == set(workflow.outputs)
     ran = {n.node_id for n in result.trace.nodes if n.status == "succeeded"}
     _check_shapes(workflow.nodes, result.state, ran)
