@@ -272,43 +272,68 @@ def prefill(shape: str, new: int, prefix: int, page=16) -> dict:
     return result
 
 
+SECTIONS = ("accuracy", "shared_prefix", "decode", "prefill")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--smoke", action="store_true", help="tiny CPU run under the interpreter")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated subset")
     args = parser.parse_args()
+    sections = args.sections.split(",")
     env = environment()
     copy_gbs = 1.0 if SMOKE else copy_bandwidth_gbs()
     print(f"copy bandwidth {copy_gbs:.0f} GB/s", flush=True)
     results = {"environment": env, "copy_bandwidth_gb_s": copy_gbs}
-    results["max_rel_error"] = accuracy()
-    print(results["max_rel_error"], flush=True)
-    results["shared_prefix"] = [shared_prefix(s) for s in SHAPES]
-    print(results["shared_prefix"], flush=True)
+    if "accuracy" in sections:
+        results["max_rel_error"] = accuracy()
+        print(results["max_rel_error"], flush=True)
+    if "shared_prefix" in sections:
+        results["shared_prefix"] = [shared_prefix(s) for s in SHAPES]
+        print(results["shared_prefix"], flush=True)
     write_results(args.out, results, markdown(results))
-    contexts = (1024, 8192, 32768)
-    results["batch1_decode"] = [
-        batch1_decode(s, int(c * SCALE), copy_gbs) for s in SHAPES for c in contexts
-    ]
-    sweep_batch = 2 if SMOKE else 32
-    results["decode_sweep"] = [
-        decode_sweep(s, batch_size=sweep_batch, context=int(2048 * SCALE)) for s in SHAPES
-    ]
-    write_results(args.out, results, markdown(results))
-    lengths = ((4096, 0), (512, 8192))
-    results["prefill"] = [
-        prefill(s, int(n * SCALE), int(p * SCALE)) for s in SHAPES for n, p in lengths
-    ]
+    if "decode" in sections:
+        contexts = (1024, 8192, 32768)
+        results["batch1_decode"] = [
+            batch1_decode(s, int(c * SCALE), copy_gbs) for s in SHAPES for c in contexts
+        ]
+        sweep_batch = 2 if SMOKE else 32
+        results["decode_sweep"] = [
+            decode_sweep(s, batch_size=sweep_batch, context=int(2048 * SCALE)) for s in SHAPES
+        ]
+        write_results(args.out, results, markdown(results))
+    if "prefill" in sections:
+        lengths = ((4096, 0), (512, 8192))
+        results["prefill"] = [
+            prefill(s, int(n * SCALE), int(p * SCALE)) for s in SHAPES for n, p in lengths
+        ]
     write_results(args.out, results, markdown(results))
     print(markdown(results))
 
 
 def markdown(r: dict) -> str:
     text = "# Attention kernels on the GPU\n\n" + env_markdown(r["environment"])
-    text += f"- copy bandwidth (read + write): {r['copy_bandwidth_gb_s']:.0f} GB/s\n\n"
-    text += "## Max relative error vs float64 reference\n\n"
-    text += table(["kernel", "max rel err"], [[k, v] for k, v in r["max_rel_error"].items()])
-    text += "\n## Shared-prefix decode (attention per layer)\n\n"
+    text += f"- copy bandwidth (read + write): {r['copy_bandwidth_gb_s']:.0f} GB/s\n"
+    if "max_rel_error" in r:
+        text += "\n## Max relative error vs float64 reference\n\n"
+        text += table(["kernel", "max rel err"], [[k, v] for k, v in r["max_rel_error"].items()])
+    if "shared_prefix" in r:
+        text += shared_prefix_markdown(r["shared_prefix"])
+    if "batch1_decode" in r:
+        text += decode_markdown(r)
+    if "prefill" in r:
+        text += "\n## Prefill/extend (TFLOP/s)\n\n"
+        for x in r["prefill"]:
+            values = ", ".join(
+                f"{k.removesuffix('_tflops')} {v:.0f}" for k, v in x.items() if k.endswith("tflops")
+            )
+            text += f"- {x['shape']} {x['new_tokens']} new on {x['prefix']} cached: {values}\n"
+    return text
+
+
+def shared_prefix_markdown(rows: list[dict]) -> str:
+    text = "\n## Shared-prefix decode (attention per layer, CUDA-graph replay)\n\n"
     text += table(
         [
             "shape",
@@ -333,12 +358,19 @@ def markdown(r: dict) -> str:
                 x["plain_effective_tb_s"],
                 x["dense_sdpa_ms"],
             ]
-            for x in r["shared_prefix"]
+            for x in rows
         ],
     )
-    if "batch1_decode" not in r:
-        return text
-    text += "\n## Batch-1 decode (per layer, µs)\n\n"
+    text += "\nCascade tile sweep (ms):\n\n"
+    for x in rows:
+        sweep = ", ".join(f"{k} {v:.4f}" for k, v in x["cascade_sweep_ms"].items())
+        meta = x['cascade_meta_build_ms_per_step']
+        text += f"- {x['shape']}: {sweep}; metadata per step {meta:.3f} ms\n"
+    return text
+
+
+def decode_markdown(r: dict) -> str:
+    text = "\n## Batch-1 decode (per layer, µs, CUDA-graph replay)\n\n"
     keys = [k for k in r["batch1_decode"][0] if k not in ("shape", "context")]
     text += table(
         ["shape", "context", *keys],
@@ -348,21 +380,6 @@ def markdown(r: dict) -> str:
     for x in r["decode_sweep"]:
         text += f"- {x['shape']} ctx {x['context']}: floor at 3 TB/s {x['floor_us_at_3TBs']:.1f}; "
         text += ", ".join(f"{k} {v:.1f}" for k, v in x["variants_us"].items()) + "\n"
-    text += "\n## Cascade tile sweep (ms)\n\n"
-    for x in r["shared_prefix"]:
-        text += (
-            f"- {x['shape']}: "
-            + ", ".join(f"{k} {v:.4f}" for k, v in x["cascade_sweep_ms"].items())
-            + f"; meta build per step {x['cascade_meta_build_ms_per_step']:.3f} ms\n"
-        )
-    if "prefill" not in r:
-        return text
-    text += "\n## Prefill/extend (TFLOP/s)\n\n"
-    for x in r["prefill"]:
-        values = ", ".join(
-            f"{k.removesuffix('_tflops')} {v:.0f}" for k, v in x.items() if k.endswith("tflops")
-        )
-        text += f"- {x['shape']} {x['new_tokens']} new on {x['prefix']} cached: {values}\n"
     return text
 
 
