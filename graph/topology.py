@@ -3,7 +3,7 @@ and which nodes may run in parallel."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -98,9 +98,14 @@ class Orders:
         self.dag = forward_dag(g) if self.has_cycles else g
 
     @cached_property
+    def topological_order(self) -> list[str]:
+        """The forward DAG's nodes in topological order, ties broken by file order."""
+        return list(nx.lexicographical_topological_sort(self.dag, key=self.index.__getitem__))
+
+    @cached_property
     def _dag_ancestors(self) -> dict[str, int]:
         ancestors: dict[str, int] = {}
-        for node in nx.topological_sort(self.dag):
+        for node in self.topological_order:
             bits = 0
             for parent in self.dag.predecessors(node):
                 bits |= ancestors[parent] | (1 << self.index[parent])
@@ -140,8 +145,29 @@ class Orders:
         """Whether `first` may have run by the time `second` starts (loops included)."""
         return bool(self._seen_before[second] >> self.index[first] & 1)
 
+    def any_may_run_before(self, firsts: int, second: str) -> bool:
+        """Whether a node of the bitset `firsts` (see `bits`) may have run before `second`."""
+        return bool(self._seen_before[second] & firsts)
+
+    def bits(self, nodes: Iterable[str]) -> int:
+        """A set of this graph's nodes as a bitset."""
+        return self._bits(nodes)
+
     def ordered(self, a: str, b: str) -> bool:
         return self.runs_before(a, b) or self.runs_before(b, a)
+
+    def unordered_earlier(self, node: str, earlier: int) -> Iterator[str]:
+        """The nodes of the bitset `earlier` (all before `node` in topological order) that
+        no path of forward edges leads from to `node`, lazily."""
+        bits = earlier & ~self._dag_ancestors[node]
+        while bits:
+            low = bits & -bits
+            yield self._nodes[low.bit_length() - 1]
+            bits ^= low
+
+    @cached_property
+    def _nodes(self) -> list[str]:
+        return list(self.g.nodes)
 
 
 class Concurrency:
@@ -152,6 +178,19 @@ class Concurrency:
     def __init__(self, g: nx.DiGraph) -> None:
         self.g = g
         self.orders = Orders(g)
+
+    def first_overlaps(self, nodes: Sequence[str]) -> list[tuple[str, str]]:
+        """For each of `nodes` that may run together with one before it in topological
+        order, that pair (earlier, later); near-linear, so thousands of writers are cheap."""
+        position = {n: i for i, n in enumerate(self.orders.topological_order)}
+        earlier, pairs = 0, []
+        for node in sorted(nodes, key=position.__getitem__):
+            for other in self.orders.unordered_earlier(node, earlier):
+                if self.may_overlap(other, node):
+                    pairs.append((other, node))
+                    break
+            earlier |= 1 << self.orders.index[node]
+        return pairs
 
     def may_overlap(self, a: str, b: str) -> bool:
         if a == b or self.orders.ordered(a, b):

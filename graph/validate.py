@@ -124,6 +124,8 @@ class _Scope:
         self.g = node_graph(nodes, edges)
         self.concurrency = Concurrency(self.g)
         self.writers = _writers(nodes)
+        orders = self.concurrency.orders
+        self.writer_bits = {v: orders.bits(ids) for v, ids in self.writers.items()}
 
     def path(self, index: int) -> str:
         return f"{self.prefix}nodes[{index}]"
@@ -235,16 +237,12 @@ class _Scope:
         ]
 
     def _conflicting_writers(self) -> list[Problem]:
-        problems = []
-        for variable, writers in self.writers.items():
-            if variable in self.reduced or len(writers) < 2:
-                continue
-            for later_index, later in enumerate(writers):
-                for earlier in writers[:later_index]:
-                    if self.concurrency.may_overlap(earlier, later):
-                        problems.append(self._conflict(variable, earlier, later))
-                        break
-        return problems
+        return [
+            self._conflict(variable, earlier, later)
+            for variable, writers in self.writers.items()
+            if variable not in self.reduced and len(writers) > 1
+            for earlier, later in self.concurrency.first_overlaps(writers)
+        ]
 
     def _conflict(self, variable: str, earlier: str, later: str) -> Problem:
         node = self._node(later)
@@ -292,10 +290,8 @@ class Visibility(Names):
     def provides(self, variable: str) -> bool:
         if variable in self._names or self.scope.outer.provides(variable):
             return True
-        orders = self.scope.concurrency.orders
-        return any(
-            orders.may_run_before(w, self.node_id) for w in self.scope.writers.get(variable, ())
-        )
+        writers = self.scope.writer_bits.get(variable, 0)
+        return self.scope.concurrency.orders.any_may_run_before(writers, self.node_id)
 
     def names(self) -> set[str]:
         own = {v for v in self.scope.writers if self.provides(v)}
