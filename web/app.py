@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.api import EngineAPI
@@ -40,8 +41,7 @@ def create_app(settings: Settings | None = None, engine: EngineAPI | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await Services.start(settings, engine)
-        services.metrics = metrics
+        services = await Services.start(settings, engine, metrics)
         app.state.services = services
         sampler = asyncio.create_task(_sample_engine(services))
         try:
@@ -50,15 +50,21 @@ def create_app(settings: Settings | None = None, engine: EngineAPI | None = None
             sampler.cancel()
             await services.stop()
 
+    locked = settings.api_key is not None
     app = FastAPI(title="flowc", version=VERSION, lifespan=lifespan,
                   description="Upload, compile and run LLM workflows; OpenAI-compatible "
-                              "completions on the same engine.")
+                              "completions on the same engine.",
+                  # with a key the schema is served behind it and the browser docs are off
+                  openapi_url=None if locked else "/openapi.json",
+                  docs_url=None if locked else "/docs", redoc_url=None)
     app.add_exception_handler(InvalidInput, invalid_input_response)
     app.add_exception_handler(RequestValidationError, validation_error_response)
     app.add_exception_handler(StarletteHTTPException, http_error_response)
     guarded = [Depends(bearer_auth(settings.api_key))] if settings.api_key else []
     app.include_router(health.health_router)
     routers = (health.metrics_router, graphs.router, runs.router, openai.router)
+    if locked:
+        routers += (_schema_router(app),)
     for router in routers:
         app.include_router(router, dependencies=guarded,
                            responses=_auth_responses() if guarded else None)
@@ -78,6 +84,16 @@ async def _sample_engine(services: Services, every_s: float = 1.0) -> None:
     while True:
         services.metrics.sample(services.engine.stats())
         await asyncio.sleep(every_s)
+
+
+def _schema_router(app: FastAPI) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/openapi.json")
+    async def openapi_schema() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    return router
 
 
 def app_from_env() -> FastAPI:

@@ -35,7 +35,8 @@ class Services:
     owns_engine: bool = False
 
     @classmethod
-    async def start(cls, settings: Settings, engine: EngineAPI | None = None) -> Services:
+    async def start(cls, settings: Settings, engine: EngineAPI | None = None,
+                    metrics: Metrics | None = None) -> Services:
         store = Store(settings.database_url)
         interrupted = store.mark_interrupted()
         if interrupted:
@@ -52,7 +53,7 @@ class Services:
         slots = Slots(settings.max_concurrent_runs, settings.retry_after_s)
         runs = RunManager(store, engine, tokenizer, load_tools(settings.tools), settings, slots)
         return cls(settings, store, engine, tokenizer, model_name, slots, runs,
-                   PlanCache(tokenizer), owns_engine=owns_engine)
+                   PlanCache(tokenizer), metrics or Metrics(), owns_engine=owns_engine)
 
     async def stop(self) -> None:
         await self.runs.shutdown()

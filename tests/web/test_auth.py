@@ -17,7 +17,8 @@ from live_server import (
 )
 
 GUARDED = [("GET", "/v1/graphs"), ("GET", "/v1/schema"), ("GET", "/v1/models"),
-           ("GET", "/metrics"), ("GET", "/v1/runs/run_x"), ("POST", "/v1/chat/completions")]
+           ("GET", "/metrics"), ("GET", "/v1/runs/run_x"), ("POST", "/v1/chat/completions"),
+           ("GET", "/openapi.json")]
 
 
 def test_health_needs_no_key(locked: LiveServer) -> None:
