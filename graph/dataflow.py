@@ -18,11 +18,13 @@ class Source:
     path: str
     kind: Literal["template", "expression"]
     text: str
+    local: frozenset[str] = frozenset()  # defined earlier in the same node
 
     def variables(self) -> set[str]:
+        """The variables it reads from outside its node."""
         if self.kind == "template":
-            return template_variables(self.text)
-        return expression_variables(self.text)
+            return template_variables(self.text) - self.local
+        return expression_variables(self.text) - self.local
 
 
 def node_sources(node: Any) -> list[Source]:
@@ -37,8 +39,12 @@ def node_sources(node: Any) -> list[Source]:
         ]
     if kind == "tool":
         return [Source(path, "template", text) for path, text in _strings(node.args, "args")]
-    if kind == "set":
-        return [Source(f"assign.{name}", "expression", e) for name, e in node.assign.items()]
+    if kind == "set":  # each assignment sees the ones before it
+        names = list(node.assign)
+        return [
+            Source(f"assign.{name}", "expression", expr, frozenset(names[:index]))
+            for index, (name, expr) in enumerate(node.assign.items())
+        ]
     if kind == "map":
         return [Source("over", "expression", node.over)]
     return []

@@ -163,3 +163,15 @@ def test_concurrency_matches_its_definition_on_random_graphs(data) -> None:
     for a in g.nodes:
         for b in g.nodes:
             assert concurrency.may_overlap(a, b) == _oracle_overlap(g, a, b), (a, b, edges)
+
+
+def test_a_set_node_reads_its_earlier_assignments_locally() -> None:
+    wf = graph.parse({
+        "flowc": 1, "name": "chain", "inputs": {"pairs": {"type": "array", "default": [[2, "a"]]}},
+        "nodes": [{"id": "pick", "type": "set",
+                   "assign": {"best": "pairs | first", "label": "best | last", "n": "n0 + 1"}}],
+    })
+    assert reads_of(wf.nodes[0]) == {"pairs", "n0"}
+    [problem] = graph.validate(wf)
+    assert str(problem).startswith("nodes[0].assign.n (node 'pick'): expression names variable "
+                                   "'n0'")
