@@ -16,7 +16,7 @@ from graph.dataflow import MAP_LOCALS, Source, node_sources, reads_of, writes_of
 from graph.edges import check_edges
 from graph.errors import Problem
 from graph.fields import check_inputs, check_layout, check_node_fields, check_state
-from graph.names import Names
+from graph.names import Names, Visibility
 from graph.sources import MAX_TEMPLATE_CHARS, check_source
 from graph.topology import (
     Concurrency,
@@ -277,25 +277,6 @@ class _Scope:
             "body node",
         )
         return problems
-
-
-class Visibility(Names):
-    """What one node of a scope may read, asked per variable (cheap on large graphs): `extra`,
-    what the enclosing scope provides, and what nodes that may run before it write."""
-
-    def __init__(self, scope: _Scope, node_id: str, extra: set[str]) -> None:
-        super().__init__(extra)
-        self.scope, self.node_id = scope, node_id
-
-    def provides(self, variable: str) -> bool:
-        if variable in self._names or self.scope.outer.provides(variable):
-            return True
-        writers = self.scope.writer_bits.get(variable, 0)
-        return self.scope.concurrency.orders.any_may_run_before(writers, self.node_id)
-
-    def names(self) -> set[str]:
-        own = {v for v in self.scope.writers if self.provides(v)}
-        return self._names | self.scope.outer.names() | own
 
 
 def _writers(nodes: Sequence[Any]) -> dict[str, list[str]]:
