@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.plan import Plan, PrefixGroup
+from compiler.plan import Plan, PrefixGroup, Segment
 from compiler.segments import render_segments
 from engine.api import EngineAPI, PrefixHandle
 from engine.trace import PrefixTrace
@@ -30,12 +30,19 @@ class PrefixPool:
         self._pins: dict[tuple[int, ...], _Pin] = {}
 
     def acquire(self, token_ids: tuple[int, ...], priority: int) -> asyncio.Task[PrefixHandle]:
+        """The pin of `token_ids`, prefilled by this call or shared with an earlier one
+        (see `is_shared`)."""
         pin = self._pins.get(token_ids)
         if pin is None:
             task = asyncio.ensure_future(self.engine.prefill(list(token_ids), priority))
             pin = self._pins[token_ids] = _Pin(task)
         pin.users += 1
         return pin.task
+
+    def is_shared(self, token_ids: tuple[int, ...]) -> bool:
+        """Whether more than one user holds the pin of `token_ids`."""
+        pin = self._pins.get(token_ids)
+        return pin is not None and pin.users > 1
 
     def release(self, token_ids: tuple[int, ...]) -> None:
         pin = self._pins.get(token_ids)
@@ -61,8 +68,10 @@ class _Group:
     group: PrefixGroup
     trace: PrefixTrace
     ids: tuple[int, ...] | None = None
-    task: asyncio.Task[PrefixHandle] | None = None
+    task: asyncio.Future[PrefixHandle] | None = None
     released: bool = False
+    head: _Group | None = None  # its static head, pinned first: concurrent runs share it
+    acquired: bool = False  # whether it holds a pin of the pool
 
 
 @dataclass
@@ -87,6 +96,28 @@ class PrefixPins:
                 continue
             trace = PrefixTrace(group.id, group.tokens, group.consumers, group.speculative)
             self._groups.append(_Group(group, trace))
+        for entry in list(self._groups):
+            entry.head = self._head_of(entry.group)
+
+    def _head_of(self, group: PrefixGroup) -> _Group | None:
+        """The pinned group of the group's leading static segments (made when no group of
+        the plan is exactly that), or None when the group is static or its head too short."""
+        head: list[Segment] = []
+        for segment in group.segments:
+            if segment.kind != "static":
+                break
+            head.append(segment)
+        ids = tuple(t for s in head for t in s.token_ids)
+        if len(head) == len(group.segments) or len(ids) < self.min_tokens:
+            return None
+        for entry in self._groups:
+            if not entry.group.waits_on and entry.group.token_ids == ids:
+                return entry
+        head_group = PrefixGroup(f"{group.id}.head", tuple(head), group.consumers, len(ids),
+                                 release_after=group.release_after)
+        trace = PrefixTrace(head_group.id, len(ids), group.consumers)
+        self._groups.append(_Group(head_group, trace))
+        return self._groups[-1]
 
     def _on_threads(self, group: PrefixGroup) -> bool:
         calls = [self.plan.step(c).call for c in group.consumers]
@@ -144,9 +175,26 @@ class PrefixPins:
         priority = 0 if entry.group.speculative else max(
             (self.priority_of(c) for c in entry.group.consumers), default=0)
         entry.trace.start = self.clock()
-        entry.task = self.pool.acquire(entry.ids, priority)
+        if entry.head is not None:
+            self._prefill(entry.head, values)
+        if entry.head is not None and entry.head.task is not None:
+            entry.task = asyncio.ensure_future(self._after_head(entry, priority))
+        else:
+            entry.task = self._acquire(entry, priority)
         entry.task.add_done_callback(lambda task, e=entry: self._record(e, task))
         self.traces.append(entry.trace)
+
+    def _acquire(self, entry: _Group, priority: int) -> asyncio.Task[PrefixHandle]:
+        assert entry.ids is not None
+        task = self.pool.acquire(entry.ids, priority)
+        entry.acquired = True
+        entry.trace.shared = self.pool.is_shared(entry.ids)
+        return task
+
+    async def _after_head(self, entry: _Group, priority: int) -> PrefixHandle:
+        assert entry.head is not None and entry.head.task is not None
+        await asyncio.wait([entry.head.task])
+        return await asyncio.shield(self._acquire(entry, priority))
 
     def _record(self, entry: _Group, task: asyncio.Task[PrefixHandle]) -> None:
         if task.cancelled():
@@ -157,13 +205,17 @@ class PrefixPins:
             handle = task.result()
             entry.trace.ready = self.clock()
             entry.trace.tokens = len(handle.token_ids)
-            entry.trace.cached_tokens = handle.cached_tokens
+            # a pin another run made costs this run nothing
+            entry.trace.cached_tokens = entry.trace.tokens if entry.trace.shared else \
+                handle.cached_tokens
 
     def _release(self, entry: _Group) -> None:
         entry.released = True
         entry.trace.released = self.clock()
-        if entry.ids is not None:
+        if entry.acquired and entry.ids is not None:
             self.pool.release(entry.ids)
+        elif entry.task is not None:
+            entry.task.cancel()
 
 
 def now() -> float:

@@ -55,6 +55,7 @@ class PrefixTrace:
     ready: float | None = None  # when its KV was computed and pinned
     released: float | None = None
     cached_tokens: int = 0  # of its tokens already cached when it was prefilled
+    shared: bool = False  # pinned by an earlier run on the same engine (PrefixPool)
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -37,6 +37,9 @@ def test_a_jsonl_batch_runs_on_one_engine_with_one_line_of_outputs_per_instance(
     traces = json.loads(trace.read_text())
     assert [t["status"] for t in traces] == ["succeeded"] * len(ALERTS)
     assert all(t["totals"]["cached_tokens"] >= 3 * 64 for t in traces)
+    heads = [p for t in traces for p in t["prefixes"] if p["group_id"].endswith(".head")]
+    assert len(heads) == len(ALERTS)  # the static head of each run's alert prefix
+    assert sum(not p["shared"] for p in heads) == 1  # prefilled once for all runs
     assert result.stderr.count("EXPLAIN ANALYZE") == len(ALERTS)
     assert "prefill tokens: predicted naive" in result.stderr
 
