@@ -62,8 +62,12 @@ def run_command(
         _fail(str(exc))
     instances = [{**base, **line} for line in batch] if batch is not None else [base]
     _check_inputs(workflow, instances)
-    results, plan = asyncio.run(_run_all(workflow, instances, model, registry, not no_plan_opt,
-                                         seed, live=sys.stderr.isatty() and batch is None))
+    try:
+        results, plan = asyncio.run(_run_all(workflow, instances, model, registry,
+                                             not no_plan_opt, seed,
+                                             live=sys.stderr.isatty() and batch is None))
+    except _ModelError as exc:
+        _fail(str(exc))
     _report(results, plan, trace, explain)
 
 
@@ -73,7 +77,10 @@ async def _run_all(workflow: Any, instances: list[dict[str, Any]], model: str, r
     from engine.executor import Executor
     from engine.run_prefix import PrefixPool
 
-    engine = flowc.make_engine(model, optimize, seed)
+    try:
+        engine = flowc.make_engine(model, optimize, seed)
+    except (ValueError, OSError) as exc:
+        raise _ModelError(f"cannot load model {model!r}: {exc}") from exc
     try:
         plan = flowc.compile(workflow, engine.tokenizer)
         pool = PrefixPool(engine)
@@ -88,6 +95,10 @@ async def _run_all(workflow: Any, instances: list[dict[str, Any]], model: str, r
         return list(await asyncio.gather(*runs)), plan
     finally:
         engine.close()
+
+
+class _ModelError(RuntimeError):
+    pass
 
 
 def _report(results: list[Any], plan: Any, trace: Path | None, explain: bool) -> None:

@@ -59,5 +59,7 @@ def test_input_errors_are_reported_before_any_model_loads(tmp_path: Path) -> Non
     assert "input 'n' must be of type integer, got 'ten'" in typed.stderr
     syntax = runner.invoke(app, ["run", str(workflow), "--input", "n"])
     assert syntax.exit_code == 1 and "expected NAME=VALUE" in syntax.stderr
+    model = runner.invoke(app, ["run", str(workflow), "-i", "n=2", "--model", "dummy:nope"])
+    assert model.exit_code == 1 and "cannot load model 'dummy:nope'" in model.stderr
     absent = runner.invoke(app, ["run", str(tmp_path / "absent.json")])
     assert absent.exit_code == 2 and "no such file" in absent.stderr
