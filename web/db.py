@@ -35,13 +35,16 @@ class GraphVersionRow(Base):
 
 
 class RunRow(Base):
-    """A run outlives its graph: graph_id is a plain column, not a foreign key."""
+    """A run outlives its graph: graph_id is a plain column, not a foreign key. `owner` names
+    the server that runs it, so a restarting server interrupts only its own runs when
+    several share one database."""
 
     __tablename__ = "runs"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     graph_id: Mapped[str] = mapped_column(String(64), index=True)
     version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), index=True)
+    owner: Mapped[str] = mapped_column(String(200), default="", index=True)  # the server running it
     inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
     outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -55,7 +55,7 @@ class RunManager:
         self.slots.acquire()
         run_id = new_id("run")
         try:
-            self.store.add_run(run_id, graph_id, version, inputs)
+            self.store.add_run(run_id, graph_id, version, inputs, self.settings.server_name)
         except BaseException:
             self.slots.release()
             raise
@@ -95,7 +95,7 @@ class RunManager:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self.store.mark_interrupted()
+        self.store.mark_interrupted(self.settings.server_name)
 
     async def _drive(self, run: LiveRun, plan: Any, inputs: dict[str, Any]) -> None:
         from engine.executor import Executor

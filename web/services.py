@@ -38,7 +38,7 @@ class Services:
     async def start(cls, settings: Settings, engine: EngineAPI | None = None,
                     metrics: Metrics | None = None) -> Services:
         store = Store(settings.database_url)
-        interrupted = store.mark_interrupted()
+        interrupted = store.mark_interrupted(settings.server_name)
         if interrupted:
             log.warning("marked %d runs interrupted (the server stopped during them)",
                         interrupted)

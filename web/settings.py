@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,12 +41,19 @@ class Settings:
     default_completion_tokens: int = 512  # when a chat request gives no max_tokens
     max_completion_tokens: int = 4096  # the most max_tokens an OpenAI request may ask
     max_n: int = 16
+    server_name: str = ""  # owner of this server's runs in a shared store; host:port if unset
+
+    def __post_init__(self) -> None:
+        if not self.server_name:
+            self.server_name = f"{socket.gethostname()}:{self.port}"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         """Settings from FLOWC_* environment variables, then `overrides` (unset ones skipped)."""
         env = os.environ
         values: dict[str, object] = {}
+        if env.get("FLOWC_SERVER_NAME"):
+            values["server_name"] = env["FLOWC_SERVER_NAME"]
         if env.get("FLOWC_MODEL"):
             values["model"] = env["FLOWC_MODEL"]
         if env.get("FLOWC_DATABASE_URL"):

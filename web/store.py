@@ -131,10 +131,11 @@ class Store:
             return s.execute(delete(GraphRow).where(GraphRow.id == graph_id)).rowcount > 0
 
     # runs
-    def add_run(self, run_id: str, graph_id: str, version: int, inputs: dict[str, Any]) -> None:
+    def add_run(self, run_id: str, graph_id: str, version: int, inputs: dict[str, Any],
+                owner: str = "") -> None:
         with self._session.begin() as s:
             s.add(RunRow(id=run_id, graph_id=graph_id, version=version, status="queued",
-                         inputs=inputs, created_at=time.time()))
+                         owner=owner, inputs=inputs, created_at=time.time()))
 
     def set_status(self, run_id: str, status: str) -> None:
         with self._session.begin() as s:
@@ -177,10 +178,11 @@ class Store:
         with self._session() as s:
             return int(s.scalar(query) or 0)
 
-    def mark_interrupted(self) -> int:
-        """Runs left queued or running by a server that stopped: they will never finish."""
+    def mark_interrupted(self, owner: str = "") -> int:
+        """Runs `owner` left queued or running when it stopped: they will never finish."""
         with self._session.begin() as s:
-            result = s.execute(update(RunRow).where(RunRow.status.in_(IN_FLIGHT)).values(
+            stale = RunRow.status.in_(IN_FLIGHT) & (RunRow.owner == owner)
+            result = s.execute(update(RunRow).where(stale).values(
                 status="interrupted", error="the server stopped during the run",
                 finished_at=time.time()))
             return result.rowcount

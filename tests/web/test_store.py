@@ -47,12 +47,14 @@ def test_events_in_order_and_unique(store: Store) -> None:
 
 def test_only_runs_in_flight_become_interrupted(store: Store) -> None:
     for run_id in ("queued", "running", "done"):
-        store.add_run(run_id, "g", 1, {})
+        store.add_run(run_id, "g", 1, {}, owner="here:8000")
+    store.add_run("elsewhere", "g", 1, {}, owner="there:8000")
     store.set_status("running", "running")
     store.finish_run("done", "succeeded", {"y": 1}, None, None, {"steps": []})
-    assert store.mark_interrupted() == 2
+    assert store.mark_interrupted("here:8000") == 2
     assert store.get_run("queued").status == "interrupted"
     assert store.get_run("done").status == "succeeded"
     assert store.get_trace("done") == {"steps": []}
     assert store.count_runs("interrupted") == 2
-    assert store.count_runs(graph_id="g") == 3 and store.count_runs(graph_id="h") == 0
+    assert store.get_run("elsewhere").status == "queued"  # another server's run goes on
+    assert store.count_runs(graph_id="g") == 4 and store.count_runs(graph_id="h") == 0
