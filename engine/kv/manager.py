@@ -86,7 +86,7 @@ class KVManager:
         """Tokens whose K/V are held in pages in use, each physical slot counted once."""
         fill: dict[int, int] = {}
         if self.cache is not None:
-            for node in self.cache._nodes():
+            for node in self.cache.nodes():
                 for page in node.pages:
                     fill[page] = self.page_size
         for seq in running:

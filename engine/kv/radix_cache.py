@@ -129,7 +129,7 @@ class RadixCache:
     def evict(self, num_pages: int) -> int:
         """Free at least `num_pages` pages by dropping least recently used unpinned leaves
         (fewer if not enough can go); return how many pages went back to the pool."""
-        heap = [(n.last_access, id(n), n) for n in self._nodes() if self._evictable(n)]
+        heap = [(n.last_access, id(n), n) for n in self.nodes() if self._evictable(n)]
         heapq.heapify(heap)
         freed = 0
         while heap and freed < num_pages:
@@ -148,7 +148,7 @@ class RadixCache:
         self.evict(self.pool.num_pages)
 
     # -- helpers -----------------------------------------------------------------------------
-    def _nodes(self) -> list[RadixNode]:
+    def nodes(self) -> list[RadixNode]:
         out, stack = [], list(self.root.children.values())
         while stack:
             node = stack.pop()
