@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections import Counter
@@ -30,6 +31,7 @@ from engine.run_state import Scope
 from engine.tools import ToolError, ToolRegistry
 from engine.trace import NodeTrace, Trace
 
+log = logging.getLogger(__name__)
 EventKind = Literal["run_start", "node_start", "token", "node_end", "run_end", "error"]
 
 
@@ -54,8 +56,12 @@ class RunContext:
         return time.monotonic() - self.started
 
     def emit(self, kind: EventKind, node_id: str | None, data: dict[str, Any]) -> None:
-        if self.on_event is not None:
+        if self.on_event is None:
+            return
+        try:
             self.on_event(RunEvent(kind, node_id, data, self.clock()))
+        except Exception:  # a broken listener must not break the run
+            log.exception("run event listener failed on %s", kind)
 
 
 @dataclass
