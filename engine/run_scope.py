@@ -43,7 +43,7 @@ def build_graph(
             target=e.to,
             when=e.when,
             is_else=e.is_else,
-            back=bool(g.edges[e.from_, e.to].get("back_edge")),
+            back=g.has_edge(e.from_, e.to) and bool(g.edges[e.from_, e.to].get("back_edge")),
         )
         for i, e in enumerate(edges)
     )

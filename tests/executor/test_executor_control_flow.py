@@ -252,3 +252,16 @@ def test_cancelling_the_caller_stops_the_run_and_its_tools() -> None:
 
     asyncio.run(give_up())
     assert started == [0.5] and finished == []
+
+
+@pytest.mark.parametrize(("flag", "expected"), [("yes", ["a"]), ("no", ["a", "b"])])
+def test_when_edge_to_done_ends_the_branch_and_suppresses_else(flag: str, expected: list[str]):
+    result = run({
+        "inputs": {"flag": {"type": "string"}},
+        "nodes": [{"id": "a", "type": "set", "assign": {"x": "flag"}},
+                  {"id": "b", "type": "set", "assign": {"y": "1"}}],
+        "edges": [{"from": "a", "to": "done", "when": "x == 'yes'"},
+                  {"from": "a", "to": "b", "when": "else"}],
+    }, {"flag": flag})
+    assert result.status == "succeeded"
+    assert ran(result) == expected
