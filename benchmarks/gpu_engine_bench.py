@@ -15,7 +15,9 @@ transformers runs after flowc has released the GPU, with random weights of the s
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
+import pstats
 import random
 import sys
 import time
@@ -92,6 +94,40 @@ def flowc_shared_prefix(engine, branches: int, prefix_len: int, suffix: int, voc
     return results
 
 
+def model_step_ms(runner, shape, context: int = 1024) -> dict:
+    """The model alone on decode batches (CUDA-graph replay when enabled), no scheduler:
+    milliseconds per step by batch size, over pages whose contents do not matter."""
+    from engine.forward import ForwardBatch
+
+    page = runner.page_size
+    pages = -(-(context + 1) // page)
+    result = {}
+    for size in (1, 64, 256):
+        if size * pages + 1 > runner.num_pages or size > runner.config.max_num_seqs:
+            continue
+        tables = torch.arange(1, size * pages + 1, dtype=torch.int32).view(size, pages)
+        slots = tables[:, context // page].long() * page + context % page
+        batch = ForwardBatch(
+            input_ids=torch.randint(10, shape.vocab_size - 10, (size,)),
+            positions=torch.full((size,), context),
+            seq_lens=torch.full((size,), context + 1, dtype=torch.int32),
+            query_lens=torch.ones(size, dtype=torch.int32),
+            query_start=torch.arange(size + 1, dtype=torch.int32),
+            block_tables=tables,
+            slot_mapping=slots,
+            logits_indices=torch.arange(size),
+            page_size=page,
+            max_query_len=1,
+            max_seq_len=context + 1,
+            is_decode=True,
+        )
+        runner.forward(batch)
+        result[f"batch_{size}"] = (
+            timed(lambda b=batch: [runner.forward(b) for _ in range(20)]) / 20 * 1e3
+        )
+    return result
+
+
 def run_flowc(args, shape, copy_gbs: float) -> dict:
     config = EngineConfig(
         model=f"dummy:{args.shape}",
@@ -119,10 +155,20 @@ def run_flowc(args, shape, copy_gbs: float) -> dict:
     out["batch1_floor_tok_s"] = copy_gbs * 1e9 / step_bytes
     out["batch1_share_of_floor"] = out["batch1_tok_s"] / out["batch1_floor_tok_s"]
     print("flowc batch-1", out, flush=True)
+    out["model_step_ms"] = model_step_ms(runner, shape)
+    print("model step", out["model_step_ms"], flush=True)
     requests = workload(args.requests, args.min_len, args.max_len, shape.vocab_size)
     warm = [p for p, _ in requests[:8]]
     flowc_generate(engine, warm, [8] * len(warm))
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler:
+        profiler.enable()
     seconds = flowc_generate(engine, [p for p, _ in requests], [o for _, o in requests])
+    if profiler:
+        profiler.disable()
+        with open(args.out.with_suffix(".profile.txt"), "w") as stream:
+            pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(45)
+    out["offline_steps"] = engine.stats().steps
     out["offline_seconds"] = seconds
     out["offline_output_tok_s"] = sum(o for _, o in requests) / seconds
     print("flowc offline", seconds, flush=True)
@@ -256,6 +302,7 @@ def main() -> None:
     parser.add_argument("--max-num-seqs", type=int, default=256)
     parser.add_argument("--max-batch-tokens", type=int, default=8192)
     parser.add_argument("--skip-hf", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="cProfile the offline run")
     args = parser.parse_args()
     shape = dummy_shape(args.shape)
     results = {

@@ -252,10 +252,10 @@ def build_cascade_meta(
 
 
 def prefix_splits(meta: CascadeMeta, num_kv_heads: int, num_sms: int) -> int:
-    """Split the shared prefix so the grid fills the GPU once, each split at least 512 keys
-    (more splits cost partial-result traffic in the merge)."""
+    """Split the shared prefix so the grid fills the GPU about twice, each split at least 512
+    keys (more splits cost partial-result traffic in the merge)."""
     programs = max(1, meta.work_tiles * num_kv_heads)
-    wanted = triton.cdiv(num_sms, programs)
+    wanted = triton.cdiv(2 * num_sms, programs)
     by_length = triton.cdiv(meta.max_prefix_len, 512)
     return int(max(1, min(16, wanted, by_length)))
 
