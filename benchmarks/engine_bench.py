@@ -105,7 +105,7 @@ def measure(args) -> dict:
         "machine": platform.processor() or platform.machine(),
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__},
-        "attention": type(engine.runner).__name__, "rows": rows,
+        "load_average_after": [round(x, 1) for x in os.getloadavg()], "rows": rows,
     }
 
 
@@ -113,7 +113,9 @@ def to_markdown(result: dict) -> str:
     lines = [
         f"Command: `{result['command']}`  ",
         f"Date: {result['date']}; device {result['device']} ({result['machine']}, "
-        f"{result['threads']} threads); model {result['model']}, {result['dtype']}; "
+        f"{result['threads']} threads, load average after the run "
+        f"{', '.join(map(str, result['load_average_after']))}); "
+        f"model {result['model']}, {result['dtype']}; "
         f"torch {result['versions']['torch']}, transformers {result['versions']['transformers']}",
         "",
         "| case | prompt tokens | new tokens | flowc tok/s | transformers tok/s | speed-up |",
@@ -131,7 +133,10 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=8)
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     result = measure(args)
     out = ROOT / "benchmarks" / "results" / f"engine_bench_{args.device.split(':')[0]}"
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
