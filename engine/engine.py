@@ -167,8 +167,10 @@ class LLMEngine:
         seqs, logits = run_chunks(self.runner, self.kv, chunks, device)
         outputs = []
         if seqs:
-            outputs.extend(self._sample(logits.cpu(), [self.requests[s.request_id]
-                                                        for s in seqs]))
+            requests = [self.requests[s.request_id] for s in seqs]
+            # sample on the device; grammar masks are built on the host (constrained batches)
+            on_host = any(r.constraint is not None for r in requests)
+            outputs.extend(self._sample(logits.cpu() if on_host else logits, requests))
         for chunk in chunks:
             seq = chunk.seq
             if not seq.samples and seq.num_uncomputed == 0 and seq.status is not \
