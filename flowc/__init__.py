@@ -4,7 +4,7 @@
     workflow = flowc.load("examples/graphs/soar_triage.json")
     plan = flowc.compile(workflow)
     result = flowc.run(workflow, {"alert": "..."})   # RunResult: status, outputs, trace
-    flowc.serve(port=8000)                           # the HTTP service and editor
+    flowc.serve(port=8000)                           # the HTTP service
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def make_tools(tool_files: Iterable[str | Path] = (), allow_http: Iterable[str] 
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, **settings: Any) -> None:
-    """Serve the HTTP API and the editor (blocks until stopped)."""
+    """Serve the HTTP API (blocks until stopped)."""
     from flowc.commands.serve import serve as serve_command
 
     serve_command(host=host, port=port, **settings)
