@@ -16,7 +16,7 @@ from engine.engine import LLMEngine
 from engine.kv.block_pool import pages_for
 from engine.requests import BadRequestError, EmptyPromptError, PromptTooLongError
 
-MAX_NEW = 6
+MAX_NEW = 10
 SYSTEM = (
     "You are a meticulous security analyst working in a large company's operations centre. "
     "You read alerts from intrusion detection systems, firewalls and endpoint agents, and "
@@ -149,7 +149,7 @@ def test_constrained_outputs_always_satisfy_their_constraint(engine, default_loa
     regex = r"(yes|no), [0-9]{1,2} [a-z]{1,8}"
     choices = ("benign", "suspicious", "malicious")
     jobs = []
-    for seed in range(4):
+    for seed in range(8):
         for kind, params in (("regex", {"regex": regex}), ("json", {"json_schema": schema}),
                              ("choices", {"choices": choices})):
             sampling = SamplingParams(max_tokens=30, temperature=1.0, seed=seed, **params)
@@ -175,6 +175,7 @@ def test_pages_in_use_hold_at_least_96_percent_live_tokens(default_loaded, promp
         usage = engine.kv_usage()
         if usage.pages_in_use:
             fills.append(usage.fill)
+    print(f"KV fill: min {min(fills):.4f} over {len(fills)} steps")
     assert len(fills) > 5 and min(fills) >= 0.96, fills
 
 
@@ -207,7 +208,7 @@ def test_bad_requests_raise_at_add_request_and_leave_the_batch_alone(engine, pro
 def test_stop_strings_stop_token_ids_and_logprobs(engine, hf_model, prompts, reference):
     prompt = prompts[0]
     full = engine.generate([prompt], SamplingParams(max_tokens=MAX_NEW, logprobs=True))[0]
-    assert full.text == "The capital of France is Paris." or full.token_ids == reference[0]
+    assert full.token_ids == reference[0] and "of France" in full.text
     # a stop string spanning tokens ends the text before it
     cut = engine.generate([prompt], SamplingParams(max_tokens=MAX_NEW, stop=("of Fr",)))[0]
     assert cut.finish_reason == "stop" and cut.text == full.text.split("of Fr")[0]
