@@ -28,20 +28,14 @@ from engine.requests import (
     StepOutput,
     check_prompt,
     check_request,
+    context_length,
+    is_constrained,
 )
 from engine.sampling import Sampler, make_generator
 from engine.scheduler import ScheduledChunk, Scheduler
 from engine.sequence import Sequence, SequenceKind, SequenceStatus
 
 _PREFILL_ONLY = SamplingParams(max_tokens=0)
-
-
-def _context_length(model_config: Any) -> int:
-    for name in ("max_position_embeddings", "max_context", "max_seq_len"):
-        value = getattr(model_config, name, None)
-        if value:
-            return int(value)
-    return 2048
 
 
 class LLMEngine:
@@ -70,7 +64,7 @@ class LLMEngine:
                                    self.config.max_batch_tokens, self.config.prefill_chunk)
         model_config = self.loaded.model_config
         self.limits = Limits(vocab_size=int(model_config.vocab_size),
-                             max_context=_context_length(model_config),
+                             max_context=context_length(model_config),
                              page_size=pool.page_size, pool_pages=pool.capacity)
         self.sampler = Sampler()
         self._grammars: GrammarCompiler | None = None
@@ -87,7 +81,7 @@ class LLMEngine:
         """Queue a generation; raise a `ValueError` subclass for a bad request."""
         sampling = sampling or SamplingParams()
         ids = check_request(token_ids, sampling, self.limits)
-        grammar = self._grammar_compiler().compile(sampling) if _constrained(sampling) else None
+        grammar = self._grammar_compiler().compile(sampling) if is_constrained(sampling) else None
         request = self._new_request(ids, sampling, priority, request_id, SequenceKind.GENERATE)
         if grammar is not None:
             request.constraint = Constraint(grammar)
@@ -238,7 +232,7 @@ class LLMEngine:
         for i, (ids, p) in enumerate(zip(token_lists, params, strict=True)):
             try:
                 check_request(ids, p, self.limits)
-                if _constrained(p):
+                if is_constrained(p):
                     self._grammar_compiler().compile(p)
             except ValueError as error:
                 raise type(error)(f"prompt {i}: {error}") from None
@@ -284,7 +278,7 @@ class LLMEngine:
             raise BadRequestError("no free KV page to fork into")
         child = self._new_request(ids, sampling, parent.seq.priority, new_request_id,
                                   SequenceKind.GENERATE)
-        if _constrained(sampling):
+        if is_constrained(sampling):
             child.constraint = Constraint(self._grammar_compiler().compile(sampling))
         copy = self.kv.fork(parent.seq, child.seq)
         child.seq.num_cached_tokens = child.seq.num_computed_tokens
@@ -321,10 +315,6 @@ class LLMEngine:
             generated_tokens=c.generated_tokens, steps=c.steps,
             extra={"preemptions": float(self.scheduler.num_preemptions),
                    "cached_pages": float(self.kv.cache.num_pages if self.kv.cache else 0)})
-
-
-def _constrained(sampling: SamplingParams) -> bool:
-    return any(x is not None for x in (sampling.regex, sampling.json_schema, sampling.choices))
 
 
 from engine.async_engine import AsyncEngine  # noqa: E402  (re-exported; it imports LLMEngine)

@@ -133,3 +133,15 @@ def check_request(token_ids: Any, sampling: SamplingParams, limits: Limits) -> l
         raise BadRequestError(f"the request needs up to {needed} KV pages ({total} tokens) but "
                               f"the engine has only {limits.pool_pages}")
     return ids
+
+
+def context_length(model_config: Any) -> int:
+    for name in ("max_position_embeddings", "max_context", "max_seq_len"):
+        value = getattr(model_config, name, None)
+        if value:
+            return int(value)
+    return 2048
+
+
+def is_constrained(sampling: SamplingParams) -> bool:
+    return any(x is not None for x in (sampling.regex, sampling.json_schema, sampling.choices))
