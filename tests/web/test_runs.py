@@ -55,6 +55,9 @@ def test_events_stream_live_and_late(client: httpx.Client, greet_id: str) -> Non
     assert late == live
     resumed = read_events(client, run_id, **{"Last-Event-ID": "2"})
     assert resumed == live[3:]
+    for bad in ("+0.0", "1e3", "x", "-2"):
+        answer = client.get(f"/v1/runs/{run_id}/events", headers={"Last-Event-ID": bad})
+        assert answer.status_code == 422, (bad, answer.text)
 
 
 def test_cancel_a_run_in_flight(client: httpx.Client) -> None:

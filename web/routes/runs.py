@@ -62,16 +62,19 @@ async def get_run(run_id: str, store: StoreDep) -> RunPublic:
     return run_public(_run(store, run_id), store.get_trace(run_id))
 
 
+EVENT_ID = r"^(-1|[0-9]{1,9})$"  # an event's seq as SSE sends it; plain digits only
+
+
 @router.get("/runs/{run_id}/events", response_class=StreamingResponse,
             responses={200: {"description": "Server-sent events: one per run event",
                              "content": SSE_CONTENT}, **errors(404)})
 async def run_events(run_id: str, store: StoreDep, runs: RunsDep,
-                     last_event_id: Annotated[int | None, Header(ge=-1, le=2**31)] = None
+                     last_event_id: Annotated[str | None, Header(pattern=EVENT_ID)] = None
                      ) -> StreamingResponse:
     """The run's events as server-sent events, from the first (or after Last-Event-ID) to
     run_end. Each has `id` (its seq), `event` (its kind) and JSON `data`."""
     _run(store, run_id)
-    after = -1 if last_event_id is None else last_event_id
+    after = -1 if last_event_id is None else int(last_event_id)
     return StreamingResponse(_sse(runs.events(run_id, after)), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
