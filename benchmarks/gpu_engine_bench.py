@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import os
 import pstats
 import random
 import sys
@@ -94,7 +95,7 @@ def flowc_shared_prefix(engine, branches: int, prefix_len: int, suffix: int, voc
     return results
 
 
-def model_step_ms(runner, shape, context: int = 1024) -> dict:
+def model_step_ms(runner, shape, context: int = 1024, sizes=(1, 64, 256)) -> dict:
     """The model alone on decode batches (CUDA-graph replay when enabled), no scheduler:
     milliseconds per step by batch size, over pages whose contents do not matter."""
     from engine.forward import ForwardBatch
@@ -102,7 +103,7 @@ def model_step_ms(runner, shape, context: int = 1024) -> dict:
     page = runner.page_size
     pages = -(-(context + 1) // page)
     result = {}
-    for size in (1, 64, 256):
+    for size in sizes:
         if size * pages + 1 > runner.num_pages or size > runner.config.max_num_seqs:
             continue
         tables = torch.arange(1, size * pages + 1, dtype=torch.int32).view(size, pages)
@@ -126,6 +127,78 @@ def model_step_ms(runner, shape, context: int = 1024) -> dict:
             timed(lambda b=batch: [runner.forward(b) for _ in range(20)]) / 20 * 1e3
         )
     return result
+
+
+def run_batch1(args, shape, copy_gbs: float) -> dict:
+    """`--only batch1`: batch-1 decode with the fused CUDA ops off (FLOWC_FUSED_OPS=0) and on,
+    each in a fresh engine (CUDA graphs are captured with the setting of their engine)."""
+    out = {}
+    for name, flag in (("unfused", "0"), ("fused", "1")):
+        os.environ["FLOWC_FUSED_OPS"] = flag
+        engine = LLMEngine(flowc_config(args))
+        runner = engine.runner
+        weight_bytes = sum(p.numel() * p.element_size() for p in runner.model.parameters())
+        kv_token_bytes = runner.bytes_per_page // runner.page_size
+        rng = random.Random(2)
+        prompt = random_prompt(rng, args.prompt_len, shape.vocab_size)
+        tok_s = flowc_batch1(engine, prompt, args.new_tokens)
+        step_bytes = weight_bytes + kv_token_bytes * (args.prompt_len + args.new_tokens // 2)
+        floor = copy_gbs * 1e9 / step_bytes
+        step = model_step_ms(runner, shape, sizes=(1,))["batch_1"]
+        out[name] = {
+            "batch1_tok_s": tok_s,
+            "batch1_floor_tok_s": floor,
+            "batch1_share_of_floor": tok_s / floor,
+            "model_step_ms_batch_1": step,
+            "model_step_floor_ms": 1e3 * (weight_bytes + kv_token_bytes * 1024) / (copy_gbs * 1e9),
+            "cuda_graphs": runner.decode_graphs is not None,
+        }
+        print("flowc batch-1", name, out[name], flush=True)
+        del engine, runner
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    os.environ.pop("FLOWC_FUSED_OPS", None)
+    return out
+
+
+def batch1_markdown(r: dict) -> str:
+    b, a = r["batch1"], r["args"]
+    text = f"# Engine on the GPU, batch-1 decode: {r['shape']} (dummy weights, bf16)\n\n"
+    text += env_markdown(r["environment"])
+    text += f"- copy bandwidth (read + write): {r['copy_bandwidth_gb_s']:.0f} GB/s\n"
+    text += f"- CUDA graphs: {b['fused']['cuda_graphs']}\n\n"
+    rows = [
+        [
+            f"batch-1 decode tok/s ({a['prompt_len']}-token prompt, {a['new_tokens']} new)",
+            b["unfused"]["batch1_tok_s"],
+            b["fused"]["batch1_tok_s"],
+            b["fused"]["batch1_floor_tok_s"],
+        ],
+        [
+            "share of bandwidth floor",
+            b["unfused"]["batch1_share_of_floor"],
+            b["fused"]["batch1_share_of_floor"],
+            1.0,
+        ],
+        [
+            "model alone, ms per step (1024-token context)",
+            b["unfused"]["model_step_ms_batch_1"],
+            b["fused"]["model_step_ms_batch_1"],
+            b["fused"]["model_step_floor_ms"],
+        ],
+    ]
+    return text + table(["measure", "unfused (FLOWC_FUSED_OPS=0)", "fused", "floor"], rows)
+
+
+def flowc_config(args) -> EngineConfig:
+    return EngineConfig(
+        model=f"dummy:{args.shape}",
+        device=args.device,
+        dtype="bfloat16",
+        max_num_seqs=args.max_num_seqs,
+        max_batch_tokens=args.max_batch_tokens,
+    )
 
 
 def run_flowc(args, shape, copy_gbs: float) -> dict:
@@ -303,6 +376,9 @@ def main() -> None:
     parser.add_argument("--max-batch-tokens", type=int, default=8192)
     parser.add_argument("--skip-hf", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile the offline run")
+    parser.add_argument(
+        "--only", choices=["batch1"], help="batch1: batch-1 decode, fused ops off and on"
+    )
     args = parser.parse_args()
     shape = dummy_shape(args.shape)
     results = {
@@ -313,6 +389,11 @@ def main() -> None:
     }
     copy_gbs = copy_bandwidth_gbs() if args.device == "cuda" else 1.0  # cpu: smoke runs only
     results["copy_bandwidth_gb_s"] = copy_gbs
+    if args.only == "batch1":
+        results["batch1"] = run_batch1(args, shape, copy_gbs)
+        write_results(args.out, results, batch1_markdown(results))
+        print(batch1_markdown(results))
+        return
     results["flowc"] = run_flowc(args, shape, copy_gbs)
     write_results(args.out, results, markdown(results))
     if not args.skip_hf:
