@@ -16,6 +16,7 @@ from engine.forward import ForwardBatch
 from engine.models.config import ModelConfig
 from engine.models.layers import GatedMLP, RMSNorm
 from engine.models.rope import RotaryEmbedding, apply_rotary
+from engine.ops import fused_ops_enabled
 
 KVCache = tuple[torch.Tensor, torch.Tensor]
 
@@ -56,8 +57,13 @@ class Attention(nn.Module):
             q = self.q_norm(q)
             k = self.k_norm(k)
         cos, sin = cos_sin
-        q = apply_rotary(q, cos, sin)
-        k = apply_rotary(k, cos, sin)
+        if fused_ops_enabled(q):
+            from engine.ops.triton_rotary import apply_rotary_
+
+            apply_rotary_(q, k, cos, sin)
+        else:
+            q = apply_rotary(q, cos, sin)
+            k = apply_rotary(k, cos, sin)
         k_cache, v_cache = kv_cache
         backend.write_kv(k_cache, v_cache, k, v, batch.slot_mapping)
         out = backend.attend(q, k_cache, v_cache, batch, self.scale)
@@ -108,6 +114,23 @@ class LlamaForCausalLM(nn.Module):
     def hidden_states(self, batch: ForwardBatch, kv_caches: list[KVCache]) -> torch.Tensor:
         x = self.embed_tokens(batch.input_ids)
         cos_sin = self.rotary.cos_sin(batch.positions, x.dtype)
+        if fused_ops_enabled(x):
+            return self._fused_hidden_states(x, cos_sin, batch, kv_caches)
         for layer, kv_cache in zip(self.layers, kv_caches, strict=True):
             x = layer(x, cos_sin, kv_cache, batch, self.attention_backend)
         return self.norm(x)
+
+    def _fused_hidden_states(self, x, cos_sin, batch, kv_caches) -> torch.Tensor:
+        """The same layers with each residual add fused into the RMSNorm after it (CUDA):
+        `residual` carries x between layers, `h` the normed input of the next block."""
+        from engine.ops.triton_norm import add_rms_norm, rms_norm
+
+        first = self.layers[0].input_layernorm
+        h, residual = rms_norm(x, first.weight, first.eps), x
+        norms = [layer.input_layernorm for layer in self.layers[1:]] + [self.norm]
+        for layer, kv_cache, next_norm in zip(self.layers, kv_caches, norms, strict=True):
+            h = layer.self_attn(h, cos_sin, kv_cache, batch, self.attention_backend)
+            post = layer.post_attention_layernorm
+            h, residual = add_rms_norm(h, residual, post.weight, post.eps)
+            h, residual = add_rms_norm(layer.mlp(h), residual, next_norm.weight, next_norm.eps)
+        return h
