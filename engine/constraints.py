@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any
 
 import torch
-import xgrammar as xgr
+
+if TYPE_CHECKING:
+    import xgrammar as xgr
 
 from engine.api import SamplingParams
 
@@ -37,14 +40,31 @@ def _choices_grammar(choices: tuple[str, ...]) -> str:
     return "root ::= " + " | ".join(json.dumps(c, ensure_ascii=False) for c in choices)
 
 
+@cache
+def _xgrammar() -> Any:
+    """xgrammar, imported on first use: an engine that serves no constrained request runs
+    without it."""
+    try:
+        import xgrammar
+    except ImportError as error:
+        raise ConstraintError("constrained decoding needs the xgrammar package") from error
+    return xgrammar
+
+
 class GrammarCompiler:
-    """Compiles constraints against one tokenizer; compiled grammars are cached."""
+    """Compiles constraints against one tokenizer (set up on the first constrained request)."""
 
     def __init__(self, tokenizer: Any, vocab_size: int, stop_token_ids: tuple[int, ...]) -> None:
-        info = xgr.TokenizerInfo.from_huggingface(
-            tokenizer, vocab_size=vocab_size, stop_token_ids=list(stop_token_ids))
-        self._compiler = xgr.GrammarCompiler(info)
+        self._tokenizer = tokenizer
+        self._stop_token_ids = list(stop_token_ids)
         self.vocab_size = vocab_size
+
+    @cached_property
+    def _compiler(self) -> xgr.GrammarCompiler:
+        xgr = _xgrammar()
+        info = xgr.TokenizerInfo.from_huggingface(
+            self._tokenizer, vocab_size=self.vocab_size, stop_token_ids=self._stop_token_ids)
+        return xgr.GrammarCompiler(info)
 
     def compile(self, params: SamplingParams) -> xgr.CompiledGrammar | None:
         given = [name for name in ("regex", "json_schema", "choices")
@@ -72,7 +92,7 @@ class Constraint:
     """One request's position in its grammar."""
 
     def __init__(self, grammar: xgr.CompiledGrammar) -> None:
-        self._matcher = xgr.GrammarMatcher(grammar)
+        self._matcher = _xgrammar().GrammarMatcher(grammar)
 
     @property
     def is_terminated(self) -> bool:
@@ -92,6 +112,7 @@ def allowed_tokens(constraints: list[Constraint | None], vocab_size: int) -> tor
     rows = [i for i, c in enumerate(constraints) if c is not None]
     if not rows:
         return None
+    xgr = _xgrammar()
     bitmask = xgr.allocate_token_bitmask(len(constraints), vocab_size)
     for i in rows:
         constraints[i].fill(bitmask, i)  # type: ignore[union-attr]
