@@ -24,7 +24,7 @@ import triton.language as tl
 
 from engine.attention.triton_common import (
     KernelConfig,
-    load_page_tile,
+    load_kv_tiles,
     softmax_step,
 )
 from engine.forward import PrefixGroup
@@ -97,20 +97,8 @@ def _prefix_kernel(
     for start in range(lo, hi, BLOCK_N):
         tokens = start + tl.arange(0, BLOCK_N)
         token_mask = tokens < hi
-        k = load_page_tile(
+        k, v = load_kv_tiles(
             k_cache,
-            table_row,
-            tokens,
-            token_mask,
-            kv_head,
-            stride_page,
-            stride_slot,
-            stride_head,
-            dims,
-            dim_mask,
-            PAGE_SIZE,
-        )
-        v = load_page_tile(
             v_cache,
             table_row,
             tokens,

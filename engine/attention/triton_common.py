@@ -36,8 +36,9 @@ def pick_config(device: torch.device, gpu_default: KernelConfig, given: KernelCo
 
 
 @triton.jit
-def load_page_tile(
-    cache,
+def load_kv_tiles(
+    k_cache,
+    v_cache,
     table_row,
     tokens,
     token_mask,
@@ -49,18 +50,21 @@ def load_page_tile(
     dim_mask,
     PAGE_SIZE: tl.constexpr,
 ):
-    """Load [len(tokens), BLOCK_D] of one KV head for token positions `tokens` of a sequence
-    whose page table starts at `table_row`."""
+    """Load the K and V tiles [len(tokens), BLOCK_D] of one KV head for token positions
+    `tokens` of a sequence whose page table starts at `table_row` (K and V caches share
+    their layout, so one page lookup serves both)."""
     page = tl.load(table_row + tokens // PAGE_SIZE, mask=token_mask, other=0).to(tl.int64)
     offset = (tokens % PAGE_SIZE).to(tl.int64)
-    ptrs = (
-        cache
-        + page[:, None] * stride_page
+    within = (
+        page[:, None] * stride_page
         + offset[:, None] * stride_slot
         + kv_head * stride_head
         + dims[None, :]
     )
-    return tl.load(ptrs, mask=token_mask[:, None] & dim_mask[None, :], other=0.0)
+    mask = token_mask[:, None] & dim_mask[None, :]
+    return tl.load(k_cache + within, mask=mask, other=0.0), tl.load(
+        v_cache + within, mask=mask, other=0.0
+    )
 
 
 @triton.jit

@@ -18,7 +18,7 @@ import triton.language as tl
 
 from engine.attention.triton_common import (
     KernelConfig,
-    load_page_tile,
+    load_kv_tiles,
     pick_config,
     softmax_step,
 )
@@ -85,20 +85,8 @@ def _decode_kernel(
     for start in range(lo, hi, BLOCK_N):
         tokens = start + tl.arange(0, BLOCK_N)
         token_mask = tokens < hi
-        k = load_page_tile(
+        k, v = load_kv_tiles(
             k_cache,
-            table_row,
-            tokens,
-            token_mask,
-            kv_head,
-            stride_page,
-            stride_slot,
-            stride_head,
-            dims,
-            dim_mask,
-            PAGE_SIZE,
-        )
-        v = load_page_tile(
             v_cache,
             table_row,
             tokens,

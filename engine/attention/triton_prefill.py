@@ -15,7 +15,7 @@ from engine.attention.triton_common import (
     LOG2E,
     KernelConfig,
     check_cache,
-    load_page_tile,
+    load_kv_tiles,
     pick_config,
     softmax_step,
     use_ieee,
@@ -78,20 +78,8 @@ def _prefill_kernel(
     for start in range(0, kv_end, BLOCK_N):
         tokens = start + tl.arange(0, BLOCK_N)
         token_mask = tokens < kv_end
-        k = load_page_tile(
+        k, v = load_kv_tiles(
             k_cache,
-            table_row,
-            tokens,
-            token_mask,
-            kv_head,
-            stride_page,
-            stride_slot,
-            stride_head,
-            dims,
-            dim_mask,
-            PAGE_SIZE,
-        )
-        v = load_page_tile(
             v_cache,
             table_row,
             tokens,
