@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 
 from engine.forward import ForwardBatch, PrefixGroup
+from engine.kv.block_tables import BlockTableMirror
 from engine.kv.manager import KVManager
 from engine.scheduler import ScheduledChunk
 from engine.sequence import Sequence
@@ -19,71 +21,101 @@ class LogitRows(NamedTuple):
     position: int
 
 
-def build_forward_batch(chunks: list[ScheduledChunk], page_size: int, device: torch.device
+def build_forward_batch(chunks: list[ScheduledChunk], page_size: int, device: torch.device,
+                        tables: BlockTableMirror | None = None
                         ) -> tuple[ForwardBatch, list[LogitRows]]:
-    input_ids: list[int] = []
-    positions: list[int] = []
-    slots: list[int] = []
-    logits_indices: list[int] = []
+    """The batch of `chunks`, its index fields built with numpy over the rows of `tables` (the
+    engine's persistent mirror; a fresh one when None) and moved in two host-to-device copies."""
+    tables = tables if tables is not None else BlockTableMirror()
+    count = len(chunks)
+    rows = tables.rows([c.seq for c in chunks])
+    starts = np.fromiter((c.start for c in chunks), dtype=np.int64, count=count)
+    query_lens = np.fromiter((c.num_tokens for c in chunks), dtype=np.int64, count=count)
+    seq_lens = starts + query_lens
+    query_start = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(query_lens, out=query_start[1:])
+    is_decode = bool((query_lens == 1).all())
+    if is_decode:
+        token_rows, positions = rows, starts
+        input_ids = [c.seq.token_ids[c.start] for c in chunks]
+    else:
+        token_rows = np.repeat(rows, query_lens)
+        positions = np.arange(query_start[-1]) - np.repeat(query_start[:-1] - starts, query_lens)
+        input_ids = [t for c in chunks for t in c.seq.token_ids[c.start:c.end]]
+    slots = tables.array[token_rows, positions // page_size].astype(np.int64) * page_size \
+        + positions % page_size
+    logits_indices, logit_rows = _logit_rows(chunks, query_start)
+    width = max(len(c.seq.block_table) for c in chunks)
+    block_tables = tables.array[rows, :width]
+    pages_held = np.fromiter((len(c.seq.block_table) for c in chunks), dtype=np.int64,
+                             count=count)
+    block_tables[np.arange(width)[None, :] >= pages_held[:, None]] = 0
+    long_fields = _to_device([np.asarray(input_ids, dtype=np.int64), positions, slots,
+                              np.asarray(logits_indices, dtype=np.int64)], torch.int64, device)
+    int_fields = _to_device([seq_lens, query_lens, query_start, block_tables], torch.int32,
+                            device)
+    batch = ForwardBatch(
+        input_ids=long_fields[0],
+        positions=long_fields[1],
+        seq_lens=int_fields[0],
+        query_lens=int_fields[1],
+        query_start=int_fields[2],
+        block_tables=int_fields[3].view(count, width),
+        slot_mapping=long_fields[2],
+        logits_indices=long_fields[3],
+        page_size=page_size,
+        max_query_len=int(query_lens.max()),
+        max_seq_len=int(seq_lens.max()),
+        is_decode=is_decode,
+    )
+    if is_decode:
+        batch.prefix_groups = shared_prefix_groups(block_tables, seq_lens, page_size)
+    return batch, logit_rows
+
+
+def _logit_rows(chunks: list[ScheduledChunk], query_start: np.ndarray
+                ) -> tuple[list[int], list[LogitRows]]:
+    indices: list[int] = []
     rows: list[LogitRows] = []
     for index, chunk in enumerate(chunks):
-        seq, first = chunk.seq, len(input_ids)
-        span = range(chunk.start, chunk.end)
-        input_ids.extend(seq.token_ids[chunk.start:chunk.end])
-        positions.extend(span)
-        slots.extend(seq.block_table[p // page_size] * page_size + p % page_size for p in span)
-        for position in seq.logit_positions(chunk.start, chunk.end):
-            logits_indices.append(first + position - chunk.start)
+        first = int(query_start[index]) - chunk.start
+        for position in chunk.seq.logit_positions(chunk.start, chunk.end):
+            indices.append(first + position)
             rows.append(LogitRows(index, position))
-    query_lens = [c.num_tokens for c in chunks]
-    seq_lens = [c.end for c in chunks]
-    max_pages = max(len(c.seq.block_table) for c in chunks)
-    tables = [c.seq.block_table + [0] * (max_pages - len(c.seq.block_table)) for c in chunks]
-    query_start = [0]
-    for n in query_lens:
-        query_start.append(query_start[-1] + n)
-
-    def tensor(values: list, dtype: torch.dtype) -> torch.Tensor:
-        return torch.tensor(values, dtype=dtype, device=device)
-
-    batch = ForwardBatch(
-        input_ids=tensor(input_ids, torch.int64),
-        positions=tensor(positions, torch.int64),
-        seq_lens=tensor(seq_lens, torch.int32),
-        query_lens=tensor(query_lens, torch.int32),
-        query_start=tensor(query_start, torch.int32),
-        block_tables=tensor(tables, torch.int32),
-        slot_mapping=tensor(slots, torch.int64),
-        logits_indices=tensor(logits_indices, torch.int64),
-        page_size=page_size,
-        max_query_len=max(query_lens),
-        max_seq_len=max(seq_lens),
-        is_decode=all(n == 1 for n in query_lens),
-    )
-    if batch.is_decode:
-        batch.prefix_groups = shared_prefix_groups([c.seq.block_table for c in chunks],
-                                                   seq_lens, page_size)
-    return batch, rows
+    return indices, rows
 
 
-def shared_prefix_groups(tables: list[list[int]], seq_lens: list[int], page_size: int
+def _to_device(arrays: list[np.ndarray], dtype: torch.dtype, device: torch.device
+               ) -> list[torch.Tensor]:
+    """The arrays (flattened) as tensors of `dtype` on `device`, through one copy."""
+    sizes = [a.size for a in arrays]
+    flat = torch.from_numpy(np.concatenate([a.ravel() for a in arrays]).astype(
+        np.int64 if dtype == torch.int64 else np.int32, copy=False))
+    if device.type == "cuda":
+        flat = flat.pin_memory().to(device, non_blocking=True)
+    elif flat.device != device:
+        flat = flat.to(device)
+    return list(flat.split(sizes))
+
+
+def shared_prefix_groups(tables: np.ndarray, seq_lens: np.ndarray, page_size: int
                          ) -> list[PrefixGroup]:
-    """Sequences whose block tables start with the same physical pages (forks and prefix-cache
-    hits), with how many whole pages they share; for shared-prefix (cascade) decode."""
-    by_first_page: dict[int, list[int]] = {}
-    for i, table in enumerate(tables):
-        if table:
-            by_first_page.setdefault(table[0], []).append(i)
+    """Sequences whose block tables (rows of `tables`, zero past each table's end) start with
+    the same physical pages (forks and prefix-cache hits), with how many whole pages they
+    share; for shared-prefix (cascade) decode."""
+    if tables.shape[1] == 0:
+        return []
+    first = tables[:, 0]
+    pages, counts = np.unique(first, return_counts=True)
     groups = []
-    for members in by_first_page.values():
-        if len(members) < 2:
-            continue
-        limit = min((seq_lens[i] - 1) // page_size for i in members)
-        shared = 0
-        while shared < limit and len({tables[i][shared] for i in members}) == 1:
-            shared += 1
+    for page in pages[(counts > 1) & (pages != 0)]:
+        members = np.flatnonzero(first == page)
+        limit = int(((seq_lens[members] - 1) // page_size).min())
+        same = (tables[members, :limit] == tables[members[0], :limit]).all(axis=0)
+        shared = limit if same.all() else int(same.argmin())
         if shared:
-            groups.append(PrefixGroup(tuple(members), shared))
+            groups.append(PrefixGroup(tuple(int(m) for m in members), shared))
+    groups.sort(key=lambda g: g.seq_indices[0])
     return groups
 
 
@@ -92,7 +124,7 @@ def run_chunks(runner: Any, kv: KVManager, chunks: list[ScheduledChunk], device:
     """Run the model on `chunks`, mark their tokens computed and publish their whole pages;
     record scoring sequences' log-probabilities; return the sequences that sample now and
     their logits rows."""
-    batch, rows = build_forward_batch(chunks, kv.page_size, device)
+    batch, rows = build_forward_batch(chunks, kv.page_size, device, kv.tables)
     logits = runner.forward(batch).float()
     for chunk in chunks:
         chunk.seq.num_computed_tokens += chunk.num_tokens
@@ -103,6 +135,8 @@ def run_chunks(runner: Any, kv: KVManager, chunks: list[ScheduledChunk], device:
     if score_rows:
         record_scores(logits[score_rows], [seqs[i] for i in score_rows],
                       [rows[i].position for i in score_rows])
+    if len(sample_rows) == len(seqs):
+        return seqs, logits
     return [seqs[i] for i in sample_rows], logits[sample_rows]
 
 

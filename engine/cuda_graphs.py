@@ -65,6 +65,7 @@ class DecodeGraphs:
         self.graphs: dict[tuple[int, bool], torch.cuda.CUDAGraph] = {}
         self.outputs: dict[tuple[int, bool], torch.Tensor] = {}
         self.pool = None
+        self._cascade_key: tuple | None = None
         if self.backend is not None:
             self.block_m = self.backend.cascade_kernel_config(head_dim, device).block_m
             empty = cascade_layout([], size, page_size, group_size, self.block_m)
@@ -113,6 +114,10 @@ class DecodeGraphs:
         return self.outputs[key][:count]
 
     def _fill_cascade(self, batch: ForwardBatch) -> None:
+        key = (batch.num_seqs, tuple(batch.prefix_groups))
+        if key == self._cascade_key:  # the static buffer already holds this layout
+            return
+        self._cascade_key = key
         size = self.buckets[-1]
         layout = cascade_layout(
             batch.prefix_groups, batch.num_seqs, self.page_size, self.group_size, self.block_m

@@ -111,14 +111,20 @@ def check_prompt(token_ids: Any, limits: Limits) -> list[int]:
     ids = list(token_ids)
     if not ids:
         raise EmptyPromptError("the prompt is empty: give at least one token")
-    for i, t in enumerate(ids):
-        if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < limits.vocab_size:
-            raise BadRequestError(f"token id {t!r} at position {i} is outside the vocabulary "
-                                  f"(0..{limits.vocab_size - 1})")
+    if not _all_in_vocabulary(ids, limits.vocab_size):
+        for i, t in enumerate(ids):
+            if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < limits.vocab_size:
+                raise BadRequestError(f"token id {t!r} at position {i} is outside the "
+                                      f"vocabulary (0..{limits.vocab_size - 1})")
     if len(ids) >= limits.max_context:
         raise PromptTooLongError(f"the prompt has {len(ids)} tokens but the model's context is "
                                  f"{limits.max_context} tokens, one of them for the reply")
     return ids
+
+
+def _all_in_vocabulary(ids: list[Any], vocab_size: int) -> bool:
+    """Whether every id is a plain int in range (builtins only: long prompts stay cheap)."""
+    return set(map(type, ids)) == {int} and min(ids) >= 0 and max(ids) < vocab_size
 
 
 def check_request(token_ids: Any, sampling: SamplingParams, limits: Limits) -> list[int]:

@@ -61,7 +61,9 @@ class Sampler:
             tokens[sampled] = self._sample_rows(logits[sampled], [params[i] for i in sampled],
                                                 [generators[i] for i in sampled])
         chosen = logprobs.gather(1, tokens.unsqueeze(1)).squeeze(1)
-        return SampleResult(tokens.tolist(), chosen.tolist())
+        # one device-to-host transfer for both (token ids are exact in float64)
+        token_ids, chosen_logprobs = torch.stack((tokens.double(), chosen.double())).tolist()
+        return SampleResult([int(t) for t in token_ids], chosen_logprobs)
 
     @staticmethod
     def _sample_rows(logits: torch.Tensor, params: list[SamplingParams],

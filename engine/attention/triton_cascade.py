@@ -240,10 +240,10 @@ def build_cascade_meta(
 
 
 def prefix_splits(meta: CascadeMeta, num_kv_heads: int, num_sms: int) -> int:
-    """Split the shared prefix so the grid fills the GPU about twice, each split at least 512
+    """Split the shared prefix into at most two full waves of programs, each split at least 512
     keys (more splits cost partial-result traffic in the merge)."""
     programs = max(1, meta.work_tiles * num_kv_heads)
-    wanted = triton.cdiv(2 * num_sms, programs)
+    wanted = 2 * num_sms // programs  # whole waves: a partial last wave costs a full one
     by_length = triton.cdiv(meta.max_prefix_len, 512)
     return int(max(1, min(16, wanted, by_length)))
 

@@ -157,10 +157,10 @@ def _merge_kernel(
 
 
 def decode_splits(num_seqs: int, num_kv_heads: int, max_seq_len: int, num_sms: int) -> int:
-    """Splits per sequence: enough programs to fill the GPU twice over, each split at least
+    """Splits per sequence: at most two full waves of programs, each split at least
     128 keys, at most 32 splits."""
     programs = max(1, num_seqs * num_kv_heads)
-    wanted = triton.cdiv(2 * num_sms, programs)
+    wanted = 2 * num_sms // programs  # whole waves: a partial last wave costs a full one
     by_length = triton.cdiv(max(max_seq_len, 1), 128)
     return int(max(1, min(32, wanted, by_length)))
 

@@ -8,6 +8,7 @@ The scheduler asks `can_grow` before `grow` (the pair evicts cached pages on dem
 from __future__ import annotations
 
 from engine.kv.block_pool import BlockPool, PageCopy
+from engine.kv.block_tables import BlockTableMirror
 from engine.kv.radix_cache import RadixCache, RadixNode
 from engine.sequence import Sequence
 
@@ -18,6 +19,7 @@ class KVManager:
         self.page_size = pool.page_size
         self.cache = RadixCache(pool) if enable_prefix_cache else None
         self._published_pages: dict[str, int] = {}
+        self.tables = BlockTableMirror()
 
     def take_cached_prefix(self, seq: Sequence) -> int:
         """Give a sequence with no pages the cached pages of its longest cached prefix."""
@@ -69,6 +71,7 @@ class KVManager:
         self.pool.free(seq.block_table)
         seq.block_table = []
         self._published_pages.pop(seq.request_id, None)
+        self.tables.release(seq.request_id)
 
     def can_fork(self, parent: Sequence) -> bool:
         needed = 1 if parent.num_computed_tokens % self.page_size else 0

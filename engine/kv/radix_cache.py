@@ -70,6 +70,8 @@ class RadixCache:
 
     def _common_pages(self, key: tuple[int, ...], tokens: tuple[int, ...], start: int) -> int:
         ps = self.page_size
+        if key == tokens[start:start + len(key)]:
+            return len(key) // ps
         n = 0
         while (n + 1) * ps <= len(key) and start + (n + 1) * ps <= len(tokens):
             if key[n * ps:(n + 1) * ps] != tokens[start + n * ps:start + (n + 1) * ps]:

@@ -1,0 +1,87 @@
+"""Where a decode step's time goes on the host: cProfile over the engine's steps for batch-1
+decode and for shared-prefix decode (64 branches on a long prefix), with the wall time per
+step and the model's own time per step (CUDA-graph replay alone) beside it.
+
+    python benchmarks/step_profile.py --shape llama-3.2-1b --out benchmarks/results/x.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import random
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.api import SamplingParams  # noqa: E402
+from engine.config import EngineConfig  # noqa: E402
+from engine.engine import LLMEngine  # noqa: E402
+from engine.models.shapes import dummy_shape  # noqa: E402
+
+
+def sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def profiled(engine: LLMEngine, prompts, new: int, lines: int) -> tuple[float, int, str]:
+    params = [SamplingParams(max_tokens=new, ignore_eos=True)] * len(prompts)
+    engine.generate(prompts, params)  # warm-up: graphs captured, kernels compiled
+    steps = engine.stats().steps
+    profiler = cProfile.Profile()
+    sync()
+    start = time.perf_counter()
+    profiler.enable()
+    engine.generate(prompts, params)
+    profiler.disable()
+    sync()
+    seconds = time.perf_counter() - start
+    steps = engine.stats().steps - steps
+    stream = io.StringIO()
+    pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(lines)
+    return seconds, steps, stream.getvalue()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shape", default="llama-3.2-1b")
+    parser.add_argument("--branches", type=int, default=64)
+    parser.add_argument("--prefix", type=int, default=8192)
+    parser.add_argument("--new", type=int, default=64)
+    parser.add_argument("--lines", type=int, default=30)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    shape = dummy_shape(args.shape)
+    engine = LLMEngine(EngineConfig(model=f"dummy:{args.shape}", dtype="bfloat16",
+                                    device="cuda" if torch.cuda.is_available() else "cpu",
+                                    max_num_seqs=256, max_batch_tokens=8192))
+    rng = random.Random(0)
+    report = [f"# step profile: {args.shape}, command: python {' '.join(sys.argv)}\n"]
+    prompt = [rng.randrange(10, shape.vocab_size - 10) for _ in range(512)]
+    seconds, steps, text = profiled(engine, [prompt], args.new, args.lines)
+    report.append(f"## batch-1: {steps} steps, {1e3 * seconds / steps:.3f} ms/step\n{text}")
+    prefix = [rng.randrange(10, shape.vocab_size - 10) for _ in range(args.prefix)]
+    handle = engine.prefill(prefix)
+    prompts = [prefix + [rng.randrange(10, shape.vocab_size - 10)] for _ in range(args.branches)]
+    for cascade in (True, False):
+        engine.runner.attention_backend.use_cascade = cascade
+        if engine.runner.decode_graphs is not None:
+            graphs = engine.runner.decode_graphs
+            graphs.backend = engine.runner.attention_backend if cascade else None
+        seconds, steps, text = profiled(engine, prompts, args.new, args.lines)
+        report.append(f"## shared prefix {args.branches} x {args.prefix}, cascade={cascade}: "
+                      f"{steps} steps, {1e3 * seconds / steps:.3f} ms/step\n{text}")
+    engine.release(handle)
+    args.out.write_text("\n".join(report))
+    print("\n".join(report))
+
+
+if __name__ == "__main__":
+    main()
