@@ -15,10 +15,11 @@ from engine.attention.base import AttentionBackend
 from engine.forward import ForwardBatch
 from engine.models.config import ModelConfig
 from engine.models.layers import GatedMLP, RMSNorm
-from engine.models.rope import RotaryEmbedding, apply_rotary
+from engine.models.rope import RotaryEmbedding, RotaryTable, apply_rotary
 from engine.ops import fused_ops_enabled
 
 KVCache = tuple[torch.Tensor, torch.Tensor]
+Rope = tuple[torch.Tensor, torch.Tensor] | RotaryTable
 
 
 class Attention(nn.Module):
@@ -43,11 +44,31 @@ class Attention(nn.Module):
     def forward(
         self,
         x: torch.Tensor,
-        cos_sin: tuple[torch.Tensor, torch.Tensor],
+        rope: Rope,
         kv_cache: KVCache,
         batch: ForwardBatch,
         backend: AttentionBackend,
     ) -> torch.Tensor:
+        """rope: cos/sin [T, head_dim] for the torch path, or the table of the fused kernel,
+        which rotates and writes K/V in one launch (CUDA)."""
+        q, k, v = self._project(x)
+        k_cache, v_cache = kv_cache
+        if isinstance(rope, RotaryTable):
+            from engine.ops.triton_rotary_kv import rotary_write_kv_
+
+            rotary_write_kv_(
+                q, k, v, batch.positions, rope.cos, rope.sin, k_cache, v_cache, batch.slot_mapping
+            )
+        else:
+            cos, sin = rope
+            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+            backend.write_kv(k_cache, v_cache, k, v, batch.slot_mapping)
+        out = backend.attend(q, k_cache, v_cache, batch, self.scale)
+        return self.o_proj(out.reshape(x.shape[0], self.q_size))
+
+    def _project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q [T, heads, head_dim] and k, v [T, kv_heads, head_dim]: views of the fused
+        projection, q and k normed first where the model has q/k norms."""
         tokens = x.shape[0]
         q, k, v = self.qkv_proj(x).split([self.q_size, self.kv_size, self.kv_size], dim=-1)
         q = q.view(tokens, self.num_heads, self.head_dim)
@@ -56,18 +77,7 @@ class Attention(nn.Module):
         if self.q_norm is not None:
             q = self.q_norm(q)
             k = self.k_norm(k)
-        cos, sin = cos_sin
-        if fused_ops_enabled(q):
-            from engine.ops.triton_rotary import apply_rotary_
-
-            apply_rotary_(q, k, cos, sin)
-        else:
-            q = apply_rotary(q, cos, sin)
-            k = apply_rotary(k, cos, sin)
-        k_cache, v_cache = kv_cache
-        backend.write_kv(k_cache, v_cache, k, v, batch.slot_mapping)
-        out = backend.attend(q, k_cache, v_cache, batch, self.scale)
-        return self.o_proj(out.reshape(tokens, self.q_size))
+        return q, k, v
 
 
 class DecoderLayer(nn.Module):
@@ -78,8 +88,8 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.mlp = GatedMLP(config.hidden_size, config.intermediate_size, config.mlp_bias)
 
-    def forward(self, x, cos_sin, kv_cache, batch, backend) -> torch.Tensor:
-        x = x + self.self_attn(self.input_layernorm(x), cos_sin, kv_cache, batch, backend)
+    def forward(self, x, rope, kv_cache, batch, backend) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), rope, kv_cache, batch, backend)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -113,23 +123,30 @@ class LlamaForCausalLM(nn.Module):
 
     def hidden_states(self, batch: ForwardBatch, kv_caches: list[KVCache]) -> torch.Tensor:
         x = self.embed_tokens(batch.input_ids)
-        cos_sin = self.rotary.cos_sin(batch.positions, x.dtype)
         if fused_ops_enabled(x):
-            return self._fused_hidden_states(x, cos_sin, batch, kv_caches)
+            return self._fused_hidden_states(x, batch, kv_caches)
+        cos_sin = self.rotary.cos_sin(batch.positions, x.dtype)
         for layer, kv_cache in zip(self.layers, kv_caches, strict=True):
             x = layer(x, cos_sin, kv_cache, batch, self.attention_backend)
         return self.norm(x)
 
-    def _fused_hidden_states(self, x, cos_sin, batch, kv_caches) -> torch.Tensor:
-        """The same layers with each residual add fused into the RMSNorm after it (CUDA):
-        `residual` carries x between layers, `h` the normed input of the next block."""
+    def rotary_table(self, device: torch.device, dtype: torch.dtype) -> RotaryTable:
+        """cos/sin for every position the model takes, built on first use (before any CUDA
+        graph capture: capture follows eager warm-up forwards)."""
+        return self.rotary.table(device, dtype, self.config.max_position_embeddings)
+
+    def _fused_hidden_states(self, x, batch, kv_caches) -> torch.Tensor:
+        """The same layers on CUDA with rotary + K/V write fused, and each residual add fused
+        into the RMSNorm after it: `residual` carries x between layers, `h` the normed input
+        of the next block."""
         from engine.ops.triton_norm import add_rms_norm, rms_norm
 
+        table = self.rotary_table(x.device, x.dtype)
         first = self.layers[0].input_layernorm
         h, residual = rms_norm(x, first.weight, first.eps), x
         norms = [layer.input_layernorm for layer in self.layers[1:]] + [self.norm]
         for layer, kv_cache, next_norm in zip(self.layers, kv_caches, norms, strict=True):
-            h = layer.self_attn(h, cos_sin, kv_cache, batch, self.attention_backend)
+            h = layer.self_attn(h, table, kv_cache, batch, self.attention_backend)
             post = layer.post_attention_layernorm
             h, residual = add_rms_norm(h, residual, post.weight, post.eps)
             h, residual = add_rms_norm(layer.mlp(h), residual, next_norm.weight, next_norm.eps)

@@ -4,11 +4,27 @@ frequencies, same llama3 scaling, same cos/sin products) so that float32 logits 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 SUPPORTED_ROPE_TYPES = ("default", "linear", "llama3")
+TABLE_CHUNK_ROWS = 8192  # rows built at a time, bounding the build's float32 temporaries
+
+
+@dataclass(frozen=True)
+class RotaryTable:
+    """cos and sin [num_positions, head_dim // 2] in one dtype. Row p holds the first half of
+    `RotaryEmbedding.cos_sin` at position p; its second half is equal to the first (the
+    frequencies are repeated), so cos_sin's row is cat((row, row)) exactly."""
+
+    cos: torch.Tensor
+    sin: torch.Tensor
+
+    @property
+    def num_positions(self) -> int:
+        return int(self.cos.shape[0])
 
 
 def inverse_frequencies(
@@ -49,11 +65,41 @@ def _llama3_scaled(inv_freq: torch.Tensor, scaling: dict[str, Any]) -> torch.Ten
 
 
 class RotaryEmbedding:
-    """cos/sin tables per position, built on the fly from the positions of a batch."""
+    """cos/sin per position: built on the fly from the positions of a batch (`cos_sin`), or
+    read from a table built once per device and dtype (`table`, for the fused CUDA kernel)."""
 
     def __init__(self, head_dim: int, theta: float, scaling: dict[str, Any] | None) -> None:
         self.inv_freq = inverse_frequencies(head_dim, theta, scaling)
         self._on_device: dict[torch.device, torch.Tensor] = {}
+        self._tables: dict[tuple[torch.device, torch.dtype], RotaryTable] = {}
+
+    def table(self, device: torch.device, dtype: torch.dtype, num_positions: int) -> RotaryTable:
+        """The table for positions 0..num_positions-1 (at least), built on first use and
+        rebuilt only when more positions are asked for. Build it before CUDA graph capture."""
+        key = (torch.device(device), dtype)
+        table = self._tables.get(key)
+        if table is None or table.num_positions < num_positions:
+            table = self._build_table(key[0], dtype, num_positions)
+            self._tables[key] = table
+        return table
+
+    def _build_table(
+        self, device: torch.device, dtype: torch.dtype, num_positions: int
+    ) -> RotaryTable:
+        if num_positions < 1:
+            raise ValueError(f"a rotary table needs at least one position, got {num_positions}")
+        if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
+            raise RuntimeError("the rotary table must be built before CUDA graph capture")
+        half = self.inv_freq.shape[0]
+        cos = torch.empty(num_positions, half, dtype=dtype, device=device)
+        sin = torch.empty_like(cos)
+        for start in range(0, num_positions, TABLE_CHUNK_ROWS):
+            stop = min(start + TABLE_CHUNK_ROWS, num_positions)
+            positions = torch.arange(start, stop, dtype=torch.int64, device=device)
+            chunk_cos, chunk_sin = self.cos_sin(positions, dtype)
+            cos[start:stop] = chunk_cos[:, :half]
+            sin[start:stop] = chunk_sin[:, :half]
+        return RotaryTable(cos, sin)
 
     def cos_sin(
         self, positions: torch.Tensor, dtype: torch.dtype
@@ -73,9 +119,7 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def apply_rotary(
-    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
-) -> torch.Tensor:
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """x [T, heads, head_dim]; cos/sin [T, head_dim]."""
     cos = cos[:, None, :]
     sin = sin[:, None, :]

@@ -3,9 +3,15 @@ GPU tests: random inputs, both paths, the largest relative error."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from engine.models.rope import RotaryEmbedding
+from engine.attention.paged_cases import make_case
+from engine.attention.reference import TorchReferenceBackend
+from engine.models.config import ModelConfig
+from engine.models.llama import Attention
+from engine.models.rope import RotaryEmbedding, apply_rotary
 from engine.ops import reference
 
 
@@ -51,3 +57,163 @@ def rotary_errors(
     want_q, want_k = reference.rotary_torch(q, k, cos, sin)
     ops.apply_rotary_(q, k, cos, sin)
     return [relative_error(q, want_q), relative_error(k, want_k)]
+
+
+@dataclass
+class RotaryKVCase:
+    """New tokens of one layer: q/k/v as views of a fused qkv tensor, positions, slots (the
+    last `padding` ones -1) and non-zero KV caches the writes land in."""
+
+    qkv: torch.Tensor
+    heads: tuple[int, int, int]  # q heads, kv heads, head_dim
+    positions: torch.Tensor
+    slot_mapping: torch.Tensor
+    k_cache: torch.Tensor
+    v_cache: torch.Tensor
+    rotary: RotaryEmbedding
+    num_positions: int
+
+    def split(self, qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        q_heads, kv_heads, head_dim = self.heads
+        sizes = [q_heads * head_dim, kv_heads * head_dim, kv_heads * head_dim]
+        q, k, v = qkv.split(sizes, dim=-1)
+        tokens = qkv.shape[0]
+        return (
+            q.view(tokens, q_heads, head_dim),
+            k.view(tokens, kv_heads, head_dim),
+            v.view(tokens, kv_heads, head_dim),
+        )
+
+
+@dataclass
+class RotaryKVResult:
+    qkv: torch.Tensor  # after the op: q rotated in place
+    k_cache: torch.Tensor
+    v_cache: torch.Tensor
+
+
+def rotary_kv_case(
+    tokens: int,
+    q_heads: int,
+    kv_heads: int,
+    head_dim: int,
+    page_size: int,
+    dtype: torch.dtype,
+    device: str,
+    padding: int = 0,
+    num_positions: int = 4096,
+    seed: int = 3,
+) -> RotaryKVCase:
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    width = (q_heads + 2 * kv_heads) * head_dim
+    qkv = torch.randn(tokens, width, generator=gen).to(device, dtype)
+    positions = torch.randint(0, num_positions, (tokens,), generator=gen)
+    positions[0], positions[-1] = 0, num_positions - 1
+    num_pages = tokens // page_size + 3
+    slots = torch.randperm(num_pages * page_size, generator=gen)[:tokens]
+    slots[tokens - padding :] = -1
+    shape = (num_pages, page_size, kv_heads, head_dim)
+    return RotaryKVCase(
+        qkv=qkv,
+        heads=(q_heads, kv_heads, head_dim),
+        positions=positions.to(device),
+        slot_mapping=slots.to(device),
+        k_cache=torch.randn(shape, generator=gen).to(device, dtype),
+        v_cache=torch.randn(shape, generator=gen).to(device, dtype),
+        rotary=RotaryEmbedding(head_dim, 500000.0, None),
+        num_positions=num_positions,
+    )
+
+
+def rotary_kv_reference(case: RotaryKVCase) -> RotaryKVResult:
+    """The torch path: cos_sin, apply_rotary on q and k, the reference backend's write_kv of
+    the tokens whose slot is not padding."""
+    qkv = case.qkv.clone()
+    q, k, v = case.split(qkv)
+    cos, sin = case.rotary.cos_sin(case.positions, qkv.dtype)
+    q.copy_(apply_rotary(q, cos, sin))
+    k_cache, v_cache = case.k_cache.clone(), case.v_cache.clone()
+    real = case.slot_mapping >= 0
+    TorchReferenceBackend().write_kv(
+        k_cache, v_cache, apply_rotary(k, cos, sin)[real], v[real], case.slot_mapping[real]
+    )
+    return RotaryKVResult(qkv, k_cache, v_cache)
+
+
+def rotary_kv_unfused(ops, case: RotaryKVCase) -> RotaryKVResult:
+    """The Triton path the fused kernel replaces: apply_rotary_ in place, then write_kv."""
+    qkv = case.qkv.clone()
+    q, k, v = case.split(qkv)
+    cos, sin = case.rotary.cos_sin(case.positions, qkv.dtype)
+    ops.apply_rotary_(q, k, cos, sin)
+    k_cache, v_cache = case.k_cache.clone(), case.v_cache.clone()
+    ops.write_kv(k_cache, v_cache, k, v, case.slot_mapping)
+    k.copy_(case.split(case.qkv)[1])  # the fused kernel leaves k as it was
+    return RotaryKVResult(qkv, k_cache, v_cache)
+
+
+def rotary_kv_fused(ops, case: RotaryKVCase, normed: bool = False) -> RotaryKVResult:
+    """normed: q and k contiguous copies (as after Qwen3's q/k norm), v still a view."""
+    qkv = case.qkv.clone()
+    q, k, v = case.split(qkv)
+    if normed:
+        q, k = q.clone(), k.clone()
+    table = case.rotary.table(qkv.device, qkv.dtype, case.num_positions)
+    k_cache, v_cache = case.k_cache.clone(), case.v_cache.clone()
+    ops.rotary_write_kv_(
+        q, k, v, case.positions, table.cos, table.sin, k_cache, v_cache, case.slot_mapping
+    )
+    if normed:
+        case.split(qkv)[0].copy_(q)
+    return RotaryKVResult(qkv, k_cache, v_cache)
+
+
+def rotary_kv_mismatches(got: RotaryKVResult, want: RotaryKVResult) -> list[str]:
+    """Names of the tensors that are not bit-identical."""
+    pairs = {"qkv": (got.qkv, want.qkv), "k_cache": (got.k_cache, want.k_cache)}
+    pairs["v_cache"] = (got.v_cache, want.v_cache)
+    return [name for name, (a, b) in pairs.items() if not torch.equal(a, b)]
+
+
+def rotary_kv_errors(got: RotaryKVResult, want: RotaryKVResult) -> list[float]:
+    return [
+        relative_error(got.qkv, want.qkv),
+        relative_error(got.k_cache, want.k_cache),
+        relative_error(got.v_cache, want.v_cache),
+    ]
+
+
+def attention_rope_paths(
+    qk_norm: bool, dtype: torch.dtype, device: str, backend, head_dim: int = 64
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """One model Attention layer over a paged batch (a decode over a cached prefix, a
+    prefill), run with cos/sin (torch rotary + backend.write_kv) and with the rotary table
+    (fused kernel): [output, k_cache, v_cache] of each path."""
+    config = ModelConfig(
+        architecture="qwen3" if qk_norm else "llama", vocab_size=16, hidden_size=96,
+        intermediate_size=128, num_layers=1, num_heads=8, num_kv_heads=2, head_dim=head_dim,
+        rms_norm_eps=1e-6, rope_theta=10000.0, max_position_embeddings=64, qk_norm=qk_norm,
+    )  # fmt: skip
+    torch.manual_seed(4)
+    attention = Attention(config)
+    for norm in (attention.q_norm, attention.k_norm) if qk_norm else ():
+        norm.weight.data.uniform_(0.5, 1.5)
+    attention = attention.to(device, dtype)
+    case = make_case(
+        [5, 0], [1, 6], num_heads=8, num_kv_heads=2, head_dim=head_dim, page_size=4,
+        dtype=dtype, device=device, seed=5,
+    )  # fmt: skip
+    x = torch.randn(case.q.shape[0], 96, generator=torch.Generator().manual_seed(6))
+    x = x.to(device, dtype)
+    rotary = RotaryEmbedding(head_dim, config.rope_theta, None)
+    ropes = (
+        rotary.cos_sin(case.batch.positions, dtype),
+        rotary.table(x.device, dtype, config.max_position_embeddings),
+    )
+    results = []
+    for rope in ropes:
+        k_cache, v_cache = case.k_cache.clone(), case.v_cache.clone()
+        with torch.inference_mode():
+            out = attention(x, rope, (k_cache, v_cache), case.batch, backend)
+        results.append([out, k_cache, v_cache])
+    return results[0], results[1]

@@ -13,7 +13,18 @@ import triton.language as tl
 
 
 @triton.jit
-def _rotate_heads(
+def rotated_halves(x1, x2, cos1, cos2, sin1, sin2):
+    """The rotated halves of x = (x1, x2) in x's dtype; cos/sin halves in float32."""
+    dtype = x1.dtype
+    a1 = (x1.to(tl.float32) * cos1).to(dtype).to(tl.float32)
+    b1 = (-x2.to(tl.float32) * sin1).to(dtype).to(tl.float32)
+    a2 = (x2.to(tl.float32) * cos2).to(dtype).to(tl.float32)
+    b2 = (x1.to(tl.float32) * sin2).to(dtype).to(tl.float32)
+    return (a1 + b1).to(dtype), (a2 + b2).to(dtype)
+
+
+@triton.jit
+def rotate_heads(
     ptr,
     stride_h,
     heads,
@@ -25,19 +36,16 @@ def _rotate_heads(
     BLOCK_H: tl.constexpr,
     BLOCK_D: tl.constexpr,
 ):
+    """Rotates heads [heads, 2 * HALF] at ptr (row stride stride_h) in place."""
     rows = tl.arange(0, BLOCK_H)
     dims = tl.arange(0, BLOCK_D)
     mask = (rows[:, None] < heads) & (dims[None, :] < HALF)
     first = ptr + rows[:, None] * stride_h + dims[None, :]
     x1 = tl.load(first, mask=mask, other=0.0)
     x2 = tl.load(first + HALF, mask=mask, other=0.0)
-    dtype = x1.dtype
-    a1 = (x1.to(tl.float32) * cos1).to(dtype).to(tl.float32)
-    b1 = (-x2.to(tl.float32) * sin1).to(dtype).to(tl.float32)
-    a2 = (x2.to(tl.float32) * cos2).to(dtype).to(tl.float32)
-    b2 = (x1.to(tl.float32) * sin2).to(dtype).to(tl.float32)
-    tl.store(first, (a1 + b1).to(dtype), mask=mask)
-    tl.store(first + HALF, (a2 + b2).to(dtype), mask=mask)
+    y1, y2 = rotated_halves(x1, x2, cos1, cos2, sin1, sin2)
+    tl.store(first, y1, mask=mask)
+    tl.store(first + HALF, y2, mask=mask)
 
 
 @triton.jit
@@ -68,7 +76,7 @@ def _rotary_kernel(
     cos2 = tl.load(cos_row + HALF + dims, mask=in_half, other=0.0).to(tl.float32)[None, :]
     sin1 = tl.load(sin_row + dims, mask=in_half, other=0.0).to(tl.float32)[None, :]
     sin2 = tl.load(sin_row + HALF + dims, mask=in_half, other=0.0).to(tl.float32)[None, :]
-    _rotate_heads(
+    rotate_heads(
         q_ptr + token * stride_qt,
         stride_qh,
         q_heads,
@@ -80,7 +88,7 @@ def _rotary_kernel(
         BLOCK_HQ,
         BLOCK_D,
     )
-    _rotate_heads(
+    rotate_heads(
         k_ptr + token * stride_kt,
         stride_kh,
         k_heads,
@@ -129,4 +137,5 @@ def apply_rotary_(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torc
         BLOCK_HQ=triton.next_power_of_2(q.shape[1]),
         BLOCK_HK=triton.next_power_of_2(k.shape[1]),
         BLOCK_D=triton.next_power_of_2(half),
+        enable_fp_fusion=False,  # x*cos and rotate_half(x)*sin are rounded before the add
     )

@@ -1,5 +1,7 @@
 """The fused Triton ops (engine/ops) under TRITON_INTERPRET=1 (CPU) at tiny sizes, against the
-torch ops they replace, in float32 and float16."""
+torch ops they replace, in float32 and float16 (bit for bit where the rounding allows). The
+interpreter truncates float32 to bfloat16 where a GPU rounds to nearest, so in bfloat16 the fused
+rotary + KV write is checked bit for bit against the unfused Triton kernels instead."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ KERNEL_MODULES = [
     "engine.ops.triton_norm",
     "engine.ops.triton_activation",
     "engine.ops.triton_rotary",
+    "engine.ops.triton_rotary_kv",
+    "engine.attention.triton_kv",
 ]
 
 
@@ -28,16 +32,22 @@ def _import_interpreted() -> SimpleNamespace:
     for name in KERNEL_MODULES:
         module = sys.modules.get(name)
         modules[name] = importlib.reload(module) if module else importlib.import_module(name)
-    norm, activation, rotary = modules.values()
+    norm, activation, rotary, rotary_kv, kv = modules.values()
     return SimpleNamespace(
         rms_norm=norm.rms_norm,
         add_rms_norm=norm.add_rms_norm,
         silu_and_mul=activation.silu_and_mul,
         apply_rotary_=rotary.apply_rotary_,
+        rotary_write_kv_=rotary_kv.rotary_write_kv_,
+        write_kv=kv.write_kv,
     )
 
 
 OPS = _import_interpreted()
+from engine.attention.reference import TorchReferenceBackend  # noqa: E402
+from engine.models.rope import RotaryEmbedding  # noqa: E402
+from engine.models.shapes import DUMMY_SHAPES  # noqa: E402
+from engine.ops import cases  # noqa: E402
 from engine.ops.cases import norm_errors, rotary_errors, silu_error  # noqa: E402
 
 
@@ -86,3 +96,89 @@ def test_bad_shapes_are_rejected():
         OPS.apply_rotary_(
             torch.ones(1, 2, 7), torch.ones(1, 1, 7), torch.ones(1, 7), torch.ones(1, 7)
         )
+
+
+# (q heads, kv heads, head_dim, page_size): GQA groups 1, 4 and 8
+ROTARY_KV_SHAPES = [(4, 4, 64, 16), (8, 2, 128, 32), (8, 1, 64, 32)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("q_heads", "kv_heads", "head_dim", "page_size"), ROTARY_KV_SHAPES)
+def test_rotary_write_kv_equals_rotary_then_write_kv(dtype, q_heads, kv_heads, head_dim, page_size):
+    case = cases.rotary_kv_case(6, q_heads, kv_heads, head_dim, page_size, dtype, "cpu", padding=2)
+    want = cases.rotary_kv_reference(case)
+    assert cases.rotary_kv_mismatches(cases.rotary_kv_fused(OPS, case), want) == []
+    assert cases.rotary_kv_mismatches(cases.rotary_kv_fused(OPS, case, normed=True), want) == []
+    assert cases.rotary_kv_mismatches(cases.rotary_kv_unfused(OPS, case), want) == []
+
+
+@pytest.mark.parametrize(("q_heads", "kv_heads", "head_dim", "page_size"), ROTARY_KV_SHAPES)
+def test_rotary_write_kv_bf16_equals_the_unfused_kernels(q_heads, kv_heads, head_dim, page_size):
+    dtype = torch.bfloat16
+    case = cases.rotary_kv_case(5, q_heads, kv_heads, head_dim, page_size, dtype, "cpu", padding=1)
+    got = cases.rotary_kv_fused(OPS, case)
+    assert cases.rotary_kv_mismatches(got, cases.rotary_kv_unfused(OPS, case)) == []
+    errors = cases.rotary_kv_errors(got, cases.rotary_kv_reference(case))
+    assert max(errors) < 1.6e-2, errors
+
+
+def test_rotary_write_kv_skips_padding_and_touches_nothing_else():
+    case = cases.rotary_kv_case(4, 4, 2, 64, 16, torch.float32, "cpu", padding=4)
+    got = cases.rotary_kv_fused(OPS, case)
+    assert torch.equal(got.k_cache, case.k_cache) and torch.equal(got.v_cache, case.v_cache)
+    q, k, v = case.split(got.qkv)
+    assert not torch.equal(q, case.split(case.qkv)[0])
+    assert torch.equal(k, case.split(case.qkv)[1]) and torch.equal(v, case.split(case.qkv)[2])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("qk_norm", [False, True])
+def test_model_attention_with_the_table_equals_cos_sin(dtype, qk_norm):
+    torch_path, fused_path = cases.attention_rope_paths(
+        qk_norm, dtype, "cpu", TorchReferenceBackend()
+    )
+    for got, want in zip(fused_path, torch_path, strict=True):
+        assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("shape", ["llama-3.2-1b", "llama-3-8b"])
+def test_rotary_table_rows_equal_cos_sin(dtype, shape):
+    config = DUMMY_SHAPES[shape]
+    rotary = RotaryEmbedding(config.head_dim, config.rope_theta, config.rope_scaling)
+    size = config.max_position_embeddings
+    table = rotary.table(torch.device("cpu"), dtype, size)
+    positions = torch.cat([torch.tensor([0, size - 1]), torch.randint(1, size - 1, (61,))])
+    cos, sin = rotary.cos_sin(positions, dtype)
+    assert torch.equal(torch.cat([table.cos[positions]] * 2, dim=-1), cos)
+    assert torch.equal(torch.cat([table.sin[positions]] * 2, dim=-1), sin)
+
+
+def test_rotary_table_is_built_once_and_grows_on_demand():
+    rotary = RotaryEmbedding(16, 10000.0, None)
+    small = rotary.table(torch.device("cpu"), torch.float32, 100)
+    assert small.cos.shape == (100, 8) and small.cos.dtype == torch.float32
+    assert rotary.table(torch.device("cpu"), torch.float32, 50) is small
+    grown = rotary.table(torch.device("cpu"), torch.float32, 300)
+    assert grown.num_positions == 300 and torch.equal(grown.cos[:100], small.cos)
+    assert rotary.table(torch.device("cpu"), torch.float16, 10).cos.dtype == torch.float16
+    with pytest.raises(ValueError, match="at least one position"):
+        rotary.table(torch.device("cpu"), torch.bfloat16, 0)
+
+
+def test_rotary_write_kv_rejects_bad_inputs():
+    case = cases.rotary_kv_case(3, 4, 2, 16, 4, torch.float32, "cpu")
+    q, k, v = case.split(case.qkv.clone())
+    table = case.rotary.table(q.device, q.dtype, 64)
+    args = [q, k, v, case.positions, table.cos, table.sin, case.k_cache, case.v_cache]
+    with pytest.raises(ValueError, match="share one dtype"):
+        OPS.rotary_write_kv_(*args[:6], case.k_cache.half(), case.v_cache, case.slot_mapping)
+    with pytest.raises(ValueError, match="caches must be"):
+        OPS.rotary_write_kv_(*args[:6], case.k_cache[..., :8], case.v_cache, case.slot_mapping)
+    with pytest.raises(ValueError, match="cos/sin tables"):
+        OPS.rotary_write_kv_(*args[:4], table.cos[:, :4], *args[5:], case.slot_mapping)
+    with pytest.raises(ValueError, match="positions and slot_mapping"):
+        OPS.rotary_write_kv_(*args, case.slot_mapping[:2])
+    with pytest.raises(ValueError, match="even head_dim"):
+        odd = torch.ones(3, 2, 7)
+        OPS.rotary_write_kv_(odd, odd, odd, *args[3:], case.slot_mapping)
