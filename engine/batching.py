@@ -22,10 +22,14 @@ class LogitRows(NamedTuple):
 
 
 def build_forward_batch(chunks: list[ScheduledChunk], page_size: int, device: torch.device,
-                        tables: BlockTableMirror | None = None
+                        tables: BlockTableMirror | None = None,
+                        input_ids: torch.Tensor | None = None
                         ) -> tuple[ForwardBatch, list[LogitRows]]:
     """The batch of `chunks`, its index fields built with numpy over the rows of `tables` (the
-    engine's persistent mirror; a fresh one when None) and moved in two host-to-device copies."""
+    engine's persistent mirror; a fresh one when None) and moved in two host-to-device copies.
+
+    `input_ids`: for a decode step whose tokens are still on the device (overlapped decoding,
+    one per chunk, not yet in the sequences' `token_ids`); every chunk then has a logits row."""
     tables = tables if tables is not None else BlockTableMirror()
     count = len(chunks)
     rows = tables.rows([c.seq for c in chunks])
@@ -37,25 +41,30 @@ def build_forward_batch(chunks: list[ScheduledChunk], page_size: int, device: to
     is_decode = bool((query_lens == 1).all())
     if is_decode:
         token_rows, positions = rows, starts
-        input_ids = [c.seq.token_ids[c.start] for c in chunks]
+        ids = [] if input_ids is not None else [c.seq.token_ids[c.start] for c in chunks]
     else:
+        assert input_ids is None, "tokens on the device are for decode steps only"
         token_rows = np.repeat(rows, query_lens)
         positions = np.arange(query_start[-1]) - np.repeat(query_start[:-1] - starts, query_lens)
-        input_ids = [t for c in chunks for t in c.seq.token_ids[c.start:c.end]]
+        ids = [t for c in chunks for t in c.seq.token_ids[c.start:c.end]]
     slots = tables.array[token_rows, positions // page_size].astype(np.int64) * page_size \
         + positions % page_size
-    logits_indices, logit_rows = _logit_rows(chunks, query_start)
+    if input_ids is None:
+        logits_indices, logit_rows = _logit_rows(chunks, query_start)
+    else:
+        logits_indices = list(range(count))
+        logit_rows = [LogitRows(i, c.start) for i, c in enumerate(chunks)]
     width = max(len(c.seq.block_table) for c in chunks)
     block_tables = tables.array[rows, :width]
     pages_held = np.fromiter((len(c.seq.block_table) for c in chunks), dtype=np.int64,
                              count=count)
     block_tables[np.arange(width)[None, :] >= pages_held[:, None]] = 0
-    long_fields = _to_device([np.asarray(input_ids, dtype=np.int64), positions, slots,
+    long_fields = _to_device([np.asarray(ids, dtype=np.int64), positions, slots,
                               np.asarray(logits_indices, dtype=np.int64)], torch.int64, device)
     int_fields = _to_device([seq_lens, query_lens, query_start, block_tables], torch.int32,
                             device)
     batch = ForwardBatch(
-        input_ids=long_fields[0],
+        input_ids=long_fields[0] if input_ids is None else input_ids,
         positions=long_fields[1],
         seq_lens=int_fields[0],
         query_lens=int_fields[1],
@@ -119,16 +128,18 @@ def shared_prefix_groups(tables: np.ndarray, seq_lens: np.ndarray, page_size: in
     return groups
 
 
-def run_chunks(runner: Any, kv: KVManager, chunks: list[ScheduledChunk], device: torch.device
-               ) -> tuple[list[Sequence], torch.Tensor]:
+def run_chunks(runner: Any, kv: KVManager, chunks: list[ScheduledChunk], device: torch.device,
+               input_ids: torch.Tensor | None = None) -> tuple[list[Sequence], torch.Tensor]:
     """Run the model on `chunks`, mark their tokens computed and publish their whole pages;
     record scoring sequences' log-probabilities; return the sequences that sample now and
-    their logits rows."""
-    batch, rows = build_forward_batch(chunks, kv.page_size, device, kv.tables)
+    their logits rows. With `input_ids` (tokens still on the device, see
+    `build_forward_batch`) pages are published once the tokens are known, not here."""
+    batch, rows = build_forward_batch(chunks, kv.page_size, device, kv.tables, input_ids)
     logits = runner.forward(batch).float()
     for chunk in chunks:
         chunk.seq.num_computed_tokens += chunk.num_tokens
-        kv.publish(chunk.seq)
+        if input_ids is None:
+            kv.publish(chunk.seq)
     seqs = [chunks[r.chunk_index].seq for r in rows]
     sample_rows = [i for i, s in enumerate(seqs) if s.samples]
     score_rows = [i for i, s in enumerate(seqs) if not s.samples]

@@ -20,6 +20,7 @@ from engine.detokenize import TextStream
 from engine.kv.block_pool import BlockPool, PageCopy
 from engine.kv.manager import KVManager
 from engine.kv.radix_cache import RadixNode
+from engine.overlap import InflightStep, greedy_step, next_members, overlappable
 from engine.requests import (
     BadRequestError,
     KVUsage,
@@ -73,6 +74,11 @@ class LLMEngine:
         self._pinned: dict[int, RadixNode | None] = {}
         self._ids = itertools.count()
         self._pending: list[StepOutput] = []
+        self._inflight: InflightStep | None = None
+        self.overlapped_steps = 0
+        self.overlap = self.config.overlap_decode
+        if self.overlap is None:
+            self.overlap = self.runner.kv_caches[0][0].device.type == "cuda"
         self.counters = EngineStats()
 
     # -- submitting ---------------------------------------------------------------------------
@@ -141,10 +147,12 @@ class LLMEngine:
 
     # -- running ------------------------------------------------------------------------------
     def has_unfinished(self) -> bool:
-        return self.scheduler.has_work() or bool(self._pending)
+        return self.scheduler.has_work() or bool(self._pending) or self._inflight is not None
 
     def step(self) -> list[StepOutput]:
         outputs, self._pending = self._pending, []
+        if self._inflight is not None:
+            return outputs + self._advance()
         plan = self.scheduler.schedule()
         self.counters.steps += 1
         for seq in plan.preempted:
@@ -160,27 +168,70 @@ class LLMEngine:
         device = self.runner.kv_caches[0][0].device
         seqs, logits = run_chunks(self.runner, self.kv, chunks, device)
         outputs = []
-        if seqs:
-            requests = [self.requests[s.request_id] for s in seqs]
-            # sample on the device; grammar masks are built on the host (constrained batches)
-            on_host = any(r.constraint is not None for r in requests)
-            outputs.extend(self._sample(logits.cpu() if on_host else logits, requests))
         for chunk in chunks:
             seq = chunk.seq
             if not seq.samples and seq.num_uncomputed == 0 and seq.status is not \
                     SequenceStatus.FINISHED:
                 outputs.append(self._finish(self.requests[seq.request_id], "stop"))
-        return outputs
+        if not seqs:
+            return outputs
+        requests = [self.requests[s.request_id] for s in seqs]
+        if self.overlap and all(overlappable(r) for r in requests):
+            self._inflight = greedy_step(logits, requests)
+            return outputs + self._advance()
+        # sample on the device; grammar masks are built on the host (constrained batches)
+        on_host = any(r.constraint is not None for r in requests)
+        return outputs + self._sample(logits.cpu() if on_host else logits, requests)
+
+    def _advance(self) -> list[StepOutput]:
+        """Launch the next greedy step of the step in flight when nothing else needs the
+        scheduler (engine/overlap.py), then read the step in flight's tokens."""
+        step, self._inflight = self._inflight, None
+        assert step is not None
+        members = None if self.scheduler.waiting else next_members(
+            step, self.scheduler.running, self.limits.max_context)
+        if members and self.kv.can_grow_each([step.requests[i].seq for i in members], 1):
+            self._inflight = self._launch(step, members)
+        return self._accept(step.requests, *step.read())
+
+    def _launch(self, step: InflightStep, members: list[int]) -> InflightStep:
+        requests = [step.requests[i] for i in members]
+        chunks = []
+        for request in requests:
+            self.kv.grow(request.seq, 1)
+            chunks.append(ScheduledChunk(request.seq, request.seq.num_computed_tokens, 1))
+        tokens = step.tokens
+        if len(members) < len(step.requests):
+            tokens = tokens[torch.tensor(members, device=tokens.device)]
+        device = self.runner.kv_caches[0][0].device
+        _, logits = run_chunks(self.runner, self.kv, chunks, device, input_ids=tokens)
+        self.counters.steps += 1
+        self.overlapped_steps += 1
+        return greedy_step(logits, requests)
+
+    def _drain(self) -> None:
+        """Read the step in flight (its outputs come with the next `step`)."""
+        if self._inflight is not None:
+            step, self._inflight = self._inflight, None
+            self._pending.extend(self._accept(step.requests, *step.read()))
 
     def _sample(self, logits: torch.Tensor, requests: list[Request]) -> list[StepOutput]:
         allowed = allowed_tokens([r.constraint for r in requests], logits.shape[-1])
         result = self.sampler(logits, [r.seq.sampling for r in requests],
                               [r.generator for r in requests], allowed)
+        return self._accept(requests, result.token_ids, result.logprobs)
+
+    def _accept(self, requests: list[Request], tokens: list[int], logprobs: list[float]
+                ) -> list[StepOutput]:
+        """Append each request's token; requests finished meanwhile (an abort, or the token
+        before this one, for a step that ran overlapped) drop theirs."""
         outputs = []
-        for request, token, logprob in zip(requests, result.token_ids, result.logprobs,
-                                           strict=True):
+        for request, token, logprob in zip(requests, tokens, logprobs, strict=True):
+            if request.seq.status is SequenceStatus.FINISHED:
+                continue
             reason = request.accept(token, logprob, self.eos_token_ids,
                                     self.limits.max_context)
+            self.kv.publish(request.seq)
             self.counters.generated_tokens += 1
             if reason is not None:
                 outputs.append(self._finish(request, reason, [token]))
@@ -268,6 +319,7 @@ class LLMEngine:
              new_request_id: str | None = None) -> str:
         """A new request continuing from everything `request_id` holds now (prompt and
         tokens so far); it shares the parent's whole pages and copies its partial last one."""
+        self._drain()
         parent = self.requests.get(request_id)
         if parent is None or not parent.seq.is_decoding:
             raise BadRequestError(f"request {request_id!r} is not running in decode; only a "
@@ -314,7 +366,8 @@ class LLMEngine:
             prompt_tokens=c.prompt_tokens, cached_tokens=c.cached_tokens,
             generated_tokens=c.generated_tokens, steps=c.steps,
             extra={"preemptions": float(self.scheduler.num_preemptions),
-                   "cached_pages": float(self.kv.cache.num_pages if self.kv.cache else 0)})
+                   "cached_pages": float(self.kv.cache.num_pages if self.kv.cache else 0),
+                   "overlapped_steps": float(self.overlapped_steps)})
 
 
 from engine.async_engine import AsyncEngine  # noqa: E402  (re-exported; it imports LLMEngine)

@@ -40,6 +40,15 @@ class KVManager:
             self.cache.evict(short)
         return self.pool.can_allocate(needed)
 
+    def can_grow_each(self, seqs: list[Sequence], new_tokens: int) -> bool:
+        """Whether every one of `seqs` can take `new_tokens` more at once."""
+        needed = sum(self.pool.pages_to_append(s.block_table, s.num_computed_tokens, new_tokens)
+                     for s in seqs)
+        short = needed - self.pool.num_free
+        if short > 0 and self.cache is not None:
+            self.cache.evict(short)
+        return self.pool.can_allocate(needed)
+
     def grow(self, seq: Sequence, new_tokens: int) -> None:
         self.pool.append(seq.block_table, seq.num_computed_tokens, new_tokens)
 

@@ -97,7 +97,8 @@ def test_a_batch_of_20_greedy_prompts_is_token_identical_to_transformers(
     assert engine.stats().extra["preemptions"] == 0
 
 
-@pytest.mark.parametrize("variant", ["prefix_cache_off", "tiny_page_budget", "small_chunks"])
+@pytest.mark.parametrize("variant", ["prefix_cache_off", "tiny_page_budget", "small_chunks",
+                                     "overlapped"])
 def test_cache_off_preemption_and_chunking_change_nothing(default_loaded, prompts, reference,
                                                           variant):
     subset = [1, 3, 6, 12, 13, 17]  # short and long prompts, three sharing a long prefix
@@ -107,6 +108,7 @@ def test_cache_off_preemption_and_chunking_change_nothing(default_loaded, prompt
         # small pages fill up during decode: the pool runs out and sequences are preempted
         "tiny_page_budget": {"num_pages": pages_for(longest, 4) + 3, "page_size": 4},
         "small_chunks": {"prefill_chunk": 24, "max_batch_tokens": 64},
+        "overlapped": {"overlap_decode": True},
     }[variant]
     engine = make_engine(default_loaded, **overrides)
     outs = engine.generate([prompts[i] for i in subset], GREEDY)
@@ -115,6 +117,8 @@ def test_cache_off_preemption_and_chunking_change_nothing(default_loaded, prompt
         assert engine.stats().extra["preemptions"] > 0
     if variant == "prefix_cache_off":
         assert engine.stats().extra["cached_pages"] == 0
+    if variant == "overlapped":
+        assert engine.stats().extra["overlapped_steps"] >= MAX_NEW - 2
 
 
 def test_a_fork_shares_its_parents_pages_and_writes_to_its_own(default_loaded, prompts):

@@ -1,0 +1,80 @@
+"""Overlapped decoding: the next decode step is launched before the host reads the tokens of
+the step in flight, so that reading, detokenising and building the next batch run while the
+GPU computes instead of between its steps.
+
+The launched step takes each sequence's new token straight from device memory; the host
+learns it one step later. A sequence that turns out to have finished on that token (EOS, a
+stop string) drops the result of its extra step, whose K/V went into a page it owns and
+that is released with it (later work on the page is ordered after it on the stream).
+
+Only plain greedy generation overlaps (see `overlappable`), and only while nothing else waits
+for the scheduler: every running sequence is in the step, no request waits for admission,
+and each next token finds a page without preempting anyone. Anything else reads the step in
+flight first and goes through the scheduler as usual.
+
+Invariant: while a step is in flight, each of its live sequences has `num_computed_tokens ==
+len(token_ids) + 1` (the token it is computing has not been appended yet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from engine.requests import Request
+from engine.sequence import Sequence, SequenceKind, SequenceStatus
+
+
+@dataclass
+class InflightStep:
+    requests: list[Request]
+    tokens: torch.Tensor  # [n] int64, on the device
+    host: torch.Tensor  # [2, n] float64 (token ids, log-probabilities), filled asynchronously
+    ready: torch.cuda.Event | None  # recorded after the copy into `host` (None on the CPU)
+
+    def read(self) -> tuple[list[int], list[float]]:
+        if self.ready is not None:
+            self.ready.synchronize()
+        token_ids, logprobs = self.host.tolist()
+        return [int(t) for t in token_ids], logprobs
+
+
+def greedy_step(logits: torch.Tensor, requests: list[Request]) -> InflightStep:
+    """Argmax tokens and their log-probabilities (as `engine.sampling.Sampler` computes them
+    for greedy rows), left on the device with an asynchronous copy to the host."""
+    logits = logits.float()
+    tokens = logits.argmax(dim=-1)
+    chosen = torch.log_softmax(logits, dim=-1).gather(1, tokens.unsqueeze(1)).squeeze(1)
+    packed = torch.stack((tokens.double(), chosen.double()))
+    if not packed.is_cuda:
+        return InflightStep(requests, tokens, packed, None)
+    host = torch.empty(packed.shape, dtype=packed.dtype, pin_memory=True)
+    host.copy_(packed, non_blocking=True)
+    ready = torch.cuda.Event()
+    ready.record()
+    return InflightStep(requests, tokens, host, ready)
+
+
+def overlappable(request: Request) -> bool:
+    seq = request.seq
+    return (seq.kind is SequenceKind.GENERATE and request.constraint is None
+            and seq.sampling.temperature == 0)
+
+
+def next_members(step: InflightStep, running: list[Sequence], max_context: int
+                 ) -> list[int] | None:
+    """Indices into `step.requests` of the sequences to launch the next step for before the
+    step's tokens are read; None when every running sequence is not in the step. Sequences
+    the step's token certainly finishes (length limits) are left out."""
+    members = {id(r.seq) for r in step.requests}
+    if any(id(seq) not in members for seq in running):
+        return None
+    return [i for i, r in enumerate(step.requests) if _continues(r.seq, max_context)]
+
+
+def _continues(seq: Sequence, max_context: int) -> bool:
+    """Whether the sequence may still need a token after the one in flight."""
+    return (seq.status is SequenceStatus.RUNNING
+            and seq.num_output_tokens + 1 < seq.sampling.max_tokens
+            and seq.num_tokens + 2 <= max_context)
