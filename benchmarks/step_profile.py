@@ -31,6 +31,23 @@ def sync() -> None:
         torch.cuda.synchronize()
 
 
+def device_time(engine: LLMEngine, prompts, new: int, rows: int = 12) -> str:
+    """The kernels of a generate call by total device time (torch.profiler), per step."""
+    from torch.profiler import ProfilerActivity, profile
+
+    params = [SamplingParams(max_tokens=new, ignore_eos=True)] * len(prompts)
+    steps = engine.stats().steps
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        engine.generate(prompts, params)
+        sync()
+    steps = engine.stats().steps - steps
+    events = prof.key_averages()
+    total = sum(e.self_device_time_total for e in events) / 1e3 / steps
+    table = events.table(sort_by="self_device_time_total", row_limit=rows,
+                         max_name_column_width=60)
+    return f"device time per step: {total:.3f} ms over {steps} steps\n{table}"
+
+
 def profiled(engine: LLMEngine, prompts, new: int, lines: int) -> tuple[float, int, str]:
     params = [SamplingParams(max_tokens=new, ignore_eos=True)] * len(prompts)
     engine.generate(prompts, params)  # warm-up: graphs captured, kernels compiled
@@ -67,6 +84,8 @@ def main() -> None:
     prompt = [rng.randrange(10, shape.vocab_size - 10) for _ in range(512)]
     seconds, steps, text = profiled(engine, [prompt], args.new, args.lines)
     report.append(f"## batch-1: {steps} steps, {1e3 * seconds / steps:.3f} ms/step\n{text}")
+    if torch.cuda.is_available():
+        report.append(device_time(engine, [prompt], args.new))
     prefix = [rng.randrange(10, shape.vocab_size - 10) for _ in range(args.prefix)]
     handle = engine.prefill(prefix)
     prompts = [prefix + [rng.randrange(10, shape.vocab_size - 10)] for _ in range(args.branches)]
@@ -78,6 +97,8 @@ def main() -> None:
         seconds, steps, text = profiled(engine, prompts, args.new, args.lines)
         report.append(f"## shared prefix {args.branches} x {args.prefix}, cascade={cascade}: "
                       f"{steps} steps, {1e3 * seconds / steps:.3f} ms/step\n{text}")
+        if torch.cuda.is_available():
+            report.append(device_time(engine, prompts, args.new))
     engine.release(handle)
     args.out.write_text("\n".join(report))
     print("\n".join(report))

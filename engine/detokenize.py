@@ -11,20 +11,35 @@ start of a stop string is held back, so a stop string is never shown.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+
+def decoder_for(tokenizer: Any) -> Callable[[list[int]], str]:
+    """`tokenizer.decode(ids, skip_special_tokens=True)`, called on the Rust tokenizer directly
+    where that is exactly what transformers would do (a fast tokenizer that neither overrides
+    decoding nor cleans up spaces): decoding runs for every sequence at every step."""
+    if tokenizer is None:  # a model without a tokenizer (dummy weights): ids only
+        return lambda ids: ""
+    backend = getattr(tokenizer, "_tokenizer", None)
+    try:
+        from transformers.tokenization_utils_tokenizers import TokenizersBackend
+    except ImportError:  # pragma: no cover - another transformers layout
+        TokenizersBackend = None
+    if (backend is not None and TokenizersBackend is not None
+            and type(tokenizer)._decode is TokenizersBackend._decode
+            and not tokenizer.clean_up_tokenization_spaces):
+        return lambda ids: backend.decode(ids, skip_special_tokens=True)
+    return lambda ids: tokenizer.decode(ids, skip_special_tokens=True)
 
 
 class IncrementalDetokenizer:
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
+        self._decode = decoder_for(tokenizer)
         self.token_ids: list[int] = []
         self._prefix_offset = 0
         self._read_offset = 0
-
-    def _decode(self, ids: list[int]) -> str:
-        if self.tokenizer is None:  # a model without a tokenizer (dummy weights): ids only
-            return ""
-        return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def push(self, token_id: int) -> str:
         """Add one token; return the new text it completes (possibly empty)."""
