@@ -7,10 +7,10 @@ replay never touches the KV cache of a live sequence. Block-table columns past t
 width keep stale page numbers that are never read (kernels stop at each sequence's length).
 Only the Triton backend is captured: the torch reference reads lengths on the host.
 
-Batches with prefix groups run in a second set of graphs (cascade decode): the group
-metadata is laid out at fixed, padded sizes (empty padding groups and tiles) in one static
-device buffer, filled by one host-to-device copy before the replay. Batches with extra
-logits rows (prompt log-probs) run eagerly.
+Batches with prefix groups run in cascade graphs, one per (bucket, number of row tiles of
+the prefix kernel), so that its grid holds no padding tiles: the group metadata is laid out
+at fixed, padded sizes in one static device buffer, copied in only when the grouping
+changes. Batches with extra logits rows (prompt log-probs) run eagerly.
 """
 
 from __future__ import annotations
@@ -62,10 +62,10 @@ class DecodeGraphs:
         self.block_tables = zeros(size, self.max_pages, dtype=torch.int32)
         self.slot_mapping = torch.full((size,), -1, dtype=torch.int64, device=device)
         self.logits_indices = torch.arange(size, dtype=torch.int64, device=device)
-        self.graphs: dict[tuple[int, bool], torch.cuda.CUDAGraph] = {}
-        self.outputs: dict[tuple[int, bool], torch.Tensor] = {}
+        self.graphs: dict[tuple[int, int], torch.cuda.CUDAGraph] = {}
+        self.outputs: dict[tuple[int, int], torch.Tensor] = {}
         self.pool = None
-        self._cascade_key: tuple | None = None
+        self._cascade_key: tuple = (None, 0)
         if self.backend is not None:
             self.block_m = self.backend.cascade_kernel_config(head_dim, device).block_m
             empty = cascade_layout([], size, page_size, group_size, self.block_m)
@@ -104,34 +104,38 @@ class DecodeGraphs:
         valid until the next replay)."""
         count = batch.num_seqs
         bucket = next(b for b in self.buckets if b >= count)
-        key = (bucket, bool(batch.prefix_groups) and self.backend is not None)
+        tiles = 0
+        if batch.prefix_groups and self.backend is not None:
+            tiles = self._fill_cascade(batch)
+        key = (bucket, tiles)
         self._fill(batch, count, bucket)
-        if key[1]:
-            self._fill_cascade(batch)
         if key not in self.graphs:
             self._capture(key)
         self.graphs[key].replay()
         return self.outputs[key][:count]
 
-    def _fill_cascade(self, batch: ForwardBatch) -> None:
+    def _fill_cascade(self, batch: ForwardBatch) -> int:
+        """Lay the batch's groups out in the static buffer; return their row tiles."""
         key = (batch.num_seqs, tuple(batch.prefix_groups))
-        if key == self._cascade_key:  # the static buffer already holds this layout
-            return
-        self._cascade_key = key
+        if key == self._cascade_key[0]:  # the static buffer already holds this layout
+            return self._cascade_key[1]
         size = self.buckets[-1]
         layout = cascade_layout(
             batch.prefix_groups, batch.num_seqs, self.page_size, self.group_size, self.block_m
         )
         # from pageable memory: the copy completes before the host reuses its buffer
         self.cascade_flat.copy_(layout.padded(size, self.max_tiles).flat())
+        self._cascade_key = (key, len(layout.tile_group))
+        return len(layout.tile_group)
 
-    def _static_meta(self, bucket: int) -> CascadeMeta:
+    def _static_meta(self, bucket: int, tiles: int) -> CascadeMeta:
+        """Metadata views for a graph whose grid has exactly `tiles` row tiles (graphs are
+        captured per tile count, so no program of the prefix kernel is padding)."""
         size = self.buckets[-1]
         empty = cascade_layout([], size, self.page_size, self.group_size, self.block_m)
         members, starts, prefix_lens, tile_group, tile_row, kv_starts = empty.padded(
             size, self.max_tiles
         ).views(self.cascade_flat)
-        tiles = max_tiles(bucket, self.group_size, self.block_m)
         return CascadeMeta(
             members,
             starts,
@@ -140,7 +144,7 @@ class DecodeGraphs:
             tile_row[:tiles],
             kv_starts[:bucket],
             num_tiles=tiles,
-            work_tiles=-(-bucket * self.group_size // self.block_m),
+            work_tiles=tiles,
             max_prefix_len=self.max_pages * self.page_size,
         )
 
@@ -174,11 +178,12 @@ class DecodeGraphs:
         )
 
     @torch.inference_mode()
-    def _capture(self, key: tuple[int, bool]) -> None:
-        bucket, cascade = key
-        batch = self._static_batch(bucket, cascade)
-        if cascade:
-            self.backend.pin_cascade_meta(batch, self._static_meta(bucket))
+    def _capture(self, key: tuple[int, int]) -> None:
+        """key: (bucket, row tiles of the cascade layout; 0 for plain decode)."""
+        bucket, tiles = key
+        batch = self._static_batch(bucket, tiles > 0)
+        if tiles:
+            self.backend.pin_cascade_meta(batch, self._static_meta(bucket, tiles))
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):

@@ -44,6 +44,8 @@ class IncrementalDetokenizer:
     def push(self, token_id: int) -> str:
         """Add one token; return the new text it completes (possibly empty)."""
         self.token_ids.append(token_id)
+        if self.tokenizer is None:
+            return ""
         window = self.token_ids[self._prefix_offset:]
         text = self._decode(window)
         if text.endswith("\ufffd"):
@@ -67,8 +69,11 @@ class TextStream:
         """Add one token; return True when a stop string has just ended the text."""
         if self.stopped:
             return True
+        piece = self._detokenizer.push(token_id)
+        if not piece:
+            return False
         searched_from = max(0, len(self.text) - self._longest_stop + 1)
-        self.text += self._detokenizer.push(token_id)
+        self.text += piece
         if self._stop:
             cut = self._find_stop(searched_from)
             if cut is not None:
@@ -82,7 +87,7 @@ class TextStream:
 
     def _held_back(self) -> int:
         """Length of the longest end of the text that begins some stop string."""
-        if self.stopped:
+        if self.stopped or not self._stop:
             return 0
         for n in range(min(self._longest_stop - 1, len(self.text)), 0, -1):
             tail = self.text[-n:]

@@ -190,16 +190,13 @@ class LLMEngine:
         assert step is not None
         members = None if self.scheduler.waiting else next_members(
             step, self.scheduler.running, self.limits.max_context)
-        if members and self.kv.can_grow_each([step.requests[i].seq for i in members], 1):
+        if members and self.kv.grow_each_by_one([step.requests[i].seq for i in members]):
             self._inflight = self._launch(step, members)
         return self._accept(step.requests, *step.read())
 
     def _launch(self, step: InflightStep, members: list[int]) -> InflightStep:
         requests = [step.requests[i] for i in members]
-        chunks = []
-        for request in requests:
-            self.kv.grow(request.seq, 1)
-            chunks.append(ScheduledChunk(request.seq, request.seq.num_computed_tokens, 1))
+        chunks = [ScheduledChunk(r.seq, r.seq.num_computed_tokens, 1) for r in requests]
         tokens = step.tokens
         if len(members) < len(step.requests):
             tokens = tokens[torch.tensor(members, device=tokens.device)]
@@ -231,7 +228,8 @@ class LLMEngine:
                 continue
             reason = request.accept(token, logprob, self.eos_token_ids,
                                     self.limits.max_context)
-            self.kv.publish(request.seq)
+            if request.seq.num_computed_tokens % self.kv.page_size == 0:
+                self.kv.publish(request.seq)  # a page completed (overlapped steps)
             self.counters.generated_tokens += 1
             if reason is not None:
                 outputs.append(self._finish(request, reason, [token]))

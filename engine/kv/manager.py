@@ -40,14 +40,19 @@ class KVManager:
             self.cache.evict(short)
         return self.pool.can_allocate(needed)
 
-    def can_grow_each(self, seqs: list[Sequence], new_tokens: int) -> bool:
-        """Whether every one of `seqs` can take `new_tokens` more at once."""
-        needed = sum(self.pool.pages_to_append(s.block_table, s.num_computed_tokens, new_tokens)
-                     for s in seqs)
-        short = needed - self.pool.num_free
+    def grow_each_by_one(self, seqs: list[Sequence]) -> bool:
+        """Give every one of `seqs` room for one more token, all or none; False (nothing
+        changed) when the pages are not there even after evicting cached ones."""
+        ps = self.page_size
+        full = [s for s in seqs if len(s.block_table) * ps <= s.num_computed_tokens]
+        short = len(full) - self.pool.num_free
         if short > 0 and self.cache is not None:
             self.cache.evict(short)
-        return self.pool.can_allocate(needed)
+        if not self.pool.can_allocate(len(full)):
+            return False
+        for seq, page in zip(full, self.pool.allocate(len(full)), strict=True):
+            seq.block_table.append(page)
+        return True
 
     def grow(self, seq: Sequence, new_tokens: int) -> None:
         self.pool.append(seq.block_table, seq.num_computed_tokens, new_tokens)
