@@ -48,6 +48,48 @@ def device_time(engine: LLMEngine, prompts, new: int, rows: int = 12) -> str:
     return f"device time per step: {total:.3f} ms over {steps} steps\n{table}"
 
 
+def synchronizing_calls(engine: LLMEngine, prompts, new: int) -> str:
+    """Where the engine's steps block on the GPU implicitly (torch's sync debug mode), and the
+    time per step the host spends waiting for tokens explicitly."""
+    import warnings
+
+    from engine import overlap
+
+    waited = [0.0]
+    read = overlap.InflightStep.read
+
+    def timed_read(step):
+        start = time.perf_counter()
+        try:
+            return read(step)
+        finally:
+            waited[0] += time.perf_counter() - start
+
+    params = [SamplingParams(max_tokens=new, ignore_eos=True)] * len(prompts)
+    steps = engine.stats().steps
+    overlap.InflightStep.read = timed_read
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            start = time.perf_counter()
+            engine.generate(prompts, params)
+            seconds = time.perf_counter() - start
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+        overlap.InflightStep.read = read
+    steps = engine.stats().steps - steps
+    places: dict[str, int] = {}
+    for w in caught:
+        key = f"{w.filename}:{w.lineno}: {str(w.message)[:80]}"
+        places[key] = places.get(key, 0) + 1
+    lines = [f"{count:6d}  {place}" for place, count in sorted(places.items())]
+    return (f"wall {1e3 * seconds / steps:.3f} ms/step, waiting for tokens "
+            f"{1e3 * waited[0] / steps:.3f} ms/step, alloc retries "
+            f"{torch.cuda.memory_stats().get('num_alloc_retries', 0)}; implicit syncs:\n"
+            + "\n".join(lines))
+
+
 def profiled(engine: LLMEngine, prompts, new: int, lines: int) -> tuple[float, int, str]:
     params = [SamplingParams(max_tokens=new, ignore_eos=True)] * len(prompts)
     engine.generate(prompts, params)  # warm-up: graphs captured, kernels compiled
@@ -86,6 +128,7 @@ def main() -> None:
     report.append(f"## batch-1: {steps} steps, {1e3 * seconds / steps:.3f} ms/step\n{text}")
     if torch.cuda.is_available():
         report.append(device_time(engine, [prompt], args.new))
+        report.append(synchronizing_calls(engine, [prompt], args.new))
     prefix = [rng.randrange(10, shape.vocab_size - 10) for _ in range(args.prefix)]
     handle = engine.prefill(prefix)
     prompts = [prefix + [rng.randrange(10, shape.vocab_size - 10)] for _ in range(args.branches)]
@@ -99,6 +142,7 @@ def main() -> None:
                       f"{steps} steps, {1e3 * seconds / steps:.3f} ms/step\n{text}")
         if torch.cuda.is_available():
             report.append(device_time(engine, prompts, args.new))
+            report.append(synchronizing_calls(engine, prompts, args.new))
     engine.release(handle)
     args.out.write_text("\n".join(report))
     print("\n".join(report))
