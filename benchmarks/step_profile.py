@@ -90,6 +90,50 @@ def synchronizing_calls(engine: LLMEngine, prompts, new: int) -> str:
             + "\n".join(lines))
 
 
+def host_breakdown(engine: LLMEngine, prompts, new: int) -> str:
+    """Wall milliseconds per step in each part of the overlapped decode loop (timers around
+    the engine's own functions; no profiler)."""
+    import engine.engine as engine_module
+    from engine import batching, overlap
+
+    totals: dict[str, float] = {}
+    originals = []
+
+    def timer(owner, name: str, label: str) -> None:
+        original = getattr(owner, name)
+        originals.append((owner, name, original))
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                totals[label] = totals.get(label, 0.0) + time.perf_counter() - start
+
+        setattr(owner, name, timed)
+
+    timer(batching, "build_forward_batch", "build batch")
+    timer(engine.runner, "forward", "runner.forward")
+    timer(engine_module, "greedy_step", "greedy sampling launch")
+    timer(overlap.InflightStep, "read", "read tokens (waits for the GPU)")
+    timer(engine, "_accept", "accept tokens")
+    timer(engine, "_launch", "launch (all of the above but read/accept)")
+    params = [SamplingParams(max_tokens=new, ignore_eos=True)] * len(prompts)
+    engine.generate(prompts, [SamplingParams(max_tokens=1, ignore_eos=True)] * len(prompts))
+    totals.clear()
+    steps = engine.stats().steps
+    start = time.perf_counter()
+    try:
+        engine.generate(prompts, params)
+    finally:
+        for owner, name, original in reversed(originals):
+            setattr(owner, name, original)
+    seconds = time.perf_counter() - start
+    steps = engine.stats().steps - steps
+    parts = ", ".join(f"{k} {1e3 * v / steps:.3f}" for k, v in totals.items())
+    return f"host breakdown, ms/step over {steps} steps (wall {1e3 * seconds / steps:.3f}): {parts}"
+
+
 def profiled(engine: LLMEngine, prompts, new: int, lines: int) -> tuple[float, int, str]:
     params = [SamplingParams(max_tokens=new, ignore_eos=True)] * len(prompts)
     engine.generate(prompts, params)  # warm-up: graphs captured, kernels compiled
@@ -129,6 +173,7 @@ def main() -> None:
     if torch.cuda.is_available():
         report.append(device_time(engine, [prompt], args.new))
         report.append(synchronizing_calls(engine, [prompt], args.new))
+        report.append(host_breakdown(engine, [prompt], args.new))
     prefix = [rng.randrange(10, shape.vocab_size - 10) for _ in range(args.prefix)]
     handle = engine.prefill(prefix)
     prompts = [prefix + [rng.randrange(10, shape.vocab_size - 10)] for _ in range(args.branches)]
@@ -143,6 +188,7 @@ def main() -> None:
         if torch.cuda.is_available():
             report.append(device_time(engine, prompts, args.new))
             report.append(synchronizing_calls(engine, prompts, args.new))
+            report.append(host_breakdown(engine, prompts, args.new))
     engine.release(handle)
     args.out.write_text("\n".join(report))
     print("\n".join(report))

@@ -32,9 +32,9 @@ def build_forward_batch(chunks: list[ScheduledChunk], page_size: int, device: to
     one per chunk, not yet in the sequences' `token_ids`); every chunk then has a logits row."""
     tables = tables if tables is not None else BlockTableMirror()
     count = len(chunks)
-    rows = tables.rows([c.seq for c in chunks])
-    starts = np.fromiter((c.start for c in chunks), dtype=np.int64, count=count)
-    query_lens = np.fromiter((c.num_tokens for c in chunks), dtype=np.int64, count=count)
+    rows, starts, query_lens, pages_held = np.array(
+        [(tables.sync(c.seq), c.start, c.num_tokens, len(c.seq.block_table)) for c in chunks],
+        dtype=np.int64).reshape(count, 4).T
     seq_lens = starts + query_lens
     query_start = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(query_lens, out=query_start[1:])
@@ -54,15 +54,13 @@ def build_forward_batch(chunks: list[ScheduledChunk], page_size: int, device: to
     else:
         logits_indices = list(range(count))
         logit_rows = [LogitRows(i, c.start) for i, c in enumerate(chunks)]
-    width = max(len(c.seq.block_table) for c in chunks)
+    width = int(pages_held.max())
     block_tables = tables.array[rows, :width]
-    pages_held = np.fromiter((len(c.seq.block_table) for c in chunks), dtype=np.int64,
-                             count=count)
     block_tables[np.arange(width)[None, :] >= pages_held[:, None]] = 0
-    long_fields = _to_device([np.asarray(ids, dtype=np.int64), positions, slots,
-                              np.asarray(logits_indices, dtype=np.int64)], torch.int64, device)
-    int_fields = _to_device([seq_lens, query_lens, query_start, block_tables], torch.int32,
-                            device)
+    long_fields, int_fields = _to_device(
+        [np.asarray(ids, dtype=np.int64), positions, slots,
+         np.asarray(logits_indices, dtype=np.int64)],
+        [seq_lens, query_lens, query_start, block_tables], device)
     batch = ForwardBatch(
         input_ids=long_fields[0] if input_ids is None else input_ids,
         positions=long_fields[1],
@@ -94,17 +92,22 @@ def _logit_rows(chunks: list[ScheduledChunk], query_start: np.ndarray
     return indices, rows
 
 
-def _to_device(arrays: list[np.ndarray], dtype: torch.dtype, device: torch.device
-               ) -> list[torch.Tensor]:
-    """The arrays (flattened) as tensors of `dtype` on `device`, through one copy."""
-    sizes = [a.size for a in arrays]
-    flat = torch.from_numpy(np.concatenate([a.ravel() for a in arrays]).astype(
-        np.int64 if dtype == torch.int64 else np.int32, copy=False))
+def _to_device(longs: list[np.ndarray], ints: list[np.ndarray], device: torch.device
+               ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The arrays (flattened) as int64 and int32 tensors on `device`, through one copy of
+    their bytes (the int64 part first, so both parts stay aligned)."""
+    packed_longs = np.concatenate([a.ravel() for a in longs]).astype(np.int64, copy=False)
+    packed_ints = np.concatenate([a.ravel() for a in ints]).astype(np.int32, copy=False)
+    raw = torch.from_numpy(np.concatenate([packed_longs.view(np.uint8),
+                                           packed_ints.view(np.uint8)]))
     if device.type == "cuda":
-        flat = flat.pin_memory().to(device, non_blocking=True)
-    elif flat.device != device:
-        flat = flat.to(device)
-    return list(flat.split(sizes))
+        raw = raw.pin_memory().to(device, non_blocking=True)
+    elif raw.device != device:
+        raw = raw.to(device)
+    split = packed_longs.nbytes
+    as_longs = raw[:split].view(torch.int64).split([a.size for a in longs])
+    as_ints = raw[split:].view(torch.int32).split([a.size for a in ints])
+    return list(as_longs), list(as_ints)
 
 
 def shared_prefix_groups(tables: np.ndarray, seq_lens: np.ndarray, page_size: int
@@ -136,10 +139,13 @@ def run_chunks(runner: Any, kv: KVManager, chunks: list[ScheduledChunk], device:
     `build_forward_batch`) pages are published once the tokens are known, not here."""
     batch, rows = build_forward_batch(chunks, kv.page_size, device, kv.tables, input_ids)
     logits = runner.forward(batch).float()
+    if input_ids is not None:  # overlapped decode: every chunk samples
+        for chunk in chunks:
+            chunk.seq.num_computed_tokens += 1
+        return [c.seq for c in chunks], logits
     for chunk in chunks:
         chunk.seq.num_computed_tokens += chunk.num_tokens
-        if input_ids is None:
-            kv.publish(chunk.seq)
+        kv.publish(chunk.seq)
     seqs = [chunks[r.chunk_index].seq for r in rows]
     sample_rows = [i for i, s in enumerate(seqs) if s.samples]
     score_rows = [i for i, s in enumerate(seqs) if not s.samples]

@@ -19,26 +19,25 @@ from engine.sequence import Sequence
 class BlockTableMirror:
     def __init__(self, rows: int = 16, width: int = 64) -> None:
         self.array = np.zeros((rows, width), dtype=np.int32)
-        self._rows: dict[str, int] = {}
-        self._sources: dict[str, list[int]] = {}  # the list each row mirrors
-        self._synced: dict[str, int] = {}
+        # request id -> [row, the list the row mirrors, entries copied so far]
+        self._entries: dict[str, list] = {}
         self._free_rows: list[int] = list(range(rows - 1, -1, -1))
 
     def sync(self, seq: Sequence) -> int:
         """The row holding `seq`'s block table, brought up to date."""
-        table, key = seq.block_table, seq.request_id
-        row = self._rows.get(key)
-        if row is None:
-            row = self._rows[key] = self._take_row()
-        if self._sources.get(key) is not table:
-            self._sources[key], self._synced[key] = table, 0
-        done = self._synced[key]
-        if len(table) < done:
-            done = 0
+        table = seq.block_table
+        entry = self._entries.get(seq.request_id)
+        if entry is not None and entry[1] is table and entry[2] == len(table):
+            return entry[0]
+        if entry is None:
+            entry = self._entries[seq.request_id] = [self._take_row(), table, 0]
+        if entry[1] is not table or len(table) < entry[2]:
+            entry[1], entry[2] = table, 0
+        row, done = entry[0], entry[2]
         if len(table) > done:
             self._ensure_width(len(table))
             self.array[row, done:len(table)] = table[done:]
-            self._synced[key] = len(table)
+            entry[2] = len(table)
         return row
 
     def rows(self, seqs: list[Sequence]) -> np.ndarray:
@@ -46,11 +45,9 @@ class BlockTableMirror:
         return np.fromiter((self.sync(s) for s in seqs), dtype=np.int64, count=len(seqs))
 
     def release(self, request_id: str) -> None:
-        row = self._rows.pop(request_id, None)
-        if row is not None:
-            self._free_rows.append(row)
-        self._sources.pop(request_id, None)
-        self._synced.pop(request_id, None)
+        entry = self._entries.pop(request_id, None)
+        if entry is not None:
+            self._free_rows.append(entry[0])
 
     def _take_row(self) -> int:
         if not self._free_rows:
