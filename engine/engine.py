@@ -16,6 +16,7 @@ from engine.api import EngineStats, Generation, PrefixHandle, SamplingParams
 from engine.batching import run_chunks
 from engine.config import EngineConfig
 from engine.constraints import Constraint, ConstraintError, GrammarCompiler, allowed_tokens
+from engine.decode_batch import DecodeBatches
 from engine.detokenize import TextStream
 from engine.kv.block_pool import BlockPool, PageCopy
 from engine.kv.manager import KVManager
@@ -75,6 +76,8 @@ class LLMEngine:
         self._ids = itertools.count()
         self._pending: list[StepOutput] = []
         self._inflight: InflightStep | None = None
+        self._decode_batches = DecodeBatches(pool.page_size, self.runner.kv_caches[0][0].device,
+                                             self.kv.tables)
         self.overlapped_steps = 0
         self.overlap = self.config.overlap_decode
         if self.overlap is None:
@@ -200,8 +203,9 @@ class LLMEngine:
         tokens = step.tokens
         if len(members) < len(step.requests):
             tokens = tokens[torch.tensor(members, device=tokens.device)]
-        device = self.runner.kv_caches[0][0].device
-        _, logits = run_chunks(self.runner, self.kv, chunks, device, input_ids=tokens)
+        logits = self.runner.forward(self._decode_batches.next(chunks, tokens))
+        for chunk in chunks:
+            chunk.seq.num_computed_tokens += 1  # pages are published once tokens are read
         self.counters.steps += 1
         self.overlapped_steps += 1
         return greedy_step(logits, requests)

@@ -46,6 +46,7 @@ def test_overlapped_generation_equals_synchronous(default_loaded, prompts):
     expected = summary(plain.generate(prompts, mixed_params()))
     assert summary(overlapped.generate(prompts, mixed_params())) == expected
     assert overlapped.stats().extra["overlapped_steps"] >= 10
+    assert overlapped._decode_batches.advanced >= 5  # batches advanced on the device too
     assert plain.stats().extra["overlapped_steps"] == 0
     assert pages_held_only_by_cache(overlapped)
     assert len({r for r in (e[1] for e in expected)}) >= 2  # both "length" and "stop" seen
