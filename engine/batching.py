@@ -131,18 +131,13 @@ def shared_prefix_groups(tables: np.ndarray, seq_lens: np.ndarray, page_size: in
     return groups
 
 
-def run_chunks(runner: Any, kv: KVManager, chunks: list[ScheduledChunk], device: torch.device,
-               input_ids: torch.Tensor | None = None) -> tuple[list[Sequence], torch.Tensor]:
+def run_chunks(runner: Any, kv: KVManager, chunks: list[ScheduledChunk], device: torch.device
+               ) -> tuple[list[Sequence], torch.Tensor]:
     """Run the model on `chunks`, mark their tokens computed and publish their whole pages;
     record scoring sequences' log-probabilities; return the sequences that sample now and
-    their logits rows. With `input_ids` (tokens still on the device, see
-    `build_forward_batch`) pages are published once the tokens are known, not here."""
-    batch, rows = build_forward_batch(chunks, kv.page_size, device, kv.tables, input_ids)
+    their logits rows."""
+    batch, rows = build_forward_batch(chunks, kv.page_size, device, kv.tables)
     logits = runner.forward(batch).float()
-    if input_ids is not None:  # overlapped decode: every chunk samples
-        for chunk in chunks:
-            chunk.seq.num_computed_tokens += 1
-        return [c.seq for c in chunks], logits
     for chunk in chunks:
         chunk.seq.num_computed_tokens += chunk.num_tokens
         kv.publish(chunk.seq)
