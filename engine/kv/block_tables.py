@@ -40,10 +40,6 @@ class BlockTableMirror:
             entry[2] = len(table)
         return row
 
-    def rows(self, seqs: list[Sequence]) -> np.ndarray:
-        """Row indices of `seqs`, each synced."""
-        return np.fromiter((self.sync(s) for s in seqs), dtype=np.int64, count=len(seqs))
-
     def release(self, request_id: str) -> None:
         entry = self._entries.pop(request_id, None)
         if entry is not None:
