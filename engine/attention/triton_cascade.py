@@ -4,34 +4,37 @@ For each prefix group the queries of all members (each member contributes its GR
 heads of one KV head) form the rows of one matrix, so every key tile of the shared prefix is
 read once per row tile and multiplied against all members' queries at once. The result is a
 partial (output, log-sum-exp) per member written into the slots after the decode splits;
-each member's own suffix goes through the plain split-K decode kernel starting at the end
-of the prefix, and `merge_partials` combines the two by log-sum-exp.
-
-Host metadata (one int32 tensor, built once per batch):
-    members      flat sequence indices of every group, group after group
-    group_start  [num_groups + 1] offsets into members
-    prefix_len   [num_groups] shared tokens (prefix_pages * page_size)
-    tile_group, tile_row: one row tile (group, first row) per program along grid axis 0
+each member's own suffix goes through the plain split-K decode starting at the end of the
+prefix, and `merge_partials` combines the two by log-sum-exp. The host metadata (groups,
+row tiles) is laid out in triton_cascade_meta.py; triton_cascade_fused.py runs the prefix and
+suffix programs in one launch.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 import triton
 import triton.language as tl
 
+from engine.attention.triton_cascade_meta import (  # noqa: F401  (re-exported)
+    CascadeLayout,
+    CascadeMeta,
+    build_cascade_meta,
+    cascade_layout,
+    max_tiles,
+)
 from engine.attention.triton_common import (
     KernelConfig,
     load_kv_tiles,
     softmax_step,
 )
-from engine.forward import PrefixGroup
 
 
 @triton.jit
-def _prefix_kernel(
+def prefix_program(
+    tile,
+    kv_head,
+    split,
     q_ptr,
     k_cache,
     v_cache,
@@ -66,9 +69,8 @@ def _prefix_kernel(
     NUM_SPLITS: tl.constexpr,
     IEEE: tl.constexpr,
 ):
-    tile = tl.program_id(0)
-    kv_head = tl.program_id(1)
-    split = tl.program_id(2)
+    """Split `split` of the shared prefix of row tile `tile`'s group against the tile's query
+    rows of `kv_head`: fills slot first_slot + split of the tile's members."""
     group = tl.load(tile_group + tile)
     row0 = tl.load(tile_row + tile)
     g_first = tl.load(group_start + group)
@@ -125,117 +127,79 @@ def _prefix_kernel(
     tl.store(lse_part + member64 * stride_lb + heads * stride_lh + slot, lse, mask=row_mask)
 
 
-@dataclass(frozen=True)
-class CascadeMeta:
-    members: torch.Tensor
-    group_start: torch.Tensor
-    prefix_lens: torch.Tensor
-    tile_group: torch.Tensor
-    tile_row: torch.Tensor
-    kv_starts: torch.Tensor  # [B] where each sequence's own keys begin
-    num_tiles: int  # grid size along row tiles (padding tiles point at an empty group)
-    work_tiles: int  # row tiles expected to hold rows, for choosing the split count
-    max_prefix_len: int
-
-
-@dataclass(frozen=True)
-class CascadeLayout:
-    """Host lists of the metadata; `padded` gives fixed sizes for CUDA graphs."""
-
-    members: list[int]
-    group_start: list[int]
-    prefix_lens: list[int]
-    tile_group: list[int]
-    tile_row: list[int]
-    kv_starts: list[int]
-
-    def padded(self, seqs: int, tiles: int) -> CascadeLayout:
-        """Sizes kv_starts to `seqs`, members and groups to seqs + 1, tiles to `tiles`; extra
-        groups are empty and extra tiles point at the first empty group."""
-        num_groups = len(self.prefix_lens)
-        if len(self.tile_group) > tiles or len(self.kv_starts) > seqs:
-            raise ValueError("cascade metadata larger than its padded size")
-        return CascadeLayout(
-            members=self.members + [0] * (seqs + 1 - len(self.members)),
-            group_start=self.group_start + [self.group_start[-1]] * (seqs + 1 - num_groups),
-            prefix_lens=self.prefix_lens + [0] * (seqs + 1 - num_groups),
-            tile_group=self.tile_group + [num_groups] * (tiles - len(self.tile_group)),
-            tile_row=self.tile_row + [0] * (tiles - len(self.tile_row)),
-            kv_starts=self.kv_starts + [0] * (seqs - len(self.kv_starts)),
-        )
-
-    def pieces(self) -> list[list[int]]:
-        return [
-            self.members,
-            self.group_start,
-            self.prefix_lens,
-            self.tile_group,
-            self.tile_row,
-            self.kv_starts,
-        ]
-
-    def flat(self) -> torch.Tensor:
-        return torch.tensor([x for piece in self.pieces() for x in piece], dtype=torch.int32)
-
-    def views(self, flat: torch.Tensor) -> list[torch.Tensor]:
-        """Views of a device copy of `flat()`, one per piece."""
-        views, offset = [], 0
-        for piece in self.pieces():
-            views.append(flat[offset : offset + len(piece)])
-            offset += len(piece)
-        return views
-
-
-def cascade_layout(
-    groups: list[PrefixGroup], num_seqs: int, page_size: int, group_size: int, block_m: int
-) -> CascadeLayout:
-    """Validate the groups and lay out members, group offsets, prefix lengths, row tiles."""
-    members: list[int] = []
-    starts = [0]
-    prefix_lens: list[int] = []
-    tile_group: list[int] = []
-    tile_row: list[int] = []
-    kv_starts = [0] * num_seqs
-    for index, group in enumerate(groups):
-        if group.prefix_pages <= 0 or not group.seq_indices:
-            raise ValueError(f"prefix group {index} is empty: {group}")
-        for seq in group.seq_indices:
-            if not 0 <= seq < num_seqs:
-                raise ValueError(f"prefix group {index} names sequence {seq} of {num_seqs}")
-            if kv_starts[seq]:
-                raise ValueError(f"sequence {seq} is in more than one prefix group")
-            kv_starts[seq] = group.prefix_pages * page_size
-        members.extend(group.seq_indices)
-        starts.append(len(members))
-        prefix_lens.append(group.prefix_pages * page_size)
-        for row in range(0, len(group.seq_indices) * group_size, block_m):
-            tile_group.append(index)
-            tile_row.append(row)
-    return CascadeLayout(members, starts, prefix_lens, tile_group, tile_row, kv_starts)
-
-
-def max_tiles(num_seqs: int, group_size: int, block_m: int) -> int:
-    """An upper bound on row tiles for any grouping of num_seqs sequences."""
-    return triton.cdiv(num_seqs * group_size, block_m) + num_seqs
-
-
-def build_cascade_meta(
-    groups: list[PrefixGroup],
-    num_seqs: int,
-    page_size: int,
-    group_size: int,
-    block_m: int,
-    device: torch.device,
-) -> CascadeMeta:
-    """Pack the groups into one host tensor and copy it to the device once."""
-    layout = cascade_layout(groups, num_seqs, page_size, group_size, block_m)
-    flat = layout.flat().to(device, non_blocking=True)
-    tiles = len(layout.tile_group)
-    return CascadeMeta(
-        *layout.views(flat),
-        num_tiles=tiles,
-        work_tiles=tiles,
-        max_prefix_len=max(layout.prefix_lens),
+@triton.jit
+def _prefix_kernel(
+    q_ptr,
+    k_cache,
+    v_cache,
+    out_part,
+    lse_part,
+    block_tables,
+    query_start,
+    members,
+    group_start,
+    prefix_lens,
+    tile_group,
+    tile_row,
+    stride_qt,
+    stride_qh,
+    stride_page,
+    stride_slot,
+    stride_head,
+    stride_bt,
+    stride_ob,
+    stride_oh,
+    stride_os,
+    stride_lb,
+    stride_lh,
+    qk_scale,
+    first_slot,
+    GROUP: tl.constexpr,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    PAGE_SIZE: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    NUM_SPLITS: tl.constexpr,
+    IEEE: tl.constexpr,
+):
+    prefix_program(
+        tl.program_id(0),
+        tl.program_id(1),
+        tl.program_id(2),
+        q_ptr,
+        k_cache,
+        v_cache,
+        out_part,
+        lse_part,
+        block_tables,
+        query_start,
+        members,
+        group_start,
+        prefix_lens,
+        tile_group,
+        tile_row,
+        stride_qt,
+        stride_qh,
+        stride_page,
+        stride_slot,
+        stride_head,
+        stride_bt,
+        stride_ob,
+        stride_oh,
+        stride_os,
+        stride_lb,
+        stride_lh,
+        qk_scale,
+        first_slot,
+        GROUP,
+        HEAD_DIM,
+        BLOCK_D,
+        PAGE_SIZE,
+        BLOCK_M,
+        BLOCK_N,
+        NUM_SPLITS,
+        IEEE,
     )
 
 

@@ -27,7 +27,10 @@ DECODE_CONFIG = KernelConfig(block_n=64, num_warps=4, num_stages=2)
 
 
 @triton.jit
-def _decode_kernel(
+def decode_program(
+    seq,
+    kv_head,
+    split,
     q_ptr,
     k_cache,
     v_cache,
@@ -59,9 +62,8 @@ def _decode_kernel(
     HAS_KV_START: tl.constexpr,
     IEEE: tl.constexpr,
 ):
-    seq = tl.program_id(0)
-    kv_head = tl.program_id(1)
-    split = tl.program_id(2)
+    """Split `split` of sequence `seq`'s keys [kv_start, seq_len) for the query heads of
+    `kv_head`: fills slot `split` of out_part and lse_part."""
     seq_len = tl.load(seq_lens + seq)
     kv_start = tl.load(kv_starts + seq) if HAS_KV_START else 0
     span = tl.maximum(seq_len - kv_start, 0)
@@ -112,6 +114,76 @@ def _decode_kernel(
     )
     lse_ptrs = lse_part + seq.to(tl.int64) * stride_lb + heads * stride_lh + split
     tl.store(lse_ptrs, lse, mask=row_mask)
+
+
+@triton.jit
+def _decode_kernel(
+    q_ptr,
+    k_cache,
+    v_cache,
+    out_part,
+    lse_part,
+    block_tables,
+    seq_lens,
+    kv_starts,
+    query_start,
+    stride_qt,
+    stride_qh,
+    stride_page,
+    stride_slot,
+    stride_head,
+    stride_bt,
+    stride_ob,
+    stride_oh,
+    stride_os,
+    stride_lb,
+    stride_lh,
+    qk_scale,
+    GROUP: tl.constexpr,
+    BLOCK_H: tl.constexpr,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    PAGE_SIZE: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    NUM_SPLITS: tl.constexpr,
+    HAS_KV_START: tl.constexpr,
+    IEEE: tl.constexpr,
+):
+    decode_program(
+        tl.program_id(0),
+        tl.program_id(1),
+        tl.program_id(2),
+        q_ptr,
+        k_cache,
+        v_cache,
+        out_part,
+        lse_part,
+        block_tables,
+        seq_lens,
+        kv_starts,
+        query_start,
+        stride_qt,
+        stride_qh,
+        stride_page,
+        stride_slot,
+        stride_head,
+        stride_bt,
+        stride_ob,
+        stride_oh,
+        stride_os,
+        stride_lb,
+        stride_lh,
+        qk_scale,
+        GROUP,
+        BLOCK_H,
+        HEAD_DIM,
+        BLOCK_D,
+        PAGE_SIZE,
+        BLOCK_N,
+        NUM_SPLITS,
+        HAS_KV_START,
+        IEEE,
+    )
 
 
 @triton.jit
