@@ -18,7 +18,8 @@ class KVManager:
         self.pool = pool
         self.page_size = pool.page_size
         self.cache = RadixCache(pool) if enable_prefix_cache else None
-        self._published_pages: dict[str, int] = {}
+        # per sequence: its pages in the cache and the node where they end (None: unknown)
+        self._published: dict[str, tuple[int, RadixNode | None]] = {}
         self.tables = BlockTableMirror()
 
     def take_cached_prefix(self, seq: Sequence) -> int:
@@ -30,7 +31,7 @@ class KVManager:
         self.pool.share(match.pages)
         seq.block_table = list(match.pages)
         seq.num_computed_tokens = match.num_tokens
-        self._published_pages[seq.request_id] = len(match.pages)
+        self._published[seq.request_id] = (len(match.pages), match.node)
         return match.num_tokens
 
     def can_grow(self, seq: Sequence, new_tokens: int) -> bool:
@@ -61,12 +62,17 @@ class KVManager:
         """Insert the sequence's computed whole pages into the prefix cache."""
         if self.cache is None:
             return None
-        full_pages = seq.num_computed_tokens // self.page_size
-        if full_pages <= self._published_pages.get(seq.request_id, 0):
+        ps = self.page_size
+        full_pages = seq.num_computed_tokens // ps
+        done, node = self._published.get(seq.request_id, (0, None))
+        if full_pages <= done:
             return None
-        self._published_pages[seq.request_id] = full_pages
-        return self.cache.insert(seq.token_ids[:full_pages * self.page_size],
-                                 seq.block_table[:full_pages])
+        if node is None or self.cache.depth(node) != done * ps:
+            done, node = 0, None  # from the root
+        node = self.cache.insert(seq.token_ids[done * ps:full_pages * ps],
+                                 seq.block_table[done:full_pages], below=node)
+        self._published[seq.request_id] = (full_pages, node)
+        return node
 
     def pin_prefix(self, tokens: list[int]) -> RadixNode | None:
         if self.cache is None:
@@ -84,7 +90,7 @@ class KVManager:
     def release(self, seq: Sequence) -> None:
         self.pool.free(seq.block_table)
         seq.block_table = []
-        self._published_pages.pop(seq.request_id, None)
+        self._published.pop(seq.request_id, None)
         self.tables.release(seq.request_id)
 
     def can_fork(self, parent: Sequence) -> bool:
@@ -96,7 +102,7 @@ class KVManager:
     def fork(self, parent: Sequence, child: Sequence) -> PageCopy | None:
         child.block_table, copy = self.pool.fork(parent.block_table, parent.num_computed_tokens)
         child.num_computed_tokens = parent.num_computed_tokens
-        self._published_pages[child.request_id] = self._published_pages.get(parent.request_id, 0)
+        self._published[child.request_id] = self._published.get(parent.request_id, (0, None))
         return copy
 
     def live_tokens(self, running: list[Sequence]) -> int:

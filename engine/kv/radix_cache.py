@@ -48,11 +48,12 @@ class RadixCache:
         self.num_pages = 0
 
     # -- the shared walk ---------------------------------------------------------------------
-    def _walk(self, tokens: tuple[int, ...]) -> tuple[RadixNode, int, list[int]]:
-        """Follow `tokens` (whole pages only) from the root; return the deepest node fully
-        matched, the number of tokens matched and their pages."""
+    def _walk(self, tokens: tuple[int, ...], start: RadixNode | None = None
+              ) -> tuple[RadixNode, int, list[int]]:
+        """Follow `tokens` (whole pages only) from `start` (the root by default); return the
+        deepest node fully matched, the number of tokens matched and their pages."""
         ps = self.page_size
-        node, matched, pages = self.root, 0, []
+        node, matched, pages = start or self.root, 0, []
         now = next(self._clock)
         node.last_access = now
         while len(tokens) - matched >= ps:
@@ -99,13 +100,16 @@ class RadixCache:
         node, matched, pages = self._walk(key)
         return PrefixMatch(pages, matched, node)
 
-    def insert(self, tokens: list[int] | tuple[int, ...], pages: list[int]) -> RadixNode:
+    def insert(self, tokens: list[int] | tuple[int, ...], pages: list[int],
+               below: RadixNode | None = None) -> RadixNode:
         """Cache the whole pages of `tokens` held in `pages`; return the node at their end.
-        Pages of a prefix already cached stay the caller's; new ones gain the tree's ref."""
+        Pages of a prefix already cached stay the caller's; new ones gain the tree's ref.
+        `below`: a node in the tree (see `depth`) whose path the tokens continue; the root
+        by default. Extending a sequence's last node costs only its new pages."""
         ps = self.page_size
         full = min(len(tokens) // ps, len(pages))
         key = tuple(tokens[:full * ps])
-        node, matched, _ = self._walk(key)
+        node, matched, _ = self._walk(key, below)
         if matched < len(key):
             new_pages = list(pages[matched // ps:full])
             leaf = RadixNode(key[matched:], new_pages, node)
@@ -115,6 +119,22 @@ class RadixCache:
             self.num_pages += len(new_pages)
             node = leaf
         return node
+
+    def depth(self, node: RadixNode) -> int | None:
+        """Tokens on the path from the root to `node` (marking the path used), or None when
+        `node` has left the tree. A node keeps its depth when its edge is split (the new
+        node goes above it)."""
+        now = next(self._clock)
+        tokens = 0
+        while node is not self.root:
+            parent = node.parent
+            if parent is None or parent.children.get(node.key[:self.page_size]) is not node:
+                return None
+            node.last_access = now
+            tokens += len(node.key)
+            node = parent
+        self.root.last_access = now
+        return tokens
 
     def pin(self, node: RadixNode) -> None:
         while node is not None:

@@ -89,3 +89,28 @@ def test_evicting_a_leaf_lets_its_parent_go_next():
     cache_tokens(pool, cache, list(range(4)) + [7, 7, 7, 7])
     cache_tokens(pool, cache, list(range(4)) + [8, 8, 8, 8])
     assert cache.evict(100) == 4 and cache.num_pages == 0 and pool.num_used == 0
+
+
+def test_insert_below_a_node_extends_its_path_like_a_full_insert():
+    pool, cache = make()
+    tokens = list(range(20))  # 5 pages, published 2 then 3 more as a sequence computes them
+    pages = pool.allocate(5)
+    node = cache.insert(tokens[:8], pages[:2])
+    assert cache.depth(node) == 8
+    end = cache.insert(tokens[8:20], pages[2:], below=node)
+    assert cache.depth(end) == 20
+    assert cache.match(tokens).pages == pages and cache.match(tokens).node is end
+    assert cache.insert(tokens, pages) is end  # the same path from the root
+    assert cache.num_pages == 5
+
+
+def test_a_node_keeps_its_depth_through_splits_and_loses_it_when_evicted():
+    pool, cache = make()
+    pages, node = cache_tokens(pool, cache, list(range(12)))
+    cache_tokens(pool, cache, list(range(4)) + [9, 9, 9, 9])  # splits node's edge above it
+    assert cache.depth(node) == 12
+    below = cache.insert([50, 51, 52, 53], pool.allocate(1), below=node)
+    assert cache.match(list(range(12)) + [50, 51, 52, 53]).node is below
+    pool.free(below.pages)
+    assert cache.evict(100) == 5
+    assert cache.depth(node) is None and cache.depth(below) is None
