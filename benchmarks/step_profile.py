@@ -117,6 +117,7 @@ def host_breakdown(engine: LLMEngine, prompts, new: int) -> str:
     timer(engine_module, "greedy_step", "greedy sampling launch")
     timer(overlap.InflightStep, "read", "read tokens (waits for the GPU)")
     timer(engine, "_accept", "accept tokens")
+    timer(engine.kv, "publish", "publish pages (part of accept)")
     timer(engine, "_launch", "launch (all of the above but read/accept)")
     params = [SamplingParams(max_tokens=new, ignore_eos=True)] * len(prompts)
     engine.generate(prompts, [SamplingParams(max_tokens=1, ignore_eos=True)] * len(prompts))
