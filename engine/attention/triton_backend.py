@@ -13,12 +13,8 @@ import functools
 import torch
 
 from engine.attention.base import AttentionBackend
-from engine.attention.triton_cascade import (
-    CascadeMeta,
-    build_cascade_meta,
-    prefix_partials,
-    prefix_splits,
-)
+from engine.attention.triton_cascade import CascadeMeta, build_cascade_meta, prefix_splits
+from engine.attention.triton_cascade_fused import cascade_partials, cascade_partials_unfused
 from engine.attention.triton_common import (
     LOG2E,
     KernelConfig,
@@ -55,15 +51,18 @@ class TritonBackend(AttentionBackend):
         cascade_config: KernelConfig | None = None,
         prefill_config: KernelConfig | None = None,
         fixed_prefix_splits: int | None = None,
+        fused_cascade: bool = True,
     ):
         """fixed_decode_splits: a constant split count (CUDA graphs need a static grid).
-        The configs override the kernels' tile shapes (None: the defaults)."""
+        The configs override the kernels' tile shapes (None: the defaults). fused_cascade:
+        the cascade's prefix and suffix passes in one launch (False: one launch each)."""
         self.use_cascade = use_cascade
         self.fixed_decode_splits = fixed_decode_splits
         self.decode_config = decode_config
         self.cascade_config = cascade_config
         self.prefill_config = prefill_config
         self.fixed_prefix_splits = fixed_prefix_splits
+        self.fused_cascade = fused_cascade
         self._meta_batch: ForwardBatch | None = None
         self._meta: CascadeMeta | None = None
 
@@ -157,27 +156,13 @@ class TritonBackend(AttentionBackend):
         slots = splits + pre_splits
         out_part = q.new_empty((num_seqs, num_heads, slots, head_dim), dtype=torch.float32)
         lse_part = q.new_full((num_seqs, num_heads, slots), float("-inf"), dtype=torch.float32)
-        ieee = use_ieee(q)
-        decode_partials(
+        fill = cascade_partials if self.fused_cascade else cascade_partials_unfused
+        fill(
             q,
             k_cache,
             v_cache,
             batch.block_tables,
             batch.seq_lens,
-            batch.query_start,
-            scale * LOG2E,
-            out_part,
-            lse_part,
-            splits,
-            ieee,
-            kv_starts=meta.kv_starts,
-            config=self.decode_config,
-        )
-        prefix_partials(
-            q,
-            k_cache,
-            v_cache,
-            batch.block_tables,
             batch.query_start,
             meta,
             scale * LOG2E,
@@ -185,8 +170,9 @@ class TritonBackend(AttentionBackend):
             lse_part,
             splits,
             pre_splits,
-            ieee,
+            use_ieee(q),
             config,
+            decode_config=self.decode_config,
         )
         out = torch.empty_like(q)
         merge_partials(out_part, lse_part, out, batch.query_start)

@@ -228,6 +228,11 @@ def _merge_kernel(
     tl.store(o_ptrs, merged.to(out_ptr.dtype.element_ty), mask=dim_mask)
 
 
+def decode_block_h(group: int) -> int:
+    """Query rows of a decode program: the GROUP heads of one KV head, at least 16 (dots)."""
+    return max(16, triton.next_power_of_2(group))
+
+
 def decode_splits(num_seqs: int, num_kv_heads: int, max_seq_len: int, num_sms: int) -> int:
     """Splits per sequence: at most two full waves of programs, each split at least
     128 keys, at most 32 splits."""
@@ -280,7 +285,7 @@ def decode_partials(
         lse_part.stride(1),
         qk_scale,
         GROUP=group,
-        BLOCK_H=max(16, triton.next_power_of_2(group)),
+        BLOCK_H=decode_block_h(group),
         HEAD_DIM=head_dim,
         BLOCK_D=triton.next_power_of_2(head_dim),
         PAGE_SIZE=page_size,

@@ -3,6 +3,7 @@ float64 reference: write_kv, prefill/extend, split-K decode and cascade decode."
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import sys
@@ -19,7 +20,9 @@ KERNEL_MODULES = [
     "engine.attention.triton_kv",
     "engine.attention.triton_prefill",
     "engine.attention.triton_decode",
+    "engine.attention.triton_cascade_meta",
     "engine.attention.triton_cascade",
+    "engine.attention.triton_cascade_fused",
     "engine.attention.triton_backend",
 ]
 
@@ -41,6 +44,10 @@ from engine.attention.paged_cases import (  # noqa: E402
 )
 
 TritonBackend = triton_backend.TritonBackend
+cascade_fused = sys.modules["engine.attention.triton_cascade_fused"]
+cascade_meta = sys.modules["engine.attention.triton_cascade_meta"]
+triton_common = sys.modules["engine.attention.triton_common"]
+triton_decode = sys.modules["engine.attention.triton_decode"]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -223,3 +230,137 @@ def test_agrees_with_torch_reference_backend():
     out = _run(case, TritonBackend(), 0.25)
     assert torch.equal(case.k_cache, k_cache) and torch.equal(case.v_cache, v_cache)
     assert relative_error(out, expected.double()) < 1e-5
+
+
+# The fused cascade (prefix and suffix programs in one launch) against the two-launch path
+# and the float64 reference. Group 0 has 5 members (20 rows at GQA 4: two 16-row tiles),
+# group 1 has 2, sequence 7 is in no group. Suffixes past the shared pages: 0 keys (member 1
+# attends to the shared prefix alone), 1 key (members 0 and 5) and ragged.
+FUSED_SHAPES = [  # (heads, kv_heads, head_dim, page): GQA 1/4 x page 16/32 x dim 64/128
+    (2, 2, 64, 16, (2, 3)),
+    (2, 2, 128, 32, (1, 1)),
+    (8, 2, 128, 16, (3, 2)),
+    (8, 2, 64, 32, (2, 4)),
+]
+FUSED_GROUPS = [((0, 1, 2, 3, 4), 2), ((5, 6), 1)]
+
+
+def _fused_case(heads: int, kv_heads: int, dim: int, page: int, seed: int):
+    p = page
+    prefix = [2 * p, 2 * p, 2 * p + 5, 3 * p + 1, 2 * p + p // 2, p, p + 7, 3]
+    case = make_case(
+        prefix,
+        [1] * len(prefix),
+        num_heads=heads,
+        num_kv_heads=kv_heads,
+        head_dim=dim,
+        page_size=page,
+        groups=FUSED_GROUPS,
+        seed=seed,
+    )
+    batch = case.batch
+    TritonBackend().write_kv(case.k_cache, case.v_cache, case.k_new, case.v_new, batch.slot_mapping)
+    batch.seq_lens[1] -= 1  # its new key lies past seq_len: only the shared prefix is seen
+    case.keys[1], case.values[1] = case.keys[1][:-1], case.values[1][:-1]
+    return case
+
+
+def _meta(case, tiles: int | None = None, seqs: int | None = None):
+    """Cascade metadata at 16-row tiles; padded to `tiles` row tiles and `seqs` sequences
+    as CUDA graphs lay it out (extra tiles point at an empty group)."""
+    batch = case.batch
+    group = case.q.shape[1] // case.k_cache.shape[2]
+    layout = cascade_meta.cascade_layout(
+        batch.prefix_groups, len(case.keys), batch.page_size, group, 16
+    )
+    work = len(layout.tile_group)
+    padded = layout.padded(seqs or len(case.keys), tiles or work)
+    return cascade_meta.CascadeMeta(
+        *padded.views(padded.flat()),
+        num_tiles=tiles or work,
+        work_tiles=work,
+        max_prefix_len=max(layout.prefix_lens),
+    )
+
+
+def _partials(case, fused: bool, splits: int, prefix_splits: int, meta=None):
+    batch = case.batch
+    num_seqs, num_heads, dim = batch.num_seqs, case.q.shape[1], case.q.shape[2]
+    slots = splits + prefix_splits
+    out_part = torch.zeros(num_seqs, num_heads, slots, dim)
+    lse_part = torch.full((num_seqs, num_heads, slots), float("-inf"))
+    fill = cascade_fused.cascade_partials if fused else cascade_fused.cascade_partials_unfused
+    fill(
+        case.q,
+        case.k_cache,
+        case.v_cache,
+        batch.block_tables,
+        batch.seq_lens,
+        batch.query_start,
+        meta or _meta(case),
+        dim**-0.5 * triton_common.LOG2E,
+        out_part,
+        lse_part,
+        splits,
+        prefix_splits,
+        True,
+        triton_common.INTERPRETER_CONFIG,
+    )
+    return out_part, lse_part
+
+
+@pytest.mark.parametrize(("heads", "kv_heads", "dim", "page", "splits"), FUSED_SHAPES)
+def test_fused_cascade_matches_two_launches_and_reference(heads, kv_heads, dim, page, splits):
+    case = _fused_case(heads, kv_heads, dim, page, seed=dim + page + heads)
+    fused = _partials(case, True, *splits)
+    unfused = _partials(case, False, *splits)
+    assert torch.equal(fused[0], unfused[0]) and torch.equal(fused[1], unfused[1])
+    members = [m for group, _ in FUSED_GROUPS for m in group]
+    prefix_lse = fused[1][:, :, splits[0] :]
+    assert (prefix_lse[members] > float("-inf")).any(-1).all()  # every member saw its prefix
+    assert (prefix_lse[7] == float("-inf")).all()  # the ungrouped sequence saw none
+    assert (fused[1][1, :, : splits[0]] == float("-inf")).all()  # member 1: empty suffix
+    out = torch.empty_like(case.q)
+    triton_decode.merge_partials(*fused, out, case.batch.query_start)
+    error = relative_error(out, reference_attention(case, dim**-0.5))
+    assert error < TOL[torch.float32], f"relative error {error:.2e}"
+
+
+def test_fused_cascade_with_padding_tiles_and_sequences():
+    """Padding tiles (empty group) and padded sequences (seq_len 0) do no work."""
+    case = _fused_case(8, 2, 64, 16, seed=9)
+    expected = _partials(case, True, 2, 2)
+    pad = 3
+    batch = case.batch
+    padded_batch = dataclasses.replace(
+        batch,
+        seq_lens=torch.cat([batch.seq_lens, torch.zeros(pad, dtype=torch.int32)]),
+        block_tables=torch.cat([batch.block_tables, torch.zeros_like(batch.block_tables[:pad])]),
+        query_start=torch.arange(batch.num_seqs + pad + 1, dtype=torch.int32),
+    )
+    padded_case = dataclasses.replace(
+        case, batch=padded_batch, q=torch.cat([case.q, torch.randn(pad, *case.q.shape[1:])])
+    )
+    tiles = len(_meta(case).tile_group) + 2
+    meta = _meta(padded_case, tiles=tiles, seqs=batch.num_seqs + pad)
+    out_part, lse_part = _partials(padded_case, True, 2, 2, meta=meta)
+    assert torch.equal(out_part[: batch.num_seqs], expected[0])
+    assert torch.equal(lse_part[: batch.num_seqs], expected[1])
+    assert (lse_part[batch.num_seqs :] == float("-inf")).all()
+    assert (out_part[batch.num_seqs :] == 0).all()
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_backend_cascade_paths_match_reference(fused):
+    backend = TritonBackend(fixed_decode_splits=2, fixed_prefix_splits=3, fused_cascade=fused)
+    _check(
+        [32, 40, 33, 5, 48],
+        [1] * 5,
+        heads=8,
+        kv_heads=2,
+        dim=64,
+        page=16,
+        groups=[((0, 1, 2), 2), ((4,), 3)],
+        backend=backend,
+        seed=13,
+    )
