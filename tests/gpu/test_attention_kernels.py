@@ -1,6 +1,6 @@
 """Triton attention kernels on the GPU against the float64 reference over the shape matrix:
 page sizes 16/32, head dims 64/128, GQA 1/4/8, lengths 1, page multiples, ragged, prefixes
-up to 8K, shared-prefix groups; bf16 and float32 (TF32 off)."""
+up to 8K, shared-prefix groups (fused and two-launch cascade); bf16 and float32 (TF32 off)."""
 
 from __future__ import annotations
 
@@ -17,16 +17,36 @@ from engine.attention.paged_cases import (  # noqa: E402
     relative_error,
 )
 from engine.attention.triton_backend import TritonBackend  # noqa: E402
+from engine.attention.triton_cascade import build_cascade_meta  # noqa: E402
+from engine.attention.triton_cascade_fused import (  # noqa: E402
+    cascade_partials,
+    cascade_partials_unfused,
+)
+from engine.attention.triton_common import LOG2E, use_ieee  # noqa: E402
 
 TOL = {torch.bfloat16: 1e-2, torch.float32: 1e-5}
 MATRIX = kernel_matrix()
+RUNS = [
+    (spec, fused)
+    for spec in MATRIX
+    for fused in ((True, False) if spec.kernel == "cascade" else (True,))
+]
+CASCADES = [spec for spec in MATRIX if spec.kernel == "cascade"]
+FUSED_SPECS = CASCADES[:3] + CASCADES[4::3] + CASCADES[-1:]  # GQA 1/4/8, every page/dim, fp32
 
 
-@pytest.mark.parametrize("spec", MATRIX, ids=[spec.name for spec in MATRIX])
-def test_kernel_matches_reference(spec):
+def _run_id(run) -> str:
+    spec, fused = run
+    if spec.kernel != "cascade":
+        return spec.name
+    return f"{spec.name}-{'fused' if fused else 'unfused'}"
+
+
+@pytest.mark.parametrize(("spec", "fused"), RUNS, ids=[_run_id(run) for run in RUNS])
+def test_kernel_matches_reference(spec, fused):
     torch.backends.cuda.matmul.allow_tf32 = False
     case = spec.make("cuda", seed=MATRIX.index(spec))
-    backend = TritonBackend(use_cascade=spec.kernel == "cascade")
+    backend = TritonBackend(use_cascade=spec.kernel == "cascade", fused_cascade=fused)
     assert case.batch.is_decode == all(n == 1 for n in spec.query_lens)
     backend.write_kv(case.k_cache, case.v_cache, case.k_new, case.v_new, case.batch.slot_mapping)
     scale = spec.head_dim**-0.5
@@ -55,3 +75,57 @@ def test_write_kv_skips_padding_slots():
     assert torch.equal(flat[slots[kept]], case.k_new[kept])
     skipped = case.batch.slot_mapping[~kept]
     assert torch.equal(flat[skipped], old[skipped])
+
+
+def _cascade_partials(case, fused: bool, splits: int, pre_splits: int):
+    backend = TritonBackend()
+    batch, (num_heads, head_dim) = case.batch, case.q.shape[1:]
+    num_kv_heads = case.k_cache.shape[2]
+    config = backend.cascade_kernel_config(head_dim, case.q.device)
+    meta = build_cascade_meta(
+        batch.prefix_groups,
+        batch.num_seqs,
+        batch.page_size,
+        num_heads // num_kv_heads,
+        config.block_m,
+        case.q.device,
+    )
+    slots = splits + pre_splits
+    out_part = case.q.new_zeros((batch.num_seqs, num_heads, slots, head_dim), dtype=torch.float32)
+    lse_part = case.q.new_full(
+        (batch.num_seqs, num_heads, slots), float("-inf"), dtype=torch.float32
+    )
+    fill = cascade_partials if fused else cascade_partials_unfused
+    fill(
+        case.q,
+        case.k_cache,
+        case.v_cache,
+        batch.block_tables,
+        batch.seq_lens,
+        batch.query_start,
+        meta,
+        head_dim**-0.5 * LOG2E,
+        out_part,
+        lse_part,
+        splits,
+        pre_splits,
+        use_ieee(case.q),
+        config,
+    )
+    return out_part, lse_part
+
+
+@pytest.mark.parametrize("splits", [(1, 8), (4, 2), (3, 7)])
+@pytest.mark.parametrize("spec", FUSED_SPECS, ids=lambda spec: spec.name)
+def test_fused_cascade_partials_match_two_launches(spec, splits):
+    """The fused launch runs the same program bodies: the same partials slot for slot."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    case = spec.make("cuda", seed=MATRIX.index(spec))
+    TritonBackend().write_kv(
+        case.k_cache, case.v_cache, case.k_new, case.v_new, case.batch.slot_mapping
+    )
+    fused = _cascade_partials(case, True, *splits)
+    unfused = _cascade_partials(case, False, *splits)
+    assert torch.equal(fused[1] == float("-inf"), unfused[1] == float("-inf"))
+    torch.testing.assert_close(fused[1], unfused[1], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fused[0], unfused[0], rtol=1e-5, atol=1e-5)
