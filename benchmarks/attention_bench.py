@@ -2,8 +2,9 @@
 
 Run on a CUDA machine:  python benchmarks/attention_bench.py --out benchmarks/results/x.json
 - accuracy: max relative error per kernel against the float64 reference (kernel_matrix);
-- shared-prefix decode: plain split-K paged decode vs cascade decode, 64 branches on an 8K
-  prefix with 256-token suffixes, and dense torch SDPA on contiguous KV for scale;
+- shared-prefix decode: plain split-K paged decode vs cascade decode (prefix and suffix passes
+  in one launch, and in two), 64 branches on an 8K prefix with 256-token suffixes, and dense
+  torch SDPA on contiguous KV for scale; tile and split sweeps of both cascade paths;
 - batch-1 decode against the KV bandwidth floor (copy bandwidth measured in the same run);
 - prefill/extend against dense torch SDPA (causal);
 - tile-shape sweeps for each kernel.
@@ -12,6 +13,7 @@ Run on a CUDA machine:  python benchmarks/attention_bench.py --out benchmarks/re
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import math
 import os
@@ -133,22 +135,15 @@ def shared_prefix(shape: str, branches=64, prefix=8192, suffix=256, page=16) -> 
     caches = kv_caches(num_pages, page, kv_heads, dim)
     q = torch.randn(branches, heads, dim, dtype=DTYPE, device=DEV)
     plain, cascade = TritonBackend(use_cascade=False), TritonBackend()
+    unfused = TritonBackend(fused_cascade=False)
     k, v = caches[0]
-    error = relative_error(
-        cascade.attend(q, k, v, cascade_batch, 0.125),
-        plain.attend(q, k, v, plain_batch, 0.125).double(),
-    )
+    plain_out = plain.attend(q, k, v, plain_batch, 0.125).double()
+    error = relative_error(cascade.attend(q, k, v, cascade_batch, 0.125), plain_out)
+    unfused_error = relative_error(unfused.attend(q, k, v, cascade_batch, 0.125), plain_out)
     plain_ms = time_layers(plain, q, caches, plain_batch)
     cascade_ms = time_layers(cascade, q, caches, cascade_batch)
-    sweep = {}
-    tiles = ((64, 64, 4), (128, 64, 8), (128, 32, 4), (64, 32, 4))
-    for (block_m, block_n, warps), splits in itertools.product(tiles, (None, 4, 8, 16)):
-        variant = TritonBackend(
-            cascade_config=KernelConfig(block_m, block_n, warps, 2), fixed_prefix_splits=splits
-        )
-        fresh = paged_batch(lens, page, prefix // page, cascade=True)
-        name = f"m{block_m}-n{block_n}-w{warps}-s{splits or 'auto'}"
-        sweep[name] = time_layers(variant, q, caches, fresh)
+    unfused_ms = time_layers(unfused, q, caches, cascade_batch)
+    new_batch = functools.partial(paged_batch, lens, page, prefix // page, cascade=True)
     meta_ms = host_ms(
         lambda: cascade.cascade_meta(
             paged_batch(lens, page, prefix // page, True), heads // kv_heads, 64, DEV
@@ -167,14 +162,48 @@ def shared_prefix(shape: str, branches=64, prefix=8192, suffix=256, page=16) -> 
         "prefix": prefix,
         "suffix": suffix,
         "plain_paged_decode_ms": plain_ms,
-        "cascade_decode_ms": cascade_ms,
+        "cascade_decode_ms": cascade_ms,  # the default: prefix and suffix in one launch
+        "cascade_unfused_ms": unfused_ms,
         "speedup": plain_ms / cascade_ms,
+        "speedup_unfused": plain_ms / unfused_ms,
         "cascade_vs_plain_rel_err": error,
+        "cascade_unfused_vs_plain_rel_err": unfused_error,
         "plain_effective_tb_s": kv_bytes / (plain_ms * 1e-3) / 1e12,
         "dense_sdpa_ms": sdpa_ms,
-        "cascade_sweep_ms": sweep,
+        "cascade_sweep_ms": cascade_sweep(q, caches, new_batch, dim),
+        "fused_split_sweep_ms": fused_split_sweep(q, caches, new_batch),
         "cascade_meta_build_ms_per_step": meta_ms,
     }
+
+
+def cascade_sweep(q, caches, new_batch, dim: int) -> dict:
+    """Tile shapes x prefix splits, fused and two-launch (ms per layer)."""
+    tiles = [(64, 64, 4), (128, 64, 8), (128, 32, 4), (64, 32, 4)]
+    if dim == 128:
+        tiles += [(64, 128, 4), (64, 128, 8), (128, 128, 8)]
+    sweep = {}
+    for (block_m, block_n, warps), splits, fused in itertools.product(
+        tiles, (None, 4, 8, 16), (True, False)
+    ):
+        variant = TritonBackend(
+            cascade_config=KernelConfig(block_m, block_n, warps, 2),
+            fixed_prefix_splits=splits,
+            fused_cascade=fused,
+        )
+        path = "fused" if fused else "unfused"
+        name = f"{path}-m{block_m}-n{block_n}-w{warps}-s{splits or 'auto'}"
+        sweep[name] = time_layers(variant, q, caches, new_batch())
+    return sweep
+
+
+def fused_split_sweep(q, caches, new_batch) -> dict:
+    """Suffix (decode) splits x prefix splits of the fused launch (ms per layer): the two
+    passes share the GPU, so the best split counts may differ from the two-launch ones."""
+    sweep = {}
+    for decode_splits, splits in itertools.product((1, 2, 4), (2, 4, 8, 16)):
+        variant = TritonBackend(fixed_decode_splits=decode_splits, fixed_prefix_splits=splits)
+        sweep[f"d{decode_splits}-s{splits}"] = time_layers(variant, q, caches, new_batch())
+    return sweep
 
 
 def host_ms(fn, repeats: int = 20) -> float:
@@ -343,6 +372,8 @@ def shared_prefix_markdown(rows: list[dict]) -> str:
             "plain ms",
             "cascade ms",
             "speedup",
+            "2-launch cascade ms",
+            "2-launch speedup",
             "plain TB/s",
             "dense SDPA ms",
         ],
@@ -355,17 +386,25 @@ def shared_prefix_markdown(rows: list[dict]) -> str:
                 x["plain_paged_decode_ms"],
                 x["cascade_decode_ms"],
                 x["speedup"],
+                x["cascade_unfused_ms"],
+                x["speedup_unfused"],
                 x["plain_effective_tb_s"],
                 x["dense_sdpa_ms"],
             ]
             for x in rows
         ],
     )
-    text += "\nCascade tile sweep (ms):\n\n"
+    text += "\ncascade: prefix and suffix passes in one launch (the default); 2-launch: one "
+    text += "launch each.\n\nCascade tile sweep (ms; m/n/w: prefix tile rows, keys, warps; "
+    text += "s: prefix splits):\n\n"
     for x in rows:
         sweep = ", ".join(f"{k} {v:.4f}" for k, v in x["cascade_sweep_ms"].items())
-        meta = x['cascade_meta_build_ms_per_step']
+        meta = x["cascade_meta_build_ms_per_step"]
         text += f"- {x['shape']}: {sweep}; metadata per step {meta:.3f} ms\n"
+    text += "\nFused launch, suffix splits d x prefix splits s (ms):\n\n"
+    for x in rows:
+        sweep = ", ".join(f"{k} {v:.4f}" for k, v in x["fused_split_sweep_ms"].items())
+        text += f"- {x['shape']}: {sweep}\n"
     return text
 
 
