@@ -2,7 +2,8 @@
 
 Decode batches go through split-K decode; when the batch names prefix groups, the shared
 prefix of each group is attended once for all members (cascade) and merged with each
-member's suffix. Any other batch (prefill, extend, mixed) goes through the prefill kernel.
+member's suffix, the prefix and suffix passes in one launch (or two: fused_cascade=False).
+Any other batch (prefill, extend, mixed) goes through the prefill kernel.
 Per-batch metadata (cascade groups) is built once per ForwardBatch and reused by every layer.
 """
 
