@@ -195,6 +195,38 @@ def batch1_markdown(r: dict) -> str:
     return text + table(["measure", "unfused (FLOWC_FUSED_OPS=0)", "fused", "floor"], rows)
 
 
+def run_shared(args, shape) -> dict:
+    """`--only shared`: shared-prefix decode, cascade against plain, in one engine."""
+    engine = LLMEngine(flowc_config(args))
+    tok_s = flowc_shared_prefix(
+        engine, args.branches, args.shared_prefix, args.suffix, shape.vocab_size
+    )
+    print("flowc shared prefix", tok_s, flush=True)
+    return tok_s | {"cuda_graphs": engine.runner.decode_graphs is not None}
+
+
+def shared_markdown(r: dict) -> str:
+    s, a = r["shared"], r["args"]
+    text = f"# Engine on the GPU, shared-prefix decode: {r['shape']} (dummy weights, bf16)\n\n"
+    text += env_markdown(r["environment"])
+    text += f"- CUDA graphs: {s['cuda_graphs']}\n\n"
+    rows = [
+        [
+            f"end to end tok/s ({a['branches']} x {a['shared_prefix']} + {a['suffix']})",
+            s["cascade"],
+            s["plain"],
+            s["cascade"] / s["plain"],
+        ],
+        [
+            "decode steps alone tok/s (beyond admission and first token)",
+            s["cascade_decode"],
+            s["plain_decode"],
+            s["cascade_decode"] / s["plain_decode"],
+        ],
+    ]
+    return text + table(["measure", "cascade", "plain", "ratio"], rows)
+
+
 def flowc_config(args) -> EngineConfig:
     return EngineConfig(
         model=f"dummy:{args.shape}",
@@ -381,7 +413,9 @@ def main() -> None:
     parser.add_argument("--skip-hf", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile the offline run")
     parser.add_argument(
-        "--only", choices=["batch1"], help="batch1: batch-1 decode, fused ops off and on"
+        "--only",
+        choices=["batch1", "shared"],
+        help="batch1: batch-1 decode, fused ops off and on; shared: shared-prefix decode alone",
     )
     args = parser.parse_args()
     shape = dummy_shape(args.shape)
@@ -397,6 +431,11 @@ def main() -> None:
         results["batch1"] = run_batch1(args, shape, copy_gbs)
         write_results(args.out, results, batch1_markdown(results))
         print(batch1_markdown(results))
+        return
+    if args.only == "shared":
+        results["shared"] = run_shared(args, shape)
+        write_results(args.out, results, shared_markdown(results))
+        print(shared_markdown(results))
         return
     results["flowc"] = run_flowc(args, shape, copy_gbs)
     write_results(args.out, results, markdown(results))
