@@ -30,7 +30,7 @@ from engine.forward import ForwardBatch
 
 CASCADE_CONFIGS = {  # by head_dim <= key; tuned on an H100 (benchmarks/attention_bench.py)
     64: KernelConfig(block_m=64, block_n=64, num_warps=4, num_stages=2),
-    256: KernelConfig(block_m=64, block_n=64, num_warps=4, num_stages=2),
+    256: KernelConfig(block_m=64, block_n=64, num_warps=4, num_stages=3),
 }
 
 
