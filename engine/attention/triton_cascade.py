@@ -96,8 +96,29 @@ def prefix_program(
     m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     acc = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
-    for start in range(lo, hi, BLOCK_N):
+    # whole key tiles go unmasked (padding rows have zero queries: finite scores, never
+    # stored); a ragged last tile is masked
+    full_hi = lo + tl.maximum(hi - lo, 0) // BLOCK_N * BLOCK_N
+    for start in range(lo, full_hi, BLOCK_N):
         tokens = start + tl.arange(0, BLOCK_N)
+        k, v = load_kv_tiles(
+            k_cache,
+            v_cache,
+            table_row,
+            tokens,
+            tokens < hi,
+            kv_head,
+            stride_page,
+            stride_slot,
+            stride_head,
+            dims,
+            dim_mask,
+            PAGE_SIZE,
+            False,
+        )
+        m_i, l_i, acc = softmax_step(q, k, v, None, m_i, l_i, acc, qk_scale, IEEE, False)
+    if full_hi < hi:
+        tokens = full_hi + tl.arange(0, BLOCK_N)
         token_mask = tokens < hi
         k, v = load_kv_tiles(
             k_cache,
@@ -112,9 +133,10 @@ def prefix_program(
             dims,
             dim_mask,
             PAGE_SIZE,
+            True,
         )
         valid = row_mask[:, None] & token_mask[None, :]
-        m_i, l_i, acc = softmax_step(q, k, v, valid, m_i, l_i, acc, qk_scale, IEEE)
+        m_i, l_i, acc = softmax_step(q, k, v, valid, m_i, l_i, acc, qk_scale, IEEE, True)
 
     l_safe = tl.where(l_i > 0, l_i, 1.0)
     lse = tl.where(l_i > 0, m_i + tl.log2(l_safe), float("-inf"))

@@ -49,11 +49,15 @@ def load_kv_tiles(
     dims,
     dim_mask,
     PAGE_SIZE: tl.constexpr,
+    MASKED: tl.constexpr,
 ):
     """Load the K and V tiles [len(tokens), BLOCK_D] of one KV head for token positions
     `tokens` of a sequence whose page table starts at `table_row` (K and V caches share
-    their layout, so one page lookup serves both)."""
-    page = tl.load(table_row + tokens // PAGE_SIZE, mask=token_mask, other=0).to(tl.int64)
+    their layout, so one page lookup serves both). MASKED=False: every token is valid."""
+    if MASKED:
+        page = tl.load(table_row + tokens // PAGE_SIZE, mask=token_mask, other=0).to(tl.int64)
+    else:
+        page = tl.load(table_row + tokens // PAGE_SIZE).to(tl.int64)
     offset = (tokens % PAGE_SIZE).to(tl.int64)
     within = (
         page[:, None] * stride_page
@@ -61,19 +65,20 @@ def load_kv_tiles(
         + kv_head * stride_head
         + dims[None, :]
     )
-    mask = token_mask[:, None] & dim_mask[None, :]
+    mask = token_mask[:, None] & dim_mask[None, :] if MASKED else dim_mask[None, :]
     return tl.load(k_cache + within, mask=mask, other=0.0), tl.load(
         v_cache + within, mask=mask, other=0.0
     )
 
 
 @triton.jit
-def softmax_step(q, k, v, valid, m_i, l_i, acc, qk_scale, IEEE: tl.constexpr):
-    """One online-softmax step over a key tile; `valid` masks [rows, keys]. Returns the
-    updated running max, running sum and accumulator. A row with no valid key so far keeps
-    max -inf, sum 0 and accumulator 0 (no NaN)."""
+def softmax_step(q, k, v, valid, m_i, l_i, acc, qk_scale, IEEE: tl.constexpr,
+                 MASKED: tl.constexpr):
+    """One online-softmax step over a key tile; `valid` masks [rows, keys] (ignored when not
+    MASKED: every score counts). Returns the updated running max, running sum and
+    accumulator. A row with no valid key so far keeps max -inf, sum 0 and accumulator 0."""
     qk = tl.dot(q, tl.trans(k), input_precision="ieee") if IEEE else tl.dot(q, tl.trans(k))
-    qk = tl.where(valid, qk * qk_scale, float("-inf"))
+    qk = tl.where(valid, qk * qk_scale, float("-inf")) if MASKED else qk * qk_scale
     m_new = tl.maximum(m_i, tl.max(qk, 1))
     m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
     p = tl.exp2(qk - m_safe[:, None])

@@ -100,9 +100,10 @@ def decode_program(
             dims,
             dim_mask,
             PAGE_SIZE,
+            True,
         )
         valid = row_mask[:, None] & token_mask[None, :]
-        m_i, l_i, acc = softmax_step(q, k, v, valid, m_i, l_i, acc, qk_scale, IEEE)
+        m_i, l_i, acc = softmax_step(q, k, v, valid, m_i, l_i, acc, qk_scale, IEEE, True)
 
     l_safe = tl.where(l_i > 0, l_i, 1.0)
     lse = tl.where(l_i > 0, m_i + tl.log2(l_safe), float("-inf"))

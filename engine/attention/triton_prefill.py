@@ -91,9 +91,10 @@ def _prefill_kernel(
             dims,
             dim_mask,
             PAGE_SIZE,
+            True,
         )
         valid = token_mask[None, :] & (tokens[None, :] <= positions[:, None])
-        m_i, l_i, acc = softmax_step(q, k, v, valid, m_i, l_i, acc, qk_scale, IEEE)
+        m_i, l_i, acc = softmax_step(q, k, v, valid, m_i, l_i, acc, qk_scale, IEEE, True)
 
     l_safe = tl.where(l_i > 0, l_i, 1.0)
     out = acc / l_safe[:, None]
