@@ -25,6 +25,7 @@ from engine.attention.triton_cascade_meta import (  # noqa: F401  (re-exported)
 )
 from engine.attention.triton_common import (
     KernelConfig,
+    load_kv_pages,
     load_kv_tiles,
     softmax_step,
 )
@@ -99,24 +100,30 @@ def prefix_program(
     # whole key tiles go unmasked (padding rows have zero queries: finite scores, never
     # stored); a ragged last tile is masked
     full_hi = lo + tl.maximum(hi - lo, 0) // BLOCK_N * BLOCK_N
+    # each tile's pages are looked up one tile ahead, so its K/V addresses are known when
+    # the tile starts
+    offsets = tl.arange(0, BLOCK_N)
+    pages = tl.load(table_row + (lo + offsets) // PAGE_SIZE, mask=lo + offsets < full_hi,
+                    other=0).to(tl.int64)
     for start in range(lo, full_hi, BLOCK_N):
-        tokens = start + tl.arange(0, BLOCK_N)
-        k, v = load_kv_tiles(
+        ahead = start + BLOCK_N + offsets
+        next_pages = tl.load(table_row + ahead // PAGE_SIZE, mask=ahead < full_hi, other=0)
+        k, v = load_kv_pages(
             k_cache,
             v_cache,
-            table_row,
-            tokens,
-            tokens < hi,
+            pages,
+            (start + offsets) % PAGE_SIZE,
+            offsets < BLOCK_N,
             kv_head,
             stride_page,
             stride_slot,
             stride_head,
             dims,
             dim_mask,
-            PAGE_SIZE,
             False,
         )
         m_i, l_i, acc = softmax_step(q, k, v, None, m_i, l_i, acc, qk_scale, IEEE, False)
+        pages = next_pages.to(tl.int64)
     if full_hi < hi:
         tokens = full_hi + tl.arange(0, BLOCK_N)
         token_mask = tokens < hi

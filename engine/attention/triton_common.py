@@ -55,13 +55,44 @@ def load_kv_tiles(
     `tokens` of a sequence whose page table starts at `table_row` (K and V caches share
     their layout, so one page lookup serves both). MASKED=False: every token is valid."""
     if MASKED:
-        page = tl.load(table_row + tokens // PAGE_SIZE, mask=token_mask, other=0).to(tl.int64)
+        page = tl.load(table_row + tokens // PAGE_SIZE, mask=token_mask, other=0)
     else:
-        page = tl.load(table_row + tokens // PAGE_SIZE).to(tl.int64)
-    offset = (tokens % PAGE_SIZE).to(tl.int64)
+        page = tl.load(table_row + tokens // PAGE_SIZE)
+    return load_kv_pages(
+        k_cache,
+        v_cache,
+        page.to(tl.int64),
+        tokens % PAGE_SIZE,
+        token_mask,
+        kv_head,
+        stride_page,
+        stride_slot,
+        stride_head,
+        dims,
+        dim_mask,
+        MASKED,
+    )
+
+
+@triton.jit
+def load_kv_pages(
+    k_cache,
+    v_cache,
+    page,
+    offset,
+    token_mask,
+    kv_head,
+    stride_page,
+    stride_slot,
+    stride_head,
+    dims,
+    dim_mask,
+    MASKED: tl.constexpr,
+):
+    """`load_kv_tiles` with each token's page (int64) and offset in it already known."""
     within = (
         page[:, None] * stride_page
-        + offset[:, None] * stride_slot
+        + offset.to(tl.int64)[:, None] * stride_slot
         + kv_head * stride_head
         + dims[None, :]
     )
