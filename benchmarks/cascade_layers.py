@@ -1,0 +1,48 @@
+"""Cascade attention per layer for 64 branches on an 8K-token shared prefix, by suffix length
+(1: the prefix pass nearly alone; 128: the average over a 256-token decode; 256), with plain
+paged decode beside it and the cascade's error against it; CUDA-graph replay over 8 layers'
+KV, as in `attention_bench.py`.
+
+    python benchmarks/cascade_layers.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.argv = sys.argv[:1] + ["--out", "/dev/null"]  # attention_bench reads its flags on import
+
+import attention_bench as ab  # noqa: E402
+
+from engine.attention.triton_backend import TritonBackend  # noqa: E402
+
+
+def main() -> None:
+    for shape in ("llama-3-8b", "llama-3.2-1b"):
+        heads, kv_heads, dim = ab.SHAPES[shape]
+        row = []
+        for suffix in (1, 128, 256):
+            lens = [8192 + suffix] * 64
+            cascade_batch = ab.paged_batch(lens, 16, 512, cascade=True)
+            plain_batch = ab.paged_batch(lens, 16, 512)
+            caches = ab.kv_caches(int(plain_batch.block_tables.max()) + 1, 16, kv_heads, dim)
+            q = torch.randn(64, heads, dim, dtype=ab.DTYPE, device=ab.DEV)
+            cascade, plain = TritonBackend(), TritonBackend(use_cascade=False)
+            expected = plain.attend(q, *caches[0], plain_batch, 0.125).double()
+            error = ab.relative_error(cascade.attend(q, *caches[0], cascade_batch, 0.125),
+                                      expected)
+            cascade_us = ab.time_layers(cascade, q, caches, cascade_batch) * 1e3
+            plain_us = ab.time_layers(plain, q, caches, plain_batch) * 1e3
+            row.append(f"suffix {suffix}: cascade {cascade_us:.1f} us, plain {plain_us:.1f} us "
+                       f"({plain_us / cascade_us:.2f}x, error {error:.1e})")
+            del caches
+            torch.cuda.empty_cache()
+        print(shape, "; ".join(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
