@@ -23,8 +23,9 @@ from engine.attention.triton_common import (
     pick_config,
     use_ieee,
 )
-from engine.attention.triton_decode import decode_partials, decode_splits, merge_partials
+from engine.attention.triton_decode import decode_partials, decode_splits
 from engine.attention.triton_kv import write_kv
+from engine.attention.triton_merge import merge_partials
 from engine.attention.triton_prefill import prefill_attention
 from engine.forward import ForwardBatch
 

@@ -1,4 +1,4 @@
-"""Paged decode attention with split-K, and the log-sum-exp merge of partial results.
+"""Paged decode attention with split-K (partial results merged by triton_merge.py).
 
 Decode: one program per (sequence, KV head, split). The program's query rows are the
 `GROUP` query heads that share the KV head, so each key tile is read once per KV head. A
@@ -7,7 +7,8 @@ the grid depends only on the batch size (CUDA graphs) while short sequences leav
 empty (stored with log-sum-exp -inf).
 
 Partial results: out_part [B, num_heads, slots, head_dim] float32 (normalised per slot) and
-lse_part [B, num_heads, slots] float32 in log2 units; `merge_partials` combines the slots.
+lse_part [B, num_heads, slots] float32 in log2 units; `merge_partials` (triton_merge.py)
+combines the slots.
 """
 
 from __future__ import annotations
@@ -187,48 +188,6 @@ def _decode_kernel(
     )
 
 
-@triton.jit
-def _merge_kernel(
-    out_part,
-    lse_part,
-    out_ptr,
-    query_start,
-    stride_ob,
-    stride_oh,
-    stride_os,
-    stride_lb,
-    stride_lh,
-    stride_qt,
-    stride_qh,
-    NUM_SLOTS: tl.constexpr,
-    BLOCK_S: tl.constexpr,
-    HEAD_DIM: tl.constexpr,
-    BLOCK_D: tl.constexpr,
-):
-    seq = tl.program_id(0)
-    head = tl.program_id(1)
-    slots = tl.arange(0, BLOCK_S)
-    slot_mask = slots < NUM_SLOTS
-    dims = tl.arange(0, BLOCK_D)
-    dim_mask = dims < HEAD_DIM
-    lse_ptrs = lse_part + seq.to(tl.int64) * stride_lb + head * stride_lh + slots
-    lse = tl.load(lse_ptrs, mask=slot_mask, other=float("-inf"))
-    lse_max = tl.max(lse, 0)
-    lse_max = tl.where(lse_max == float("-inf"), 0.0, lse_max)
-    weights = tl.exp2(lse - lse_max)
-    total = tl.sum(weights, 0)
-    base = seq.to(tl.int64) * stride_ob + head * stride_oh
-    parts = tl.load(
-        out_part + base + slots[:, None] * stride_os + dims[None, :],
-        mask=(slot_mask & (lse > float("-inf")))[:, None] & dim_mask[None, :],
-        other=0.0,
-    )
-    merged = tl.sum(parts * weights[:, None], 0) / tl.where(total > 0, total, 1.0)
-    token = tl.load(query_start + seq).to(tl.int64)
-    o_ptrs = out_ptr + token * stride_qt + head * stride_qh + dims
-    tl.store(o_ptrs, merged.to(out_ptr.dtype.element_ty), mask=dim_mask)
-
-
 def decode_block_h(group: int) -> int:
     """Query rows of a decode program: the GROUP heads of one KV head, at least 16 (dots)."""
     return max(16, triton.next_power_of_2(group))
@@ -296,32 +255,4 @@ def decode_partials(
         IEEE=ieee,
         num_warps=config.num_warps,
         num_stages=config.num_stages,
-    )
-
-
-def merge_partials(
-    out_part: torch.Tensor,
-    lse_part: torch.Tensor,
-    out: torch.Tensor,
-    query_start: torch.Tensor,
-) -> None:
-    """out[query_start[b], h] = log-sum-exp weighted mean of the slots of (b, h)."""
-    num_seqs, num_heads, num_slots, head_dim = out_part.shape
-    _merge_kernel[(num_seqs, num_heads)](
-        out_part,
-        lse_part,
-        out,
-        query_start,
-        out_part.stride(0),
-        out_part.stride(1),
-        out_part.stride(2),
-        lse_part.stride(0),
-        lse_part.stride(1),
-        out.stride(0),
-        out.stride(1),
-        NUM_SLOTS=num_slots,
-        BLOCK_S=max(2, triton.next_power_of_2(num_slots)),
-        HEAD_DIM=head_dim,
-        BLOCK_D=triton.next_power_of_2(head_dim),
-        num_warps=4 if head_dim >= 128 else 2,
     )

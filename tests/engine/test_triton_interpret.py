@@ -20,6 +20,7 @@ KERNEL_MODULES = [
     "engine.attention.triton_kv",
     "engine.attention.triton_prefill",
     "engine.attention.triton_decode",
+    "engine.attention.triton_merge",
     "engine.attention.triton_cascade_meta",
     "engine.attention.triton_cascade",
     "engine.attention.triton_cascade_fused",
@@ -47,7 +48,7 @@ TritonBackend = triton_backend.TritonBackend
 cascade_fused = sys.modules["engine.attention.triton_cascade_fused"]
 cascade_meta = sys.modules["engine.attention.triton_cascade_meta"]
 triton_common = sys.modules["engine.attention.triton_common"]
-triton_decode = sys.modules["engine.attention.triton_decode"]
+triton_merge = sys.modules["engine.attention.triton_merge"]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -321,7 +322,7 @@ def test_fused_cascade_matches_two_launches_and_reference(heads, kv_heads, dim, 
     assert (prefix_lse[7] == float("-inf")).all()  # the ungrouped sequence saw none
     assert (fused[1][1, :, : splits[0]] == float("-inf")).all()  # member 1: empty suffix
     out = torch.empty_like(case.q)
-    triton_decode.merge_partials(*fused, out, case.batch.query_start)
+    triton_merge.merge_partials(*fused, out, case.batch.query_start)
     error = relative_error(out, reference_attention(case, dim**-0.5))
     assert error < TOL[torch.float32], f"relative error {error:.2e}"
 
