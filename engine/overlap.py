@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
+from engine.ops import fused_ops_enabled
 from engine.requests import Request
 from engine.sequence import Sequence, SequenceKind, SequenceStatus
 
@@ -42,10 +43,16 @@ class InflightStep:
 
 def greedy_step(logits: torch.Tensor, requests: list[Request]) -> InflightStep:
     """Argmax tokens and their log-probabilities (as `engine.sampling.Sampler` computes them
-    for greedy rows), left on the device with an asynchronous copy to the host."""
-    logits = logits.float()
-    tokens = logits.argmax(dim=-1)
-    chosen = torch.log_softmax(logits, dim=-1).gather(1, tokens.unsqueeze(1)).squeeze(1)
+    for greedy rows, on CUDA in one fused pass), left on the device with an asynchronous copy
+    to the host."""
+    if fused_ops_enabled(logits):
+        from engine.ops.triton_greedy import greedy_tokens
+
+        tokens, chosen = greedy_tokens(logits)
+    else:
+        logits = logits.float()
+        tokens = logits.argmax(dim=-1)
+        chosen = torch.log_softmax(logits, dim=-1).gather(1, tokens.unsqueeze(1)).squeeze(1)
     packed = torch.stack((tokens.double(), chosen.double()))
     if not packed.is_cuda:
         return InflightStep(requests, tokens, packed, None)

@@ -217,3 +217,27 @@ def attention_rope_paths(
             out = attention(x, rope, (k_cache, v_cache), case.batch, backend)
         results.append([out, k_cache, v_cache])
     return results[0], results[1]
+
+
+def greedy_logits(rows: int, vocab: int, dtype, device: str, seed: int = 0) -> torch.Tensor:
+    """Random logits with the awkward rows: a tie for the maximum (the first must win), a
+    masked (-inf) stretch, and one row whose maximum is the last column."""
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    logits = (torch.randn(rows, vocab, generator=gen) * 4).to(dtype)
+    logits[0, vocab // 3] = logits[0, 2 * vocab // 3] = logits[0].max() + 1
+    if rows > 1:
+        logits[1, : vocab // 2] = float("-inf")
+    if rows > 2:
+        logits[2, -1] = logits[2].max() + 1
+    return logits.to(device)
+
+
+def greedy_errors(ops, logits: torch.Tensor, block: int = 2048) -> tuple[list[int], float]:
+    """(rows whose fused token differs from torch's argmax, the largest absolute error of the
+    fused log-probabilities against log_softmax gathered at the argmax)."""
+    tokens, logprobs = ops.greedy_tokens(logits, block=block)
+    full = logits.float()
+    want = full.argmax(dim=-1)
+    want_logprobs = torch.log_softmax(full, dim=-1).gather(1, want[:, None]).squeeze(1)
+    wrong = (tokens != want).nonzero().flatten().tolist()
+    return wrong, float((logprobs - want_logprobs).abs().max())

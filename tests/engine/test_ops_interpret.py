@@ -23,6 +23,7 @@ KERNEL_MODULES = [
     "engine.ops.triton_rotary",
     "engine.ops.triton_rotary_kv",
     "engine.attention.triton_kv",
+    "engine.ops.triton_greedy",
 ]
 
 
@@ -32,7 +33,7 @@ def _import_interpreted() -> SimpleNamespace:
     for name in KERNEL_MODULES:
         module = sys.modules.get(name)
         modules[name] = importlib.reload(module) if module else importlib.import_module(name)
-    norm, activation, rotary, rotary_kv, kv = modules.values()
+    norm, activation, rotary, rotary_kv, kv, greedy = modules.values()
     return SimpleNamespace(
         rms_norm=norm.rms_norm,
         add_rms_norm=norm.add_rms_norm,
@@ -40,6 +41,7 @@ def _import_interpreted() -> SimpleNamespace:
         apply_rotary_=rotary.apply_rotary_,
         rotary_write_kv_=rotary_kv.rotary_write_kv_,
         write_kv=kv.write_kv,
+        greedy_tokens=greedy.greedy_tokens,
     )
 
 
@@ -87,9 +89,19 @@ def test_rotary_in_place_matches_torch(dtype, q_heads, k_heads, head_dim):
     assert max(errors) < TOL[dtype], errors
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("vocab", [40, 100])
+def test_greedy_tokens_match_argmax_and_log_softmax(dtype, vocab):
+    logits = cases.greedy_logits(4, vocab, dtype, "cpu")
+    wrong, error = cases.greedy_errors(OPS, logits, block=16)
+    assert wrong == [] and error < 2e-6, (wrong, error)
+
+
 def test_bad_shapes_are_rejected():
     with pytest.raises(ValueError, match="weight shape"):
         OPS.rms_norm(torch.ones(2, 8), torch.ones(4), 1e-5)
+    with pytest.raises(ValueError, match="rows, vocab"):
+        OPS.greedy_tokens(torch.ones(2, 3, 4))
     with pytest.raises(ValueError, match="2 \\* size"):
         OPS.silu_and_mul(torch.ones(2, 7))
     with pytest.raises(ValueError, match="even head_dim"):

@@ -22,6 +22,7 @@ from engine.models.shapes import DUMMY_SHAPES  # noqa: E402
 from engine.ops import cases  # noqa: E402
 from engine.ops.cases import norm_errors, rotary_errors, silu_error  # noqa: E402
 from engine.ops.triton_activation import silu_and_mul  # noqa: E402
+from engine.ops.triton_greedy import greedy_tokens  # noqa: E402
 from engine.ops.triton_norm import add_rms_norm, rms_norm  # noqa: E402
 from engine.ops.triton_rotary import apply_rotary_  # noqa: E402
 from engine.ops.triton_rotary_kv import rotary_write_kv_  # noqa: E402
@@ -33,6 +34,7 @@ OPS = SimpleNamespace(
     apply_rotary_=apply_rotary_,
     rotary_write_kv_=rotary_write_kv_,
     write_kv=write_kv,
+    greedy_tokens=greedy_tokens,
 )
 # bf16: one rounding step apart at most (the norm's reduction order differs from torch's).
 TOL = {torch.float32: 1e-5, torch.bfloat16: 1.6e-2}
@@ -50,6 +52,13 @@ def test_add_rms_norm(dtype, tokens, hidden):
 @pytest.mark.parametrize(("tokens", "size"), [(1, 8192), (5, 14336), (64, 1000)])
 def test_silu_and_mul(dtype, tokens, size):
     assert silu_error(OPS, tokens, size, dtype, "cuda") < TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("rows", "vocab"), [(1, 128256), (64, 128256), (3, 151936), (5, 1000)])
+def test_greedy_tokens(dtype, rows, vocab):
+    wrong, error = cases.greedy_errors(OPS, cases.greedy_logits(rows, vocab, dtype, "cuda"))
+    assert wrong == [] and error < 2e-5, (wrong, error)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
