@@ -14,7 +14,12 @@ import functools
 import torch
 
 from engine.attention.base import AttentionBackend
-from engine.attention.triton_cascade import CascadeMeta, build_cascade_meta, prefix_splits
+from engine.attention.triton_cascade import (
+    CascadeMeta,
+    build_cascade_meta,
+    prefix_splits,
+    resident_programs,
+)
 from engine.attention.triton_cascade_fused import cascade_partials, cascade_partials_unfused
 from engine.attention.triton_common import (
     LOG2E,
@@ -29,8 +34,8 @@ from engine.attention.triton_merge import merge_partials
 from engine.attention.triton_prefill import prefill_attention
 from engine.forward import ForwardBatch
 
-CASCADE_CONFIGS = {  # by head_dim <= key; tuned on an H100 (benchmarks/attention_bench.py)
-    64: KernelConfig(block_m=64, block_n=64, num_warps=4, num_stages=2),
+CASCADE_CONFIGS = {  # by head_dim <= key; tuned on an H100 (benchmarks/cascade_variants.py)
+    64: KernelConfig(block_m=64, block_n=64, num_warps=4, num_stages=4),
     256: KernelConfig(block_m=64, block_n=64, num_warps=4, num_stages=3),
 }
 
@@ -40,6 +45,13 @@ def _num_sms(device: torch.device) -> int:
     if device.type == "cuda":
         return torch.cuda.get_device_properties(device).multi_processor_count
     return 4
+
+
+@functools.cache
+def _smem_per_sm(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).shared_memory_per_multiprocessor
+    return 228 * 1024
 
 
 class TritonBackend(AttentionBackend):
@@ -154,10 +166,15 @@ class TritonBackend(AttentionBackend):
         meta = self.cascade_meta(batch, num_heads // num_kv_heads, config.block_m, q.device)
         sms = _num_sms(q.device)
         splits = self.decode_num_splits(batch, num_kv_heads, q.device)
-        pre_splits = self.fixed_prefix_splits or prefix_splits(meta, num_kv_heads, sms)
+        resident = resident_programs(config, head_dim, _smem_per_sm(q.device))
+        pre_splits = self.fixed_prefix_splits or prefix_splits(meta, num_kv_heads, sms, resident)
         slots = splits + pre_splits
         out_part = q.new_empty((num_seqs, num_heads, slots, head_dim), dtype=torch.float32)
-        lse_part = q.new_full((num_seqs, num_heads, slots), float("-inf"), dtype=torch.float32)
+        if self.fused_cascade:  # writes every slot
+            lse_part = q.new_empty((num_seqs, num_heads, slots), dtype=torch.float32)
+        else:
+            lse_part = q.new_full((num_seqs, num_heads, slots), float("-inf"),
+                                  dtype=torch.float32)
         fill = cascade_partials if self.fused_cascade else cascade_partials_unfused
         fill(
             q,

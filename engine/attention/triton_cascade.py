@@ -232,13 +232,22 @@ def _prefix_kernel(
     )
 
 
-def prefix_splits(meta: CascadeMeta, num_kv_heads: int, num_sms: int) -> int:
-    """Split the shared prefix into at most two full waves of programs, each split at least 512
-    keys (more splits cost partial-result traffic in the merge)."""
+def prefix_splits(meta: CascadeMeta, num_kv_heads: int, num_sms: int, resident: int) -> int:
+    """Split the shared prefix so its programs fill three quarters of the program slots of
+    the GPU (`resident` prefix programs fit on one SM), leaving the rest to the suffix
+    programs of the fused launch, which are DRAM bound and run beside them; each split at
+    least 512 keys (more splits cost partial-result traffic in the merge)."""
     programs = max(1, meta.work_tiles * num_kv_heads)
-    wanted = 2 * num_sms // programs  # whole waves: a partial last wave costs a full one
+    wanted = 3 * resident * num_sms // 4 // programs
     by_length = triton.cdiv(meta.max_prefix_len, 512)
     return int(max(1, min(16, wanted, by_length)))
+
+
+def resident_programs(config: KernelConfig, head_dim: int, smem_per_sm: int) -> int:
+    """Prefix programs one SM holds, as bounded by shared memory: each pipeline stage keeps
+    a K and a V tile of block_n x head_dim in 16 bits."""
+    stage = 2 * config.block_n * triton.next_power_of_2(head_dim) * 2
+    return max(1, smem_per_sm // (config.num_stages * stage))
 
 
 def prefix_partials(

@@ -29,6 +29,21 @@ from engine.attention.triton_decode import (
 
 
 @triton.jit
+def empty_prefix_slots(seq, kv_head, lse_part, kv_starts, stride_lb, stride_lh,
+                       GROUP: tl.constexpr, BLOCK_H: tl.constexpr, NUM_SPLITS: tl.constexpr,
+                       PREFIX_SPLITS: tl.constexpr, BLOCK_PS: tl.constexpr):
+    """A sequence outside every group (kv_start 0) gets log-sum-exp -inf in its prefix slots,
+    which no prefix program writes, so the partial buffers need no fill beforehand."""
+    if tl.load(kv_starts + seq) == 0:
+        rows = tl.arange(0, BLOCK_H)
+        slots = NUM_SPLITS + tl.arange(0, BLOCK_PS)
+        ptrs = (lse_part + seq.to(tl.int64) * stride_lb
+                + (kv_head * GROUP + rows)[:, None] * stride_lh + slots[None, :])
+        mask = (rows < GROUP)[:, None] & (slots < NUM_SPLITS + PREFIX_SPLITS)[None, :]
+        tl.store(ptrs, tl.full([BLOCK_H, BLOCK_PS], float("-inf"), tl.float32), mask=mask)
+
+
+@triton.jit
 def _cascade_kernel(
     q_ptr,
     k_cache,
@@ -66,6 +81,7 @@ def _cascade_kernel(
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
     PREFIX_SPLITS: tl.constexpr,
+    BLOCK_PS: tl.constexpr,
     BLOCK_H: tl.constexpr,
     DECODE_BLOCK_N: tl.constexpr,
     NUM_SPLITS: tl.constexpr,
@@ -118,10 +134,16 @@ def _cascade_kernel(
     else:
         suffix = program - prefix_programs
         item = suffix // num_seqs
+        seq = suffix % num_seqs
+        kv_head = item % num_kv_heads
+        split = item // num_kv_heads
+        if split == 0:
+            empty_prefix_slots(seq, kv_head, lse_part, kv_starts, stride_lb, stride_lh,
+                               GROUP, BLOCK_H, NUM_SPLITS, PREFIX_SPLITS, BLOCK_PS)
         decode_program(
-            suffix % num_seqs,
-            item % num_kv_heads,
-            item // num_kv_heads,
+            seq,
+            kv_head,
+            split,
             q_ptr,
             k_cache,
             v_cache,
@@ -180,7 +202,9 @@ def cascade_partials(
     decode_config: KernelConfig | None = None,
 ) -> None:
     """What decode_partials(kv_starts=meta.kv_starts) into slots [0, num_splits) followed by
-    prefix_partials into [num_splits, num_splits + num_prefix_splits) fill, in one launch.
+    prefix_partials into [num_splits, num_splits + num_prefix_splits) fill, in one launch;
+    the prefix slots of sequences outside every group get log-sum-exp -inf, so every slot of
+    lse_part is written.
     `config` is the prefix pass's (its block_m built meta's row tiles) and sets num_warps and
     num_stages for both; `decode_config` gives the suffix pass's key tile (None: default)."""
     num_seqs = seq_lens.shape[0]
@@ -227,6 +251,7 @@ def cascade_partials(
         BLOCK_M=config.block_m,
         BLOCK_N=config.block_n,
         PREFIX_SPLITS=num_prefix_splits,
+        BLOCK_PS=triton.next_power_of_2(num_prefix_splits),
         BLOCK_H=decode_block_h(group),
         DECODE_BLOCK_N=decode_config.block_n,
         NUM_SPLITS=num_splits,

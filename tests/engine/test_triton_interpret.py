@@ -289,7 +289,8 @@ def _partials(case, fused: bool, splits: int, prefix_splits: int, meta=None):
     num_seqs, num_heads, dim = batch.num_seqs, case.q.shape[1], case.q.shape[2]
     slots = splits + prefix_splits
     out_part = torch.zeros(num_seqs, num_heads, slots, dim)
-    lse_part = torch.full((num_seqs, num_heads, slots), float("-inf"))
+    # the fused launch writes every log-sum-exp slot: start it from NaN, not -inf
+    lse_part = torch.full((num_seqs, num_heads, slots), float("nan" if fused else "-inf"))
     fill = cascade_fused.cascade_partials if fused else cascade_fused.cascade_partials_unfused
     fill(
         case.q,

@@ -1,0 +1,105 @@
+"""Cascade decode variants per layer, 64 branches on an 8K-token shared prefix: prefix split
+counts and pipeline stages of the prefix pass, by suffix length; the log-sum-exp merge by
+warps, and old and new code side by side when `.ab/old_merge.py` exists; dense flash SDPA
+over the prefix alone (contiguous keys, the same 256 query rows per KV head) as the floor
+the paged prefix pass is held against.
+
+    python benchmarks/cascade_variants.py [splits | tiles]
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+SWEEP = sys.argv[1] if len(sys.argv) > 1 else "splits"  # splits | tiles
+sys.argv = sys.argv[:1] + ["--out", "/dev/null"]  # attention_bench reads its flags on import
+
+import attention_bench as ab  # noqa: E402
+from gpu_common import median_ms  # noqa: E402
+
+from engine.attention.triton_backend import TritonBackend  # noqa: E402
+from engine.attention.triton_common import KernelConfig  # noqa: E402
+from engine.attention.triton_merge import merge_partials  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def variants(dim: int) -> dict[str, TritonBackend]:
+    """The default, then (`splits`) prefix split counts with the default tile and with
+    another number of pipeline stages, or (`tiles`) 128-row tiles over 8 warps."""
+    out = {"default": TritonBackend()}
+    if SWEEP == "tiles":
+        for s, splits in itertools.product((2, 3), (8, 10, 12, 16)):
+            out[f"m128-w8-s{s}-splits{splits}"] = TritonBackend(
+                cascade_config=KernelConfig(128, 64, 8, s), fixed_prefix_splits=splits)
+        return out
+    stages = 3 if dim == 128 else 4
+    other = 2
+    for s in (stages, other):
+        for splits in (5, 6, 7, 8, 10, 12, 16):
+            out[f"s{s}-splits{splits}"] = TritonBackend(
+                cascade_config=KernelConfig(64, 64, 4, s), fixed_prefix_splits=splits)
+    return out
+
+
+def dense_prefix_us(kv_heads: int, dim: int, rows: int, prefix: int) -> float:
+    q = torch.randn(1, kv_heads, rows, dim, dtype=ab.DTYPE, device=ab.DEV)
+    k = torch.randn(1, kv_heads, prefix, dim, dtype=ab.DTYPE, device=ab.DEV)
+    v = torch.randn_like(k)
+    return median_ms(lambda: F.scaled_dot_product_attention(q, k, v)) * 1e3
+
+
+def merge_us(num_heads: int, dim: int, slots: int) -> dict[str, float]:
+    part = torch.randn(64, num_heads, slots, dim, dtype=torch.float32, device=ab.DEV)
+    lse = torch.randn(64, num_heads, slots, dtype=torch.float32, device=ab.DEV)
+    out = torch.empty(64, num_heads, dim, dtype=ab.DTYPE, device=ab.DEV)
+    start = torch.arange(65, dtype=torch.int32, device=ab.DEV)
+    timings = {f"w{w}": ab.graph_ms(lambda w=w: merge_partials(part, lse, out, start, w)) * 1e3
+               for w in (1, 2, 4, 8)}
+    timings["new"] = ab.graph_ms(lambda: merge_partials(part, lse, out, start)) * 1e3
+    old_path = ROOT / ".ab" / "old_merge.py"
+    if old_path.exists():
+        spec = importlib.util.spec_from_file_location("old_merge", old_path)
+        old = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(old)
+        expected = out.clone()
+        old.merge_partials(part, lse, out, start)
+        assert torch.equal(out, expected), "old and new merge differ"
+        timings["old"] = ab.graph_ms(lambda: old.merge_partials(part, lse, out, start)) * 1e3
+    return timings
+
+
+def main() -> None:
+    for shape in ("llama-3-8b", "llama-3.2-1b"):
+        heads, kv_heads, dim = ab.SHAPES[shape]
+        print(shape, "dense flash SDPA over the prefix alone:",
+              f"{dense_prefix_us(kv_heads, dim, 64 * heads // kv_heads, 8192):.1f} us", flush=True)
+        for slots in (1, 9, 17) if SWEEP == "splits" else ():
+            print(shape, f"merge {slots} slots (us):", merge_us(heads, dim, slots), flush=True)
+        for suffix in (1, 128, 256):
+            lens = [8192 + suffix] * 64
+            batch = ab.paged_batch(lens, 16, 512, cascade=True)
+            plain_batch = ab.paged_batch(lens, 16, 512)
+            caches = ab.kv_caches(int(plain_batch.block_tables.max()) + 1, 16, kv_heads, dim)
+            q = torch.randn(64, heads, dim, dtype=ab.DTYPE, device=ab.DEV)
+            expected = TritonBackend(use_cascade=False).attend(q, *caches[0], plain_batch, 0.125)
+            row = []
+            for name, backend in variants(dim).items():
+                error = ab.relative_error(backend.attend(q, *caches[0], batch, 0.125),
+                                          expected.double())
+                us = ab.time_layers(backend, q, caches, batch) * 1e3
+                row.append(f"{name} {us:.1f}" + (f" (error {error:.1e})" if error > 1e-2 else ""))
+            print(shape, f"suffix {suffix} (us per layer):", ", ".join(row), flush=True)
+            del caches
+            torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()
