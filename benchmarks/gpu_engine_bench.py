@@ -20,6 +20,7 @@ import gc
 import os
 import pstats
 import random
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -75,28 +76,33 @@ def flowc_batch1(engine, prompt: list[int], new: int) -> float:
     return (new - 1) / (full - first)
 
 
-def flowc_shared_prefix(engine, branches: int, prefix_len: int, suffix: int, vocab: int):
+def flowc_shared_prefix(engine, branches: int, prefix_len: int, suffix: int, vocab: int,
+                        repeats: int = 3):
+    """Tokens/s of cascade and plain decode on the same prefilled prefix: a warm-up run, then
+    `repeats` alternating runs of each; the median run of each arm, and every run."""
     rng = random.Random(1)
     prefix = random_prompt(rng, prefix_len, vocab)
     handle = engine.prefill(prefix)
     prompts = [prefix + [rng.randrange(10, vocab - 10)] for _ in range(branches)]
     backend, graphs = engine.runner.attention_backend, engine.runner.decode_graphs
-    results = {}
-    for cascade in (True, False, True):
+    runs: dict[str, list[float]] = {}
+    for index, cascade in enumerate([True] + [True, False] * repeats):
         name = "cascade" if cascade else "plain"
         backend.use_cascade = cascade
         if graphs is not None:
             graphs.backend = backend if cascade else None
         seconds = flowc_generate(engine, prompts, [suffix] * branches)
         first = flowc_generate(engine, prompts, [1] * branches)
-        results[name] = branches * suffix / seconds
+        if index == 0:
+            continue  # warm-up: compiles and captures
+        runs.setdefault(name, []).append(branches * suffix / seconds)
         # decode alone: the time beyond admitting the branches and their first token
-        results[f"{name}_decode"] = branches * (suffix - 1) / (seconds - first)
+        runs.setdefault(f"{name}_decode", []).append(branches * (suffix - 1) / (seconds - first))
     engine.release(handle)
     backend.use_cascade = True
     if graphs is not None:
         graphs.backend = backend
-    return results
+    return {name: statistics.median(values) for name, values in runs.items()} | {"runs": runs}
 
 
 def model_step_ms(runner, shape, context: int = 1024, sizes=(1, 64, 256)) -> dict:
@@ -199,7 +205,8 @@ def run_shared(args, shape) -> dict:
     """`--only shared`: shared-prefix decode, cascade against plain, in one engine."""
     engine = LLMEngine(flowc_config(args))
     tok_s = flowc_shared_prefix(
-        engine, args.branches, args.shared_prefix, args.suffix, shape.vocab_size
+        engine, args.branches, args.shared_prefix, args.suffix, shape.vocab_size,
+        args.shared_repeats,
     )
     print("flowc shared prefix", tok_s, flush=True)
     return tok_s | {"cuda_graphs": engine.runner.decode_graphs is not None}
@@ -224,7 +231,13 @@ def shared_markdown(r: dict) -> str:
             s["cascade_decode"] / s["plain_decode"],
         ],
     ]
-    return text + table(["measure", "cascade", "plain", "ratio"], rows)
+    text += table(["measure", "cascade", "plain", "ratio"], rows)
+    runs = s.get("runs", {})
+    if runs:
+        text += f"\nMedians of {len(runs['cascade'])} alternating runs per arm; every run, tok/s:\n"
+        text += "".join(f"- {name}: {', '.join(f'{v:.0f}' for v in values)}\n"
+                        for name, values in runs.items())
+    return text
 
 
 def flowc_config(args) -> EngineConfig:
@@ -408,6 +421,8 @@ def main() -> None:
     parser.add_argument("--branches", type=int, default=64)
     parser.add_argument("--shared-prefix", type=int, default=8192)
     parser.add_argument("--suffix", type=int, default=256)
+    parser.add_argument("--shared-repeats", type=int, default=3,
+                        help="alternating cascade/plain runs; medians are reported")
     parser.add_argument("--max-num-seqs", type=int, default=256)
     parser.add_argument("--max-batch-tokens", type=int, default=8192)
     parser.add_argument("--skip-hf", action="store_true")
