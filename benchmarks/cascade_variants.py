@@ -4,7 +4,7 @@ warps, and old and new code side by side when `.ab/old_merge.py` exists; dense f
 over the prefix alone (contiguous keys, the same 256 query rows per KV head) as the floor
 the paged prefix pass is held against.
 
-    python benchmarks/cascade_variants.py [splits | tiles]
+    python benchmarks/cascade_variants.py [splits | tiles | wide] [shape ...]
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-SWEEP = sys.argv[1] if len(sys.argv) > 1 else "splits"  # splits | tiles
+SWEEP = sys.argv[1] if len(sys.argv) > 1 else "splits"  # splits | tiles | wide
+SHAPE_NAMES = sys.argv[2:] or ["llama-3-8b", "llama-3.2-1b"]
 sys.argv = sys.argv[:1] + ["--out", "/dev/null"]  # attention_bench reads its flags on import
 
 import attention_bench as ab  # noqa: E402
@@ -39,6 +40,14 @@ def variants(dim: int) -> dict[str, TritonBackend]:
         for s, splits in itertools.product((2, 3), (8, 10, 12, 16)):
             out[f"m128-w8-s{s}-splits{splits}"] = TritonBackend(
                 cascade_config=KernelConfig(128, 64, 8, s), fixed_prefix_splits=splits)
+        return out
+    if SWEEP == "wide":  # every query row of a KV head in one program: one read of each tile
+        for (n, s), splits in itertools.product(((64, 2), (32, 2), (32, 3)), (12, 16)):
+            out[f"m256-n{n}-w16-s{s}-splits{splits}"] = TritonBackend(
+                cascade_config=KernelConfig(256, n, 16, s), fixed_prefix_splits=splits)
+        for splits in (12, 16):
+            out[f"m128-n32-w8-s3-splits{splits}"] = TritonBackend(
+                cascade_config=KernelConfig(128, 32, 8, 3), fixed_prefix_splits=splits)
         return out
     stages = 3 if dim == 128 else 4
     other = 2
@@ -77,7 +86,7 @@ def merge_us(num_heads: int, dim: int, slots: int) -> dict[str, float]:
 
 
 def main() -> None:
-    for shape in ("llama-3-8b", "llama-3.2-1b"):
+    for shape in SHAPE_NAMES:
         heads, kv_heads, dim = ab.SHAPES[shape]
         print(shape, "dense flash SDPA over the prefix alone:",
               f"{dense_prefix_us(kv_heads, dim, 64 * heads // kv_heads, 8192):.1f} us", flush=True)

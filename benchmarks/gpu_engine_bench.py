@@ -78,23 +78,24 @@ def flowc_batch1(engine, prompt: list[int], new: int) -> float:
 
 def flowc_shared_prefix(engine, branches: int, prefix_len: int, suffix: int, vocab: int,
                         repeats: int = 3):
-    """Tokens/s of cascade and plain decode on the same prefilled prefix: a warm-up run, then
-    `repeats` alternating runs of each; the median run of each arm, and every run."""
+    """Tokens/s of cascade and plain decode on the same prefilled prefix: a warm-up run of
+    each (kernel compiles, graph captures), then `repeats` alternating runs of each; the
+    median run of each arm, and every run."""
     rng = random.Random(1)
     prefix = random_prompt(rng, prefix_len, vocab)
     handle = engine.prefill(prefix)
     prompts = [prefix + [rng.randrange(10, vocab - 10)] for _ in range(branches)]
     backend, graphs = engine.runner.attention_backend, engine.runner.decode_graphs
     runs: dict[str, list[float]] = {}
-    for index, cascade in enumerate([True] + [True, False] * repeats):
+    for index, cascade in enumerate([True, False] * (repeats + 1)):
         name = "cascade" if cascade else "plain"
         backend.use_cascade = cascade
         if graphs is not None:
             graphs.backend = backend if cascade else None
         seconds = flowc_generate(engine, prompts, [suffix] * branches)
         first = flowc_generate(engine, prompts, [1] * branches)
-        if index == 0:
-            continue  # warm-up: compiles and captures
+        if index < 2:
+            continue  # warm-up
         runs.setdefault(name, []).append(branches * suffix / seconds)
         # decode alone: the time beyond admitting the branches and their first token
         runs.setdefault(f"{name}_decode", []).append(branches * (suffix - 1) / (seconds - first))
