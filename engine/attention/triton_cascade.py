@@ -157,6 +157,102 @@ def prefix_program(
 
 
 @triton.jit
+def prefix_program_tma(
+    tile,
+    kv_head,
+    split,
+    q_ptr,
+    k_desc,
+    v_desc,
+    out_part,
+    lse_part,
+    block_tables,
+    query_start,
+    members,
+    group_start,
+    prefix_lens,
+    tile_group,
+    tile_row,
+    stride_qt,
+    stride_qh,
+    stride_bt,
+    stride_ob,
+    stride_oh,
+    stride_os,
+    stride_lb,
+    stride_lh,
+    qk_scale,
+    first_slot,
+    GROUP: tl.constexpr,
+    HEAD_DIM: tl.constexpr,
+    PAGE_SIZE: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    NUM_SPLITS: tl.constexpr,
+    NUM_STAGES: tl.constexpr,
+    IEEE: tl.constexpr,
+):
+    """`prefix_program` with each page's K and V brought in by the tensor memory accelerator
+    (descriptors over the caches, one page of one KV head a box), one page a softmax step:
+    no per-element addresses, and loads in flight NUM_STAGES pages ahead. The prefix is whole
+    pages, so no step is masked. HEAD_DIM must be a power of two."""
+    group = tl.load(tile_group + tile)
+    row0 = tl.load(tile_row + tile)
+    g_first = tl.load(group_start + group)
+    g_count = tl.load(group_start + group + 1) - g_first
+    num_pages = tl.load(prefix_lens + group) // PAGE_SIZE
+
+    rows = row0 + tl.arange(0, BLOCK_M)
+    row_mask = rows < g_count * GROUP
+    member = tl.load(members + g_first + rows // GROUP, mask=row_mask, other=0)
+    heads = kv_head * GROUP + rows % GROUP
+    dims = tl.arange(0, HEAD_DIM)
+    tokens_q = tl.load(query_start + member, mask=row_mask, other=0).to(tl.int64)
+    q_ptrs = q_ptr + tokens_q[:, None] * stride_qt + heads[:, None] * stride_qh + dims[None, :]
+    q = tl.load(q_ptrs, mask=row_mask[:, None], other=0.0)
+
+    owner = tl.load(members + g_first)
+    table_row = block_tables + owner.to(tl.int64) * stride_bt
+    per_split = tl.cdiv(num_pages, NUM_SPLITS)
+    lo = split * per_split
+    hi = tl.minimum(lo + per_split, num_pages)
+
+    m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
+    for index in tl.range(lo, hi, num_stages=NUM_STAGES):
+        page = tl.load(table_row + index)
+        k = k_desc.load([page, 0, kv_head, 0]).reshape(PAGE_SIZE, HEAD_DIM)
+        v = v_desc.load([page, 0, kv_head, 0]).reshape(PAGE_SIZE, HEAD_DIM)
+        m_i, l_i, acc = softmax_step(q, k, v, None, m_i, l_i, acc, qk_scale, IEEE, False)
+
+    l_safe = tl.where(l_i > 0, l_i, 1.0)
+    lse = tl.where(l_i > 0, m_i + tl.log2(l_safe), float("-inf"))
+    slot = first_slot + split
+    member64 = member.to(tl.int64)
+    o_ptrs = out_part + member64[:, None] * stride_ob + heads[:, None] * stride_oh + dims[None, :]
+    tl.store(o_ptrs + slot * stride_os, acc / l_safe[:, None], mask=row_mask[:, None])
+    tl.store(lse_part + member64 * stride_lb + heads * stride_lh + slot, lse, mask=row_mask)
+
+
+def page_descriptors(k_cache: torch.Tensor, v_cache: torch.Tensor):
+    """TMA descriptors over the K and V caches [pages, page_size, kv_heads, head_dim]: a box
+    is one page of one KV head."""
+    from triton.tools.tensor_descriptor import TensorDescriptor
+
+    _, page_size, _, head_dim = k_cache.shape
+    box = [1, page_size, 1, head_dim]
+    return TensorDescriptor.from_tensor(k_cache, box), TensorDescriptor.from_tensor(v_cache, box)
+
+
+def tma_usable(k_cache: torch.Tensor) -> bool:
+    """Whether the page boxes suit TMA: a power-of-two head_dim of at most 256 elements and
+    16-byte aligned strides."""
+    head_dim = k_cache.shape[-1]
+    aligned = all(stride * k_cache.element_size() % 16 == 0 for stride in k_cache.stride()[:-1])
+    return head_dim == triton.next_power_of_2(head_dim) and 16 <= head_dim <= 256 and aligned
+
+
+@triton.jit
 def _prefix_kernel(
     q_ptr,
     k_cache,
