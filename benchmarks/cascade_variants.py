@@ -4,7 +4,7 @@ warps, and old and new code side by side when `.ab/old_merge.py` exists; dense f
 over the prefix alone (contiguous keys, the same 256 query rows per KV head) as the floor
 the paged prefix pass is held against.
 
-    python benchmarks/cascade_variants.py [splits | tiles | wide | tma] [shape ...]
+    python benchmarks/cascade_variants.py [splits | tiles | wide] [shape ...]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-SWEEP = sys.argv[1] if len(sys.argv) > 1 else "splits"  # splits | tiles | wide | tma
+SWEEP = sys.argv[1] if len(sys.argv) > 1 else "splits"  # splits | tiles | wide
 SHAPE_NAMES = sys.argv[2:] or ["llama-3-8b", "llama-3.2-1b"]
 sys.argv = sys.argv[:1] + ["--out", "/dev/null"]  # attention_bench reads its flags on import
 
@@ -40,12 +40,6 @@ def variants(dim: int) -> dict[str, TritonBackend]:
         for s, splits in itertools.product((2, 3), (8, 10, 12, 16)):
             out[f"m128-w8-s{s}-splits{splits}"] = TritonBackend(
                 cascade_config=KernelConfig(128, 64, 8, s), fixed_prefix_splits=splits)
-        return out
-    if SWEEP == "tma":  # prefix pages through TMA, one page a softmax step
-        for s, splits in itertools.product((2, 3, 4, 6), (None, 8, 12, 16)):
-            out[f"tma-s{s}-splits{splits or 'auto'}"] = TritonBackend(
-                cascade_config=KernelConfig(64, 64, 4, s), fixed_prefix_splits=splits,
-                tma_prefix=True)
         return out
     if SWEEP == "wide":  # every query row of a KV head in one program: one read of each tile
         for (n, s), splits in itertools.product(((64, 2), (32, 2), (32, 3)), (12, 16)):

@@ -19,7 +19,6 @@ from engine.attention.triton_cascade import (
     build_cascade_meta,
     prefix_splits,
     resident_programs,
-    tma_usable,
 )
 from engine.attention.triton_cascade_fused import cascade_partials, cascade_partials_unfused
 from engine.attention.triton_common import (
@@ -67,13 +66,10 @@ class TritonBackend(AttentionBackend):
         prefill_config: KernelConfig | None = None,
         fixed_prefix_splits: int | None = None,
         fused_cascade: bool = True,
-        tma_prefix: bool = False,
     ):
         """fixed_decode_splits: a constant split count (CUDA graphs need a static grid).
         The configs override the kernels' tile shapes (None: the defaults). fused_cascade:
-        the cascade's prefix and suffix passes in one launch (False: one launch each).
-        tma_prefix: the fused launch's prefix pass loads pages through TMA where the caches
-        allow it."""
+        the cascade's prefix and suffix passes in one launch (False: one launch each)."""
         self.use_cascade = use_cascade
         self.fixed_decode_splits = fixed_decode_splits
         self.decode_config = decode_config
@@ -81,7 +77,6 @@ class TritonBackend(AttentionBackend):
         self.prefill_config = prefill_config
         self.fixed_prefix_splits = fixed_prefix_splits
         self.fused_cascade = fused_cascade
-        self.tma_prefix = tma_prefix
         self._meta_batch: ForwardBatch | None = None
         self._meta: CascadeMeta | None = None
 
@@ -180,11 +175,7 @@ class TritonBackend(AttentionBackend):
         else:
             lse_part = q.new_full((num_seqs, num_heads, slots), float("-inf"),
                                   dtype=torch.float32)
-        if self.fused_cascade:
-            fill = functools.partial(
-                cascade_partials, tma=self.tma_prefix and tma_usable(k_cache))
-        else:
-            fill = cascade_partials_unfused
+        fill = cascade_partials if self.fused_cascade else cascade_partials_unfused
         fill(
             q,
             k_cache,

@@ -17,12 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
-from engine.attention.triton_cascade import (
-    page_descriptors,
-    prefix_partials,
-    prefix_program,
-    prefix_program_tma,
-)
+from engine.attention.triton_cascade import prefix_partials, prefix_program
 from engine.attention.triton_cascade_meta import CascadeMeta
 from engine.attention.triton_common import KernelConfig, pick_config
 from engine.attention.triton_decode import (
@@ -53,8 +48,6 @@ def _cascade_kernel(
     q_ptr,
     k_cache,
     v_cache,
-    k_desc,
-    v_desc,
     out_part,
     lse_part,
     block_tables,
@@ -92,9 +85,7 @@ def _cascade_kernel(
     BLOCK_H: tl.constexpr,
     DECODE_BLOCK_N: tl.constexpr,
     NUM_SPLITS: tl.constexpr,
-    NUM_STAGES: tl.constexpr,
     IEEE: tl.constexpr,
-    TMA: tl.constexpr,
 ):
     # work items in the order of the standalone kernels' 3-D grids: tile (or sequence)
     # fastest, then KV head, then split
@@ -102,80 +93,44 @@ def _cascade_kernel(
     prefix_programs = num_tiles * num_kv_heads * PREFIX_SPLITS
     if program < prefix_programs:
         item = program // num_tiles
-        if TMA:
-            prefix_program_tma(
-                program % num_tiles,
-                item % num_kv_heads,
-                item // num_kv_heads,
-                q_ptr,
-                k_desc,
-                v_desc,
-                out_part,
-                lse_part,
-                block_tables,
-                query_start,
-                members,
-                group_start,
-                prefix_lens,
-                tile_group,
-                tile_row,
-                stride_qt,
-                stride_qh,
-                stride_bt,
-                stride_ob,
-                stride_oh,
-                stride_os,
-                stride_lb,
-                stride_lh,
-                qk_scale,
-                NUM_SPLITS,
-                GROUP,
-                HEAD_DIM,
-                PAGE_SIZE,
-                BLOCK_M,
-                PREFIX_SPLITS,
-                NUM_STAGES,
-                IEEE,
-            )
-        else:
-            prefix_program(
-                program % num_tiles,
-                item % num_kv_heads,
-                item // num_kv_heads,
-                q_ptr,
-                k_cache,
-                v_cache,
-                out_part,
-                lse_part,
-                block_tables,
-                query_start,
-                members,
-                group_start,
-                prefix_lens,
-                tile_group,
-                tile_row,
-                stride_qt,
-                stride_qh,
-                stride_page,
-                stride_slot,
-                stride_head,
-                stride_bt,
-                stride_ob,
-                stride_oh,
-                stride_os,
-                stride_lb,
-                stride_lh,
-                qk_scale,
-                NUM_SPLITS,
-                GROUP,
-                HEAD_DIM,
-                BLOCK_D,
-                PAGE_SIZE,
-                BLOCK_M,
-                BLOCK_N,
-                PREFIX_SPLITS,
-                IEEE,
-            )
+        prefix_program(
+            program % num_tiles,
+            item % num_kv_heads,
+            item // num_kv_heads,
+            q_ptr,
+            k_cache,
+            v_cache,
+            out_part,
+            lse_part,
+            block_tables,
+            query_start,
+            members,
+            group_start,
+            prefix_lens,
+            tile_group,
+            tile_row,
+            stride_qt,
+            stride_qh,
+            stride_page,
+            stride_slot,
+            stride_head,
+            stride_bt,
+            stride_ob,
+            stride_oh,
+            stride_os,
+            stride_lb,
+            stride_lh,
+            qk_scale,
+            NUM_SPLITS,
+            GROUP,
+            HEAD_DIM,
+            BLOCK_D,
+            PAGE_SIZE,
+            BLOCK_M,
+            BLOCK_N,
+            PREFIX_SPLITS,
+            IEEE,
+        )
     else:
         suffix = program - prefix_programs
         item = suffix // num_seqs
@@ -245,13 +200,11 @@ def cascade_partials(
     ieee: bool,
     config: KernelConfig,
     decode_config: KernelConfig | None = None,
-    tma: bool = False,
 ) -> None:
     """What decode_partials(kv_starts=meta.kv_starts) into slots [0, num_splits) followed by
     prefix_partials into [num_splits, num_splits + num_prefix_splits) fill, in one launch;
     the prefix slots of sequences outside every group get log-sum-exp -inf, so every slot of
-    lse_part is written. tma: the prefix pass loads its pages through TMA descriptors
-    (`tma_usable` caches).
+    lse_part is written.
     `config` is the prefix pass's (its block_m built meta's row tiles) and sets num_warps and
     num_stages for both; `decode_config` gives the suffix pass's key tile (None: default)."""
     num_seqs = seq_lens.shape[0]
@@ -261,13 +214,10 @@ def cascade_partials(
     group = q.shape[1] // num_kv_heads
     decode_config = pick_config(q.device, DECODE_CONFIG, decode_config)
     programs = sum(cascade_programs(meta, num_seqs, num_kv_heads, num_splits, num_prefix_splits))
-    k_desc, v_desc = page_descriptors(k_cache, v_cache) if tma else (k_cache, v_cache)
     _cascade_kernel[(programs,)](
         q,
         k_cache,
         v_cache,
-        k_desc,
-        v_desc,
         out_part,
         lse_part,
         block_tables,
@@ -305,9 +255,7 @@ def cascade_partials(
         BLOCK_H=decode_block_h(group),
         DECODE_BLOCK_N=decode_config.block_n,
         NUM_SPLITS=num_splits,
-        NUM_STAGES=config.num_stages,
         IEEE=ieee,
-        TMA=tma,
         num_warps=config.num_warps,
         num_stages=config.num_stages,
     )

@@ -4,7 +4,6 @@ float64 reference: write_kv, prefill/extend, split-K decode and cascade decode."
 from __future__ import annotations
 
 import dataclasses
-import functools
 import importlib
 import os
 import sys
@@ -285,17 +284,14 @@ def _meta(case, tiles: int | None = None, seqs: int | None = None):
     )
 
 
-def _partials(case, fused: bool, splits: int, prefix_splits: int, meta=None, tma=False):
+def _partials(case, fused: bool, splits: int, prefix_splits: int, meta=None):
     batch = case.batch
     num_seqs, num_heads, dim = batch.num_seqs, case.q.shape[1], case.q.shape[2]
     slots = splits + prefix_splits
     out_part = torch.zeros(num_seqs, num_heads, slots, dim)
     # the fused launch writes every log-sum-exp slot: start it from NaN, not -inf
     lse_part = torch.full((num_seqs, num_heads, slots), float("nan" if fused else "-inf"))
-    if fused:
-        fill = functools.partial(cascade_fused.cascade_partials, tma=tma)
-    else:
-        fill = cascade_fused.cascade_partials_unfused
+    fill = cascade_fused.cascade_partials if fused else cascade_fused.cascade_partials_unfused
     fill(
         case.q,
         case.k_cache,
@@ -321,19 +317,15 @@ def test_fused_cascade_matches_two_launches_and_reference(heads, kv_heads, dim, 
     fused = _partials(case, True, *splits)
     unfused = _partials(case, False, *splits)
     assert torch.equal(fused[0], unfused[0]) and torch.equal(fused[1], unfused[1])
-    # pages through TMA, one page a softmax step (splits cut at pages: other slot contents)
-    tma = _partials(case, True, *splits, tma=True)
-    assert torch.equal(tma[1][:, :, : splits[0]], fused[1][:, :, : splits[0]])
     members = [m for group, _ in FUSED_GROUPS for m in group]
     prefix_lse = fused[1][:, :, splits[0] :]
     assert (prefix_lse[members] > float("-inf")).any(-1).all()  # every member saw its prefix
     assert (prefix_lse[7] == float("-inf")).all()  # the ungrouped sequence saw none
     assert (fused[1][1, :, : splits[0]] == float("-inf")).all()  # member 1: empty suffix
-    for partials in (fused, tma):
-        out = torch.empty_like(case.q)
-        triton_merge.merge_partials(*partials, out, case.batch.query_start)
-        error = relative_error(out, reference_attention(case, dim**-0.5))
-        assert error < TOL[torch.float32], f"relative error {error:.2e}"
+    out = torch.empty_like(case.q)
+    triton_merge.merge_partials(*fused, out, case.batch.query_start)
+    error = relative_error(out, reference_attention(case, dim**-0.5))
+    assert error < TOL[torch.float32], f"relative error {error:.2e}"
 
 
 def test_fused_cascade_with_padding_tiles_and_sequences():
@@ -360,10 +352,9 @@ def test_fused_cascade_with_padding_tiles_and_sequences():
     assert (out_part[batch.num_seqs :] == 0).all()
 
 
-@pytest.mark.parametrize(("fused", "tma"), [(True, False), (False, False), (True, True)])
-def test_backend_cascade_paths_match_reference(fused, tma):
-    backend = TritonBackend(fixed_decode_splits=2, fixed_prefix_splits=3, fused_cascade=fused,
-                            tma_prefix=tma)
+@pytest.mark.parametrize("fused", [True, False])
+def test_backend_cascade_paths_match_reference(fused):
+    backend = TritonBackend(fixed_decode_splits=2, fixed_prefix_splits=3, fused_cascade=fused)
     _check(
         [32, 40, 33, 5, 48],
         [1] * 5,

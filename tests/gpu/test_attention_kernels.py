@@ -1,7 +1,6 @@
 """Triton attention kernels on the GPU against the float64 reference over the shape matrix:
 page sizes 16/32, head dims 64/128, GQA 1/4/8, lengths 1, page multiples, ragged, prefixes
-up to 8K, shared-prefix groups (cascade fused, in two launches, and fused with TMA page
-loads); bf16 and float32 (TF32 off)."""
+up to 8K, shared-prefix groups (fused and two-launch cascade); bf16 and float32 (TF32 off)."""
 
 from __future__ import annotations
 
@@ -28,26 +27,26 @@ from engine.attention.triton_common import LOG2E, use_ieee  # noqa: E402
 TOL = {torch.bfloat16: 1e-2, torch.float32: 1e-5}
 MATRIX = kernel_matrix()
 RUNS = [
-    (spec, mode)
+    (spec, fused)
     for spec in MATRIX
-    for mode in (("fused", "unfused", "tma") if spec.kernel == "cascade" else ("fused",))
+    for fused in ((True, False) if spec.kernel == "cascade" else (True,))
 ]
 CASCADES = [spec for spec in MATRIX if spec.kernel == "cascade"]
 FUSED_SPECS = CASCADES[:3] + CASCADES[4::3] + CASCADES[-1:]  # GQA 1/4/8, every page/dim, fp32
 
 
 def _run_id(run) -> str:
-    spec, mode = run
-    return f"{spec.name}-{mode}" if spec.kernel == "cascade" else spec.name
+    spec, fused = run
+    if spec.kernel != "cascade":
+        return spec.name
+    return f"{spec.name}-{'fused' if fused else 'unfused'}"
 
 
-@pytest.mark.parametrize(("spec", "mode"), RUNS, ids=[_run_id(run) for run in RUNS])
-def test_kernel_matches_reference(spec, mode):
-    """mode: the cascade in one launch, in two, or in one with the prefix pages through TMA."""
+@pytest.mark.parametrize(("spec", "fused"), RUNS, ids=[_run_id(run) for run in RUNS])
+def test_kernel_matches_reference(spec, fused):
     torch.backends.cuda.matmul.allow_tf32 = False
     case = spec.make("cuda", seed=MATRIX.index(spec))
-    backend = TritonBackend(use_cascade=spec.kernel == "cascade",
-                            fused_cascade=mode != "unfused", tma_prefix=mode == "tma")
+    backend = TritonBackend(use_cascade=spec.kernel == "cascade", fused_cascade=fused)
     assert case.batch.is_decode == all(n == 1 for n in spec.query_lens)
     backend.write_kv(case.k_cache, case.v_cache, case.k_new, case.v_new, case.batch.slot_mapping)
     scale = spec.head_dim**-0.5
