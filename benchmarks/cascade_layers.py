@@ -21,16 +21,23 @@ import attention_bench as ab  # noqa: E402
 from engine.attention.triton_backend import TritonBackend  # noqa: E402
 
 
+def shared_prefix_case(shape: str, suffix: int) -> tuple:
+    """(queries, 8 layers' caches, cascade batch, plain batch): 64 branches on an 8192-token
+    prefix of 512 shared pages of 16, each with `suffix` tokens of its own."""
+    heads, kv_heads, dim = ab.SHAPES[shape]
+    lens = [8192 + suffix] * 64
+    cascade_batch = ab.paged_batch(lens, 16, 512, cascade=True)
+    plain_batch = ab.paged_batch(lens, 16, 512)
+    caches = ab.kv_caches(int(plain_batch.block_tables.max()) + 1, 16, kv_heads, dim)
+    q = torch.randn(64, heads, dim, dtype=ab.DTYPE, device=ab.DEV)
+    return q, caches, cascade_batch, plain_batch
+
+
 def main() -> None:
     for shape in ("llama-3-8b", "llama-3.2-1b"):
-        heads, kv_heads, dim = ab.SHAPES[shape]
         row = []
         for suffix in (1, 128, 256):
-            lens = [8192 + suffix] * 64
-            cascade_batch = ab.paged_batch(lens, 16, 512, cascade=True)
-            plain_batch = ab.paged_batch(lens, 16, 512)
-            caches = ab.kv_caches(int(plain_batch.block_tables.max()) + 1, 16, kv_heads, dim)
-            q = torch.randn(64, heads, dim, dtype=ab.DTYPE, device=ab.DEV)
+            q, caches, cascade_batch, plain_batch = shared_prefix_case(shape, suffix)
             cascade, plain = TritonBackend(), TritonBackend(use_cascade=False)
             expected = plain.attend(q, *caches[0], plain_batch, 0.125).double()
             error = ab.relative_error(cascade.attend(q, *caches[0], cascade_batch, 0.125),

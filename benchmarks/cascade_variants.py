@@ -23,6 +23,7 @@ SHAPE_NAMES = sys.argv[2:] or ["llama-3-8b", "llama-3.2-1b"]
 sys.argv = sys.argv[:1] + ["--out", "/dev/null"]  # attention_bench reads its flags on import
 
 import attention_bench as ab  # noqa: E402
+from cascade_layers import shared_prefix_case  # noqa: E402
 from gpu_common import median_ms  # noqa: E402
 
 from engine.attention.triton_backend import TritonBackend  # noqa: E402
@@ -93,11 +94,7 @@ def main() -> None:
         for slots in (1, 9, 17) if SWEEP == "splits" else ():
             print(shape, f"merge {slots} slots (us):", merge_us(heads, dim, slots), flush=True)
         for suffix in (1, 128, 256):
-            lens = [8192 + suffix] * 64
-            batch = ab.paged_batch(lens, 16, 512, cascade=True)
-            plain_batch = ab.paged_batch(lens, 16, 512)
-            caches = ab.kv_caches(int(plain_batch.block_tables.max()) + 1, 16, kv_heads, dim)
-            q = torch.randn(64, heads, dim, dtype=ab.DTYPE, device=ab.DEV)
+            q, caches, batch, plain_batch = shared_prefix_case(shape, suffix)
             expected = TritonBackend(use_cascade=False).attend(q, *caches[0], plain_batch, 0.125)
             row = []
             for name, backend in variants(dim).items():
