@@ -43,8 +43,8 @@ class InflightStep:
 
 def greedy_step(logits: torch.Tensor, requests: list[Request]) -> InflightStep:
     """Argmax tokens and their log-probabilities (as `engine.sampling.Sampler` computes them
-    for greedy rows, on CUDA in one fused pass), left on the device with an asynchronous copy
-    to the host."""
+    for greedy rows; on CUDA in one fused pass, equal up to float32 summation order), left on
+    the device with an asynchronous copy to the host."""
     if fused_ops_enabled(logits):
         from engine.ops.triton_greedy import greedy_tokens
 

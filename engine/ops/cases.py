@@ -232,10 +232,13 @@ def greedy_logits(rows: int, vocab: int, dtype, device: str, seed: int = 0) -> t
     return logits.to(device)
 
 
-def greedy_errors(ops, logits: torch.Tensor, block: int = 2048) -> tuple[list[int], float]:
+def greedy_errors(ops, logits: torch.Tensor, block: int | None = None
+                  ) -> tuple[list[int], float]:
     """(rows whose fused token differs from torch's argmax, the largest absolute error of the
-    fused log-probabilities against log_softmax gathered at the argmax)."""
-    tokens, logprobs = ops.greedy_tokens(logits, block=block)
+    fused log-probabilities against log_softmax gathered at the argmax); block None: the
+    kernel's own chunk size."""
+    fused = ops.greedy_tokens(logits) if block is None else ops.greedy_tokens(logits, block)
+    tokens, logprobs = fused
     full = logits.float()
     want = full.argmax(dim=-1)
     want_logprobs = torch.log_softmax(full, dim=-1).gather(1, want[:, None]).squeeze(1)
