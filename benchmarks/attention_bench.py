@@ -77,7 +77,8 @@ def accuracy() -> dict:
 def paged_batch(
     seq_lens: list[int], page: int, shared_pages: int = 0, cascade: bool = False
 ) -> ForwardBatch:
-    """Decode batch on the GPU; the first `shared_pages` pages of every row are shared."""
+    """Decode batch on the GPU; the first `shared_pages` pages of every row are shared, and
+    they are pages 0, 1, ... (consecutive)."""
     own = [math.ceil(n / page) - shared_pages for n in seq_lens]
     width = shared_pages + max(own)
     table_rows, next_page = [], shared_pages
@@ -87,7 +88,7 @@ def paged_batch(
         next_page += count
     dev = DEV
     batch_size = len(seq_lens)
-    groups = [PrefixGroup(tuple(range(batch_size)), shared_pages)] if cascade else []
+    groups = [PrefixGroup(tuple(range(batch_size)), shared_pages, 0)] if cascade else []
     return ForwardBatch(
         input_ids=torch.zeros(batch_size, dtype=torch.int64, device=dev),
         positions=torch.tensor(seq_lens, device=dev) - 1,

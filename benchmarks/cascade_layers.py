@@ -1,13 +1,16 @@
 """Cascade attention per layer for 64 branches on an 8K-token shared prefix, by suffix length
 (1: the prefix pass nearly alone; 128: the average over a 256-token decode; 256), with plain
 paged decode beside it and the cascade's error against it; CUDA-graph replay over 8 layers'
-KV, as in `attention_bench.py`.
+KV, as in `attention_bench.py`. The prefix's pages are consecutive, so the cascade reads it
+as whole key tiles; "paged prefix" is the same cascade told nothing of that (the path of
+scattered pages).
 
     python benchmarks/cascade_layers.py
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -43,8 +46,12 @@ def main() -> None:
             error = ab.relative_error(cascade.attend(q, *caches[0], cascade_batch, 0.125),
                                       expected)
             cascade_us = ab.time_layers(cascade, q, caches, cascade_batch) * 1e3
+            scattered = dataclasses.replace(cascade_batch, prefix_groups=[
+                dataclasses.replace(g, first_page=None) for g in cascade_batch.prefix_groups])
+            paged_us = ab.time_layers(TritonBackend(), q, caches, scattered) * 1e3
             plain_us = ab.time_layers(plain, q, caches, plain_batch) * 1e3
-            row.append(f"suffix {suffix}: cascade {cascade_us:.1f} us, plain {plain_us:.1f} us "
+            row.append(f"suffix {suffix}: cascade {cascade_us:.1f} us (paged prefix "
+                       f"{paged_us:.1f}), plain {plain_us:.1f} us "
                        f"({plain_us / cascade_us:.2f}x, error {error:.1e})")
             del caches
             torch.cuda.empty_cache()

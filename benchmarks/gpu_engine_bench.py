@@ -99,11 +99,14 @@ def flowc_shared_prefix(engine, branches: int, prefix_len: int, suffix: int, voc
         runs.setdefault(name, []).append(branches * suffix / seconds)
         # decode alone: the time beyond admitting the branches and their first token
         runs.setdefault(f"{name}_decode", []).append(branches * (suffix - 1) / (seconds - first))
+    pages = engine.kv.cache.match(prefix).pages
+    consecutive = bool(pages) and pages == list(range(pages[0], pages[0] + len(pages)))
     engine.release(handle)
     backend.use_cascade = True
     if graphs is not None:
         graphs.backend = backend
-    return {name: statistics.median(values) for name, values in runs.items()} | {"runs": runs}
+    return {name: statistics.median(values) for name, values in runs.items()} | {
+        "runs": runs, "prefix_pages_consecutive": consecutive}
 
 
 def model_step_ms(runner, shape, context: int = 1024, sizes=(1, 64, 256)) -> dict:

@@ -114,7 +114,8 @@ def shared_prefix_groups(tables: np.ndarray, seq_lens: np.ndarray, page_size: in
                          ) -> list[PrefixGroup]:
     """Sequences whose block tables (rows of `tables`, zero past each table's end) start with
     the same physical pages (forks and prefix-cache hits), with how many whole pages they
-    share; for shared-prefix (cascade) decode."""
+    share and, when those pages are consecutive, the first of them; for shared-prefix
+    (cascade) decode."""
     if tables.shape[1] == 0:
         return []
     first = tables[:, 0]
@@ -126,7 +127,9 @@ def shared_prefix_groups(tables: np.ndarray, seq_lens: np.ndarray, page_size: in
         same = (tables[members, :limit] == tables[members[0], :limit]).all(axis=0)
         shared = limit if same.all() else int(same.argmin())
         if shared:
-            groups.append(PrefixGroup(tuple(int(m) for m in members), shared))
+            run = tables[members[0], :shared]
+            start = int(run[0]) if (np.diff(run) == 1).all() else None
+            groups.append(PrefixGroup(tuple(int(m) for m in members), shared, start))
     groups.sort(key=lambda g: g.seq_indices[0])
     return groups
 

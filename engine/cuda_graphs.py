@@ -133,9 +133,8 @@ class DecodeGraphs:
         captured per tile count, so no program of the prefix kernel is padding)."""
         size = self.buckets[-1]
         empty = cascade_layout([], size, self.page_size, self.group_size, self.block_m)
-        members, starts, prefix_lens, tile_group, tile_row, kv_starts = empty.padded(
-            size, self.max_tiles
-        ).views(self.cascade_flat)
+        members, starts, prefix_lens, tile_group, tile_row, kv_starts, prefix_rows = (
+            empty.padded(size, self.max_tiles).views(self.cascade_flat))
         return CascadeMeta(
             members,
             starts,
@@ -143,6 +142,7 @@ class DecodeGraphs:
             tile_group[:tiles],
             tile_row[:tiles],
             kv_starts[:bucket],
+            prefix_rows,
             num_tiles=tiles,
             work_tiles=tiles,
             max_prefix_len=self.max_pages * self.page_size,

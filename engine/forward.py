@@ -9,7 +9,9 @@ Invariants:
 - `logits_indices` picks, in the flat token order, the rows whose logits are wanted (usually
   the last new token of each sequence; every new token when prompt log-probs are asked for).
 - `prefix_groups` (optional) lists groups of sequences whose first `prefix_pages` pages are the
-  same physical pages, for shared-prefix (cascade) decode; backends may ignore it.
+  same physical pages, for shared-prefix (cascade) decode; backends may ignore it. A group's
+  `first_page` is set only when those pages are consecutive (`first_page`, `first_page + 1`,
+  ...), which lets a backend read the shared K/V as one contiguous run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch
 class PrefixGroup:
     seq_indices: tuple[int, ...]
     prefix_pages: int
+    first_page: int | None = None
 
 
 @dataclass

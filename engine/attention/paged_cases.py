@@ -40,9 +40,12 @@ def make_case(
     device: str | torch.device = "cpu",
     groups: list[tuple[tuple[int, ...], int]] = (),
     seed: int = 0,
+    consecutive_prefixes: bool = False,
 ) -> PagedCase:
     """groups: (member sequence indices, shared prefix pages); members' prefix_lens must be at
-    least prefix_pages * page_size. The lowest member's tokens are the shared ones."""
+    least prefix_pages * page_size. The lowest member's tokens are the shared ones. Pages are
+    scattered at random; with consecutive_prefixes each group's shared pages are one run of
+    consecutive pages, and its PrefixGroup says where the run starts."""
     gen = torch.Generator().manual_seed(seed)
     seq_lens = [p + q for p, q in zip(prefix_lens, query_lens, strict=True)]
     shared_of = {m: (min(g), pages) for g, pages in groups for m in g}
@@ -50,9 +53,17 @@ def make_case(
     own_pages = [need - shared_of.get(i, (i, 0))[1] for i, need in enumerate(pages_needed)]
     num_pages = sum(own_pages) + sum(pages for _, pages in groups) + 3
     order = torch.randperm(num_pages, generator=gen).tolist()
+    runs = list(range(num_pages - sum(pages for _, pages in groups), num_pages))
+    if consecutive_prefixes:
+        order = [page for page in order if page < runs[0]] if runs else order
     tables: list[list[int]] = [[] for _ in seq_lens]
+    first_pages: list[int | None] = []
     for members, pages in groups:
-        shared = [order.pop() for _ in range(pages)]
+        if consecutive_prefixes:
+            shared, runs = runs[:pages], runs[pages:]
+        else:
+            shared = [order.pop() for _ in range(pages)]
+        first_pages.append(shared[0] if consecutive_prefixes else None)
         for m in members:
             tables[m] = list(shared)
     for i, need in enumerate(pages_needed):
@@ -101,7 +112,8 @@ def make_case(
         max_query_len=max(query_lens),
         max_seq_len=max(seq_lens),
         is_decode=all(q == 1 for q in query_lens),
-        prefix_groups=[PrefixGroup(tuple(m), pages) for m, pages in groups],
+        prefix_groups=[PrefixGroup(tuple(m), pages, first)
+                       for (m, pages), first in zip(groups, first_pages, strict=True)],
     )
     k_new = torch.cat([keys[i][prefix_lens[i] :] for i in range(len(seq_lens))])
     v_new = torch.cat([values[i][prefix_lens[i] :] for i in range(len(seq_lens))])
@@ -165,6 +177,7 @@ class MatrixCase:
     page_size: int
     dtype: torch.dtype
     groups: tuple[tuple[tuple[int, ...], int], ...] = ()
+    consecutive_prefixes: bool = False
 
     @property
     def name(self) -> str:
@@ -184,6 +197,7 @@ class MatrixCase:
             device=device,
             groups=list(self.groups),
             seed=seed,
+            consecutive_prefixes=self.consecutive_prefixes,
         )
 
 
@@ -196,13 +210,16 @@ def _length_cases(page: int) -> list[tuple[str, str, tuple, tuple, tuple]]:
         ("prefill", "ragged", (0, 37, 300), (53, 1, 129), ()),
         ("prefill", "prefix-8k", (8187, 1000), (77, 2 * page), ()),
         ("decode", "lengths", (0, page - 1, 3 * page - 1, 999, 8196), (1,) * 5, ()),
-        (
-            "cascade",
-            "prefix-8k",
-            (8192, 8195, 8192 + page, 8292, 8447, 8199, 500, 2 * page + 1, 5 * page),
-            (1,) * 9,
-            ((members, long_pages), ((7, 8), 2)),
-        ),
+        *[
+            (
+                "cascade",
+                label,
+                (8192, 8195, 8192 + page, 8292, 8447, 8199, 500, 2 * page + 1, 5 * page),
+                (1,) * 9,
+                ((members, long_pages), ((7, 8), 2)),
+            )
+            for label in ("prefix-8k", "prefix-8k-consecutive")
+        ],
     ]
 
 
@@ -225,8 +242,10 @@ def kernel_matrix() -> list[MatrixCase]:
                             page,
                             torch.bfloat16,
                             groups,
+                            label.endswith("consecutive"),
                         )
                     )
     for kernel, label, prefix, query, groups in _length_cases(16):
-        cases.append(MatrixCase(kernel, label, prefix, query, 16, 4, 64, 16, torch.float32, groups))
+        cases.append(MatrixCase(kernel, label, prefix, query, 16, 4, 64, 16, torch.float32, groups,
+                                label.endswith("consecutive")))
     return cases

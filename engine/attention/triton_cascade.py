@@ -25,6 +25,7 @@ from engine.attention.triton_cascade_meta import (  # noqa: F401  (re-exported)
 )
 from engine.attention.triton_common import (
     KernelConfig,
+    kv_descriptors,
     load_kv_pages,
     load_kv_tiles,
     softmax_step,
@@ -48,6 +49,9 @@ def prefix_program(
     prefix_lens,
     tile_group,
     tile_row,
+    prefix_rows,
+    k_desc,
+    v_desc,
     stride_qt,
     stride_qh,
     stride_page,
@@ -69,6 +73,7 @@ def prefix_program(
     BLOCK_N: tl.constexpr,
     NUM_SPLITS: tl.constexpr,
     IEEE: tl.constexpr,
+    USE_TMA: tl.constexpr,
 ):
     """Split `split` of the shared prefix of row tile `tile`'s group against the tile's query
     rows of `kv_head`: fills slot first_slot + split of the tile's members."""
@@ -100,30 +105,42 @@ def prefix_program(
     # whole key tiles go unmasked (padding rows have zero queries: finite scores, never
     # stored); a ragged last tile is masked
     full_hi = lo + tl.maximum(hi - lo, 0) // BLOCK_N * BLOCK_N
-    # each tile's pages are looked up one tile ahead, so its K/V addresses are known when
-    # the tile starts
-    offsets = tl.arange(0, BLOCK_N)
-    pages = tl.load(table_row + (lo + offsets) // PAGE_SIZE, mask=lo + offsets < full_hi,
-                    other=0).to(tl.int64)
-    for start in range(lo, full_hi, BLOCK_N):
-        ahead = start + BLOCK_N + offsets
-        next_pages = tl.load(table_row + ahead // PAGE_SIZE, mask=ahead < full_hi, other=0)
-        k, v = load_kv_pages(
-            k_cache,
-            v_cache,
-            pages,
-            (start + offsets) % PAGE_SIZE,
-            offsets < BLOCK_N,
-            kv_head,
-            stride_page,
-            stride_slot,
-            stride_head,
-            dims,
-            dim_mask,
-            False,
-        )
-        m_i, l_i, acc = softmax_step(q, k, v, None, m_i, l_i, acc, qk_scale, IEEE, False)
-        pages = next_pages.to(tl.int64)
+    first_row = -1
+    if USE_TMA:
+        first_row = tl.load(prefix_rows + group)
+    if first_row >= 0:
+        # the prefix's pages are consecutive: whole key tiles come in through the tensor
+        # memory accelerator, with no per-key addresses
+        for start in range(lo, full_hi, BLOCK_N):
+            k = k_desc.load([first_row + start, kv_head * HEAD_DIM])
+            v = v_desc.load([first_row + start, kv_head * HEAD_DIM])
+            m_i, l_i, acc = softmax_step(q, k, v, None, m_i, l_i, acc, qk_scale, IEEE, False)
+    else:
+        # each tile's pages are looked up one tile ahead, so its K/V addresses are known
+        # when the tile starts
+        offsets = tl.arange(0, BLOCK_N)
+        pages = tl.load(table_row + (lo + offsets) // PAGE_SIZE, mask=lo + offsets < full_hi,
+                        other=0).to(tl.int64)
+        for start in range(lo, full_hi, BLOCK_N):
+            ahead = start + BLOCK_N + offsets
+            next_pages = tl.load(table_row + ahead // PAGE_SIZE, mask=ahead < full_hi,
+                                 other=0)
+            k, v = load_kv_pages(
+                k_cache,
+                v_cache,
+                pages,
+                (start + offsets) % PAGE_SIZE,
+                offsets < BLOCK_N,
+                kv_head,
+                stride_page,
+                stride_slot,
+                stride_head,
+                dims,
+                dim_mask,
+                False,
+            )
+            m_i, l_i, acc = softmax_step(q, k, v, None, m_i, l_i, acc, qk_scale, IEEE, False)
+            pages = next_pages.to(tl.int64)
     if full_hi < hi:
         tokens = full_hi + tl.arange(0, BLOCK_N)
         token_mask = tokens < hi
@@ -170,6 +187,9 @@ def _prefix_kernel(
     prefix_lens,
     tile_group,
     tile_row,
+    prefix_rows,
+    k_desc,
+    v_desc,
     stride_qt,
     stride_qh,
     stride_page,
@@ -191,6 +211,7 @@ def _prefix_kernel(
     BLOCK_N: tl.constexpr,
     NUM_SPLITS: tl.constexpr,
     IEEE: tl.constexpr,
+    USE_TMA: tl.constexpr,
 ):
     prefix_program(
         tl.program_id(0),
@@ -208,6 +229,9 @@ def _prefix_kernel(
         prefix_lens,
         tile_group,
         tile_row,
+        prefix_rows,
+        k_desc,
+        v_desc,
         stride_qt,
         stride_qh,
         stride_page,
@@ -229,6 +253,7 @@ def _prefix_kernel(
         BLOCK_N,
         NUM_SPLITS,
         IEEE,
+        USE_TMA,
     )
 
 
@@ -268,6 +293,7 @@ def prefix_partials(
     """Fill slots [first_slot, first_slot + num_splits) of every group member; the row tiles
     in `meta` must have been built with config.block_m."""
     _, page_size, num_kv_heads, head_dim = k_cache.shape
+    descriptors = kv_descriptors(k_cache, v_cache, config.block_n)
     _prefix_kernel[(meta.num_tiles, num_kv_heads, num_splits)](
         q,
         k_cache,
@@ -281,6 +307,8 @@ def prefix_partials(
         meta.prefix_lens,
         meta.tile_group,
         meta.tile_row,
+        meta.prefix_rows,
+        *(descriptors or (k_cache, v_cache)),
         q.stride(0),
         q.stride(1),
         k_cache.stride(0),
@@ -302,6 +330,7 @@ def prefix_partials(
         BLOCK_N=config.block_n,
         NUM_SPLITS=num_splits,
         IEEE=ieee,
+        USE_TMA=descriptors is not None,
         num_warps=config.num_warps,
         num_stages=config.num_stages,
     )

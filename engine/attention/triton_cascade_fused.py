@@ -19,7 +19,7 @@ import triton.language as tl
 
 from engine.attention.triton_cascade import prefix_partials, prefix_program
 from engine.attention.triton_cascade_meta import CascadeMeta
-from engine.attention.triton_common import KernelConfig, pick_config
+from engine.attention.triton_common import KernelConfig, kv_descriptors, pick_config
 from engine.attention.triton_decode import (
     DECODE_CONFIG,
     decode_block_h,
@@ -58,6 +58,9 @@ def _cascade_kernel(
     prefix_lens,
     tile_group,
     tile_row,
+    prefix_rows,
+    k_desc,
+    v_desc,
     kv_starts,
     num_tiles,
     num_seqs,
@@ -86,6 +89,7 @@ def _cascade_kernel(
     DECODE_BLOCK_N: tl.constexpr,
     NUM_SPLITS: tl.constexpr,
     IEEE: tl.constexpr,
+    USE_TMA: tl.constexpr,
 ):
     # work items in the order of the standalone kernels' 3-D grids: tile (or sequence)
     # fastest, then KV head, then split
@@ -109,6 +113,9 @@ def _cascade_kernel(
             prefix_lens,
             tile_group,
             tile_row,
+            prefix_rows,
+            k_desc,
+            v_desc,
             stride_qt,
             stride_qh,
             stride_page,
@@ -130,6 +137,7 @@ def _cascade_kernel(
             BLOCK_N,
             PREFIX_SPLITS,
             IEEE,
+            USE_TMA,
         )
     else:
         suffix = program - prefix_programs
@@ -214,6 +222,7 @@ def cascade_partials(
     group = q.shape[1] // num_kv_heads
     decode_config = pick_config(q.device, DECODE_CONFIG, decode_config)
     programs = sum(cascade_programs(meta, num_seqs, num_kv_heads, num_splits, num_prefix_splits))
+    descriptors = kv_descriptors(k_cache, v_cache, config.block_n)
     _cascade_kernel[(programs,)](
         q,
         k_cache,
@@ -228,6 +237,8 @@ def cascade_partials(
         meta.prefix_lens,
         meta.tile_group,
         meta.tile_row,
+        meta.prefix_rows,
+        *(descriptors or (k_cache, v_cache)),
         meta.kv_starts,
         meta.num_tiles,
         num_seqs,
@@ -256,6 +267,7 @@ def cascade_partials(
         DECODE_BLOCK_N=decode_config.block_n,
         NUM_SPLITS=num_splits,
         IEEE=ieee,
+        USE_TMA=descriptors is not None,
         num_warps=config.num_warps,
         num_stages=config.num_stages,
     )

@@ -6,6 +6,8 @@ One int32 tensor holds, piece after piece:
     prefix_len   [num_groups] shared tokens (prefix_pages * page_size)
     tile_group, tile_row: one row tile (group, first row) per prefix program along the tiles
     kv_starts    [B] where each sequence's own keys begin (0 outside every group)
+    prefix_rows  [num_groups] the first K/V row (page * page_size) of a group whose shared
+                 pages are consecutive, so its prefix is one contiguous run of rows; else -1
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class CascadeMeta:
     tile_group: torch.Tensor
     tile_row: torch.Tensor
     kv_starts: torch.Tensor  # [B] where each sequence's own keys begin
+    prefix_rows: torch.Tensor  # [num_groups] first row of a contiguous prefix, else -1
     num_tiles: int  # grid size along row tiles (padding tiles point at an empty group)
     work_tiles: int  # row tiles expected to hold rows, for choosing the split count
     max_prefix_len: int
@@ -41,6 +44,7 @@ class CascadeLayout:
     tile_group: list[int]
     tile_row: list[int]
     kv_starts: list[int]
+    prefix_rows: list[int]
 
     def padded(self, seqs: int, tiles: int) -> CascadeLayout:
         """Sizes kv_starts to `seqs`, members and groups to seqs + 1, tiles to `tiles`; extra
@@ -55,6 +59,7 @@ class CascadeLayout:
             tile_group=self.tile_group + [num_groups] * (tiles - len(self.tile_group)),
             tile_row=self.tile_row + [0] * (tiles - len(self.tile_row)),
             kv_starts=self.kv_starts + [0] * (seqs - len(self.kv_starts)),
+            prefix_rows=self.prefix_rows + [-1] * (seqs + 1 - num_groups),
         )
 
     def pieces(self) -> list[list[int]]:
@@ -65,6 +70,7 @@ class CascadeLayout:
             self.tile_group,
             self.tile_row,
             self.kv_starts,
+            self.prefix_rows,
         ]
 
     def flat(self) -> torch.Tensor:
@@ -86,6 +92,7 @@ def cascade_layout(
     members: list[int] = []
     starts = [0]
     prefix_lens: list[int] = []
+    prefix_rows: list[int] = []
     tile_group: list[int] = []
     tile_row: list[int] = []
     kv_starts = [0] * num_seqs
@@ -101,10 +108,12 @@ def cascade_layout(
         members.extend(group.seq_indices)
         starts.append(len(members))
         prefix_lens.append(group.prefix_pages * page_size)
+        prefix_rows.append(-1 if group.first_page is None else group.first_page * page_size)
         for row in range(0, len(group.seq_indices) * group_size, block_m):
             tile_group.append(index)
             tile_row.append(row)
-    return CascadeLayout(members, starts, prefix_lens, tile_group, tile_row, kv_starts)
+    return CascadeLayout(members, starts, prefix_lens, tile_group, tile_row, kv_starts,
+                         prefix_rows)
 
 
 def max_tiles(num_seqs: int, group_size: int, block_m: int) -> int:

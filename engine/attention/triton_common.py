@@ -120,6 +120,24 @@ def softmax_step(q, k, v, valid, m_i, l_i, acc, qk_scale, IEEE: tl.constexpr,
     return m_new, l_new, acc
 
 
+def kv_descriptors(k_cache: torch.Tensor, v_cache: torch.Tensor, block_n: int) -> tuple | None:
+    """Tensor-memory-accelerator descriptors of [block_n, head_dim] K and V tiles over the
+    caches seen as rows [pages * page_size, kv_heads * head_dim] (a run of consecutive pages
+    is a run of rows); None where they cannot serve: a GPU before Hopper, a head_dim that is
+    not a power of two, or 32-bit values (their tiles would not fit the pipeline's shared
+    memory next to the paged path's)."""
+    from triton.tools.tensor_descriptor import TensorDescriptor
+
+    pages, page_size, kv_heads, head_dim = k_cache.shape
+    if head_dim & (head_dim - 1) or k_cache.element_size() != 2 or not k_cache.is_contiguous():
+        return None
+    if k_cache.is_cuda and torch.cuda.get_device_capability(k_cache.device)[0] < 9:
+        return None
+    rows = (pages * page_size, kv_heads * head_dim)
+    return tuple(TensorDescriptor.from_tensor(c.view(rows), [block_n, head_dim])
+                 for c in (k_cache, v_cache))
+
+
 def check_cache(k_cache: torch.Tensor, v_cache: torch.Tensor, q: torch.Tensor) -> None:
     if k_cache.stride() != v_cache.stride() or k_cache.stride(-1) != 1:
         raise ValueError("k_cache and v_cache must share one layout, contiguous in head_dim")

@@ -57,7 +57,9 @@ def brute_force_groups(tables: list[list[int]], seq_lens: list[int], page_size: 
         while shared < limit and len({tables[i][shared] for i in members}) == 1:
             shared += 1
         if shared:
-            out.append((tuple(members), shared))
+            run = tables[members[0]][:shared]
+            consecutive = all(b == a + 1 for a, b in zip(run, run[1:], strict=False))
+            out.append((tuple(members), shared, run[0] if consecutive else None))
     return sorted(out)
 
 
@@ -65,8 +67,11 @@ def test_shared_prefix_groups_match_a_page_by_page_comparison():
     rng = random.Random(0)
     page_size = 4
     for _ in range(200):
-        roots = [[rng.randrange(1, 10_000) for _ in range(rng.randint(1, 6))]
-                 for _ in range(rng.randint(1, 3))]
+        roots = []  # scattered pages, or a run of consecutive ones
+        for _ in range(rng.randint(1, 3)):
+            start, length = rng.randrange(1, 9_000), rng.randint(1, 6)
+            roots.append(list(range(start, start + length)) if rng.random() < 0.5 else
+                         [rng.randrange(1, 10_000) for _ in range(length)])
         tables, lens = [], []
         for _ in range(rng.randint(1, 12)):
             root = rng.choice(roots)
@@ -77,7 +82,7 @@ def test_shared_prefix_groups_match_a_page_by_page_comparison():
         width = max(map(len, tables))
         array = np.array([t + [0] * (width - len(t)) for t in tables], dtype=np.int32)
         got = shared_prefix_groups(array, np.array(lens), page_size)
-        assert sorted((g.seq_indices, g.prefix_pages) for g in got) == \
+        assert sorted((g.seq_indices, g.prefix_pages, g.first_page) for g in got) == \
             brute_force_groups(tables, lens, page_size)
 
 

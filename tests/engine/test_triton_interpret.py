@@ -246,7 +246,8 @@ FUSED_SHAPES = [  # (heads, kv_heads, head_dim, page): GQA 1/4 x page 16/32 x di
 FUSED_GROUPS = [((0, 1, 2, 3, 4), 2), ((5, 6), 1)]
 
 
-def _fused_case(heads: int, kv_heads: int, dim: int, page: int, seed: int):
+def _fused_case(heads: int, kv_heads: int, dim: int, page: int, seed: int,
+                dtype=torch.float32, consecutive: bool = False):
     p = page
     prefix = [2 * p, 2 * p, 2 * p + 5, 3 * p + 1, 2 * p + p // 2, p, p + 7, 3]
     case = make_case(
@@ -256,8 +257,10 @@ def _fused_case(heads: int, kv_heads: int, dim: int, page: int, seed: int):
         num_kv_heads=kv_heads,
         head_dim=dim,
         page_size=page,
+        dtype=dtype,
         groups=FUSED_GROUPS,
         seed=seed,
+        consecutive_prefixes=consecutive,
     )
     batch = case.batch
     TritonBackend().write_kv(case.k_cache, case.v_cache, case.k_new, case.v_new, batch.slot_mapping)
@@ -305,7 +308,7 @@ def _partials(case, fused: bool, splits: int, prefix_splits: int, meta=None):
         lse_part,
         splits,
         prefix_splits,
-        True,
+        triton_common.use_ieee(case.q),
         triton_common.INTERPRETER_CONFIG,
     )
     return out_part, lse_part
@@ -366,3 +369,34 @@ def test_backend_cascade_paths_match_reference(fused):
         backend=backend,
         seed=13,
     )
+
+
+# Groups whose shared pages are consecutive read their prefix as whole key tiles through
+# tensor descriptors (16-bit caches); the result must equal the paged path's bit for bit.
+def _with_first_pages(case, shift: int | None):
+    """The case with each group's first_page moved by `shift` pages (None: unset, so every
+    group takes the paged path)."""
+    groups = [dataclasses.replace(g, first_page=None if shift is None else g.first_page + shift)
+              for g in case.batch.prefix_groups]
+    return dataclasses.replace(case, batch=dataclasses.replace(case.batch, prefix_groups=groups))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize(("heads", "kv_heads", "dim", "page"), [(8, 2, 64, 16), (2, 2, 128, 32)])
+def test_consecutive_prefix_pages_read_as_tiles_match_the_paged_path(fused, heads, kv_heads,
+                                                                    dim, page):
+    case = _fused_case(heads, kv_heads, dim, page, seed=page + dim, dtype=torch.float16,
+                       consecutive=True)
+    block_n = triton_common.INTERPRETER_CONFIG.block_n
+    assert triton_common.kv_descriptors(case.k_cache, case.v_cache, block_n) is not None
+    assert all(g.first_page is not None for g in case.batch.prefix_groups)
+    tiles = _partials(case, fused, 2, 3)
+    paged = _partials(_with_first_pages(case, None), fused, 2, 3)
+    assert torch.equal(tiles[0], paged[0]) and torch.equal(tiles[1], paged[1])
+    out = torch.empty_like(case.q)
+    triton_merge.merge_partials(*tiles, out, case.batch.query_start)
+    error = relative_error(out, reference_attention(case, dim**-0.5))
+    assert error < TOL[torch.float16], f"relative error {error:.2e}"
+    # the tile path reads where first_page says: a run one page off gives other numbers
+    shifted = _partials(_with_first_pages(case, -1), fused, 2, 3)
+    assert not torch.equal(shifted[0], tiles[0])
