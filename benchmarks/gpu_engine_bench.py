@@ -241,6 +241,9 @@ def shared_markdown(r: dict) -> str:
         text += f"\nMedians of {len(runs['cascade'])} alternating runs per arm; every run, tok/s:\n"
         text += "".join(f"- {name}: {', '.join(f'{v:.0f}' for v in values)}\n"
                         for name, values in runs.items())
+    if "prefix_pages_consecutive" in s:
+        text += (f"\nThe prefix's pages were {'' if s['prefix_pages_consecutive'] else 'not '}"
+                 "consecutive (the cascade reads a consecutive prefix as whole key tiles).\n")
     return text
 
 

@@ -33,6 +33,39 @@ from engine.attention.triton_common import (
 
 
 @triton.jit
+def tiles_through_tma(q, k_desc, v_desc, first_row, lo, hi, kv_head, m_i, l_i, acc, qk_scale,
+                      HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr, IEEE: tl.constexpr):
+    """Softmax steps over the whole key tiles [lo, hi) of a prefix whose pages are
+    consecutive (its keys are the cache rows from `first_row` on): each K/V tile comes in
+    through the tensor memory accelerator, with no per-key addresses."""
+    for start in range(lo, hi, BLOCK_N):
+        k = k_desc.load([first_row + start, kv_head * HEAD_DIM])
+        v = v_desc.load([first_row + start, kv_head * HEAD_DIM])
+        m_i, l_i, acc = softmax_step(q, k, v, None, m_i, l_i, acc, qk_scale, IEEE, False)
+    return m_i, l_i, acc
+
+
+@triton.jit
+def paged_tiles(q, k_cache, v_cache, table_row, lo, hi, kv_head, stride_page, stride_slot,
+                stride_head, dims, dim_mask, m_i, l_i, acc, qk_scale, PAGE_SIZE: tl.constexpr,
+                BLOCK_N: tl.constexpr, IEEE: tl.constexpr):
+    """Softmax steps over the whole key tiles [lo, hi) of a prefix on any pages: each tile's
+    pages are looked up one tile ahead, so its K/V addresses are known when it starts."""
+    offsets = tl.arange(0, BLOCK_N)
+    pages = tl.load(table_row + (lo + offsets) // PAGE_SIZE, mask=lo + offsets < hi,
+                    other=0).to(tl.int64)
+    for start in range(lo, hi, BLOCK_N):
+        ahead = start + BLOCK_N + offsets
+        next_pages = tl.load(table_row + ahead // PAGE_SIZE, mask=ahead < hi, other=0)
+        k, v = load_kv_pages(k_cache, v_cache, pages, (start + offsets) % PAGE_SIZE,
+                             offsets < BLOCK_N, kv_head, stride_page, stride_slot, stride_head,
+                             dims, dim_mask, False)
+        m_i, l_i, acc = softmax_step(q, k, v, None, m_i, l_i, acc, qk_scale, IEEE, False)
+        pages = next_pages.to(tl.int64)
+    return m_i, l_i, acc
+
+
+@triton.jit
 def prefix_program(
     tile,
     kv_head,
@@ -105,42 +138,19 @@ def prefix_program(
     # whole key tiles go unmasked (padding rows have zero queries: finite scores, never
     # stored); a ragged last tile is masked
     full_hi = lo + tl.maximum(hi - lo, 0) // BLOCK_N * BLOCK_N
-    first_row = -1
     if USE_TMA:
         first_row = tl.load(prefix_rows + group)
-    if first_row >= 0:
-        # the prefix's pages are consecutive: whole key tiles come in through the tensor
-        # memory accelerator, with no per-key addresses
-        for start in range(lo, full_hi, BLOCK_N):
-            k = k_desc.load([first_row + start, kv_head * HEAD_DIM])
-            v = v_desc.load([first_row + start, kv_head * HEAD_DIM])
-            m_i, l_i, acc = softmax_step(q, k, v, None, m_i, l_i, acc, qk_scale, IEEE, False)
+        if first_row >= 0:
+            m_i, l_i, acc = tiles_through_tma(q, k_desc, v_desc, first_row, lo, full_hi, kv_head,
+                                              m_i, l_i, acc, qk_scale, HEAD_DIM, BLOCK_N, IEEE)
+        else:
+            m_i, l_i, acc = paged_tiles(q, k_cache, v_cache, table_row, lo, full_hi, kv_head,
+                                        stride_page, stride_slot, stride_head, dims, dim_mask,
+                                        m_i, l_i, acc, qk_scale, PAGE_SIZE, BLOCK_N, IEEE)
     else:
-        # each tile's pages are looked up one tile ahead, so its K/V addresses are known
-        # when the tile starts
-        offsets = tl.arange(0, BLOCK_N)
-        pages = tl.load(table_row + (lo + offsets) // PAGE_SIZE, mask=lo + offsets < full_hi,
-                        other=0).to(tl.int64)
-        for start in range(lo, full_hi, BLOCK_N):
-            ahead = start + BLOCK_N + offsets
-            next_pages = tl.load(table_row + ahead // PAGE_SIZE, mask=ahead < full_hi,
-                                 other=0)
-            k, v = load_kv_pages(
-                k_cache,
-                v_cache,
-                pages,
-                (start + offsets) % PAGE_SIZE,
-                offsets < BLOCK_N,
-                kv_head,
-                stride_page,
-                stride_slot,
-                stride_head,
-                dims,
-                dim_mask,
-                False,
-            )
-            m_i, l_i, acc = softmax_step(q, k, v, None, m_i, l_i, acc, qk_scale, IEEE, False)
-            pages = next_pages.to(tl.int64)
+        m_i, l_i, acc = paged_tiles(q, k_cache, v_cache, table_row, lo, full_hi, kv_head,
+                                    stride_page, stride_slot, stride_head, dims, dim_mask,
+                                    m_i, l_i, acc, qk_scale, PAGE_SIZE, BLOCK_N, IEEE)
     if full_hi < hi:
         tokens = full_hi + tl.arange(0, BLOCK_N)
         token_mask = tokens < hi
