@@ -4,7 +4,12 @@ warps, and old and new code side by side when `.ab/old_merge.py` exists; dense f
 over the prefix alone (contiguous keys, the same 256 query rows per KV head) as the floor
 the paged prefix pass is held against.
 
-    python benchmarks/cascade_variants.py [splits | tiles | wide] [shape ...]
+    python benchmarks/cascade_variants.py [splits | tiles | wide | overlap] [shape ...]
+
+`overlap` weighs how the suffix programs run beside the prefix programs: fewer prefix splits
+(more slots left to the suffix), the suffix's key tile, two stages (less shared memory per
+program), 128-row prefix tiles (half the L2 reads of each prefix tile); and times the
+suffix pass and the prefix pass alone.
 """
 
 from __future__ import annotations
@@ -27,7 +32,13 @@ from cascade_layers import shared_prefix_case  # noqa: E402
 from gpu_common import median_ms  # noqa: E402
 
 from engine.attention.triton_backend import TritonBackend  # noqa: E402
-from engine.attention.triton_common import KernelConfig  # noqa: E402
+from engine.attention.triton_cascade import (  # noqa: E402
+    prefix_partials,
+    prefix_splits,
+    resident_programs,
+)
+from engine.attention.triton_common import LOG2E, KernelConfig  # noqa: E402
+from engine.attention.triton_decode import decode_partials  # noqa: E402
 from engine.attention.triton_merge import merge_partials  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +60,16 @@ def variants(dim: int) -> dict[str, TritonBackend]:
         for splits in (12, 16):
             out[f"m128-n32-w8-s3-splits{splits}"] = TritonBackend(
                 cascade_config=KernelConfig(128, 32, 8, 3), fixed_prefix_splits=splits)
+        return out
+    if SWEEP == "overlap":
+        for splits, n in itertools.product((3, 4, 5, 6, 8), (32, 64, 128)):
+            out[f"splits{splits}-dn{n}"] = TritonBackend(
+                fixed_prefix_splits=splits, decode_config=KernelConfig(block_n=n))
+        for splits in (4, 6, 8):
+            out[f"s2-splits{splits}"] = TritonBackend(
+                cascade_config=KernelConfig(64, 64, 4, 2), fixed_prefix_splits=splits)
+            out[f"m128-w8-s3-splits{splits}"] = TritonBackend(
+                cascade_config=KernelConfig(128, 64, 8, 3), fixed_prefix_splits=splits)
         return out
     stages = 3 if dim == 128 else 4
     other = 2
@@ -86,6 +107,41 @@ def merge_us(num_heads: int, dim: int, slots: int) -> dict[str, float]:
     return timings
 
 
+def passes_alone(q, caches, batch) -> list[str]:
+    """The default cascade's suffix pass and prefix pass, each alone (two launches' halves)."""
+    backend = TritonBackend()
+    heads, dim = q.shape[1:]
+    kv_heads = caches[0][0].shape[2]
+    config = backend.cascade_kernel_config(dim, q.device)
+    meta = backend.cascade_meta(batch, heads // kv_heads, config.block_m, q.device)
+    splits = backend.decode_num_splits(batch, kv_heads, q.device)
+    prefix_splits = prefix_splits_of(backend, meta, kv_heads, dim, q.device)
+    slots = splits + prefix_splits
+    out = torch.empty(64, heads, slots, dim, dtype=torch.float32, device=q.device)
+    lse = torch.empty(64, heads, slots, dtype=torch.float32, device=q.device)
+    scale = 0.125 * LOG2E
+
+    def suffix(k, v):
+        decode_partials(q, k, v, batch.block_tables, batch.seq_lens, batch.query_start, scale,
+                        out, lse, splits, False, kv_starts=meta.kv_starts)
+
+    def prefix(k, v):
+        prefix_partials(q, k, v, batch.block_tables, batch.query_start, meta, scale, out, lse,
+                        splits, prefix_splits, False, config)
+
+    timings = [(name, ab.graph_ms(lambda f=f: [f(k, v) for k, v in caches]) / len(caches))
+               for name, f in (("suffix pass", suffix), ("prefix pass", prefix))]
+    return [f"{name} alone {ms * 1e3:.1f}" for name, ms in timings]
+
+
+def prefix_splits_of(backend, meta, kv_heads: int, dim: int, device) -> int:
+    config = backend.cascade_kernel_config(dim, device)
+    resident = resident_programs(config, dim, torch.cuda.get_device_properties(device)
+                                 .shared_memory_per_multiprocessor)
+    sms = torch.cuda.get_device_properties(device).multi_processor_count
+    return prefix_splits(meta, kv_heads, sms, resident)
+
+
 def main() -> None:
     for shape in SHAPE_NAMES:
         heads, kv_heads, dim = ab.SHAPES[shape]
@@ -102,6 +158,8 @@ def main() -> None:
                                           expected.double())
                 us = ab.time_layers(backend, q, caches, batch) * 1e3
                 row.append(f"{name} {us:.1f}" + (f" (error {error:.1e})" if error > 1e-2 else ""))
+            if SWEEP == "overlap":
+                row += passes_alone(q, caches, batch)
             print(shape, f"suffix {suffix} (us per layer):", ", ".join(row), flush=True)
             del caches
             torch.cuda.empty_cache()
