@@ -4,12 +4,14 @@ warps, and old and new code side by side when `.ab/old_merge.py` exists; dense f
 over the prefix alone (contiguous keys, the same 256 query rows per KV head) as the floor
 the paged prefix pass is held against.
 
-    python benchmarks/cascade_variants.py [splits | tiles | wide | overlap] [shape ...]
+    python benchmarks/cascade_variants.py [splits | tiles | wide | overlap | streams] [shape ...]
 
 `overlap` weighs how the suffix programs run beside the prefix programs: fewer prefix splits
 (more slots left to the suffix), the suffix's key tile, two stages (less shared memory per
 program), 128-row prefix tiles (half the L2 reads of each prefix tile); and times the
-suffix pass and the prefix pass alone.
+suffix pass and the prefix pass alone. `streams` runs the two passes as two kernels on two
+streams (joined before the merge), so each keeps its own registers and shared memory and the
+GPU runs them side by side.
 """
 
 from __future__ import annotations
@@ -61,8 +63,17 @@ def variants(dim: int) -> dict[str, TritonBackend]:
             out[f"m128-n32-w8-s3-splits{splits}"] = TritonBackend(
                 cascade_config=KernelConfig(128, 32, 8, 3), fixed_prefix_splits=splits)
         return out
+    if SWEEP == "streams":
+        tiles = {"m64-w4-s3": KernelConfig(64, 64, 4, 3), "m128-w8-s3": KernelConfig(128, 64, 8, 3),
+                 "m128-w8-s2": KernelConfig(128, 64, 8, 2)}
+        for (tile, config), splits, n in itertools.product(tiles.items(), (4, 5, 6, 7, 8),
+                                                           (32, 64)):
+            out[f"streams-{tile}-splits{splits}-dn{n}"] = TwoStreamCascade(
+                splits, KernelConfig(block_n=n, num_stages=2), True, config)
+        return out
     if SWEEP == "overlap":
-        for splits, n in itertools.product((3, 4, 5, 6, 8), (32, 64, 128)):
+        split_counts = (3, 4, 5, 6, 8) if dim == 128 else (6, 7, 8, 9, 10)
+        for splits, n in itertools.product(split_counts, (32, 64, 128)):
             out[f"splits{splits}-dn{n}"] = TritonBackend(
                 fixed_prefix_splits=splits, decode_config=KernelConfig(block_n=n))
         for splits in (4, 6, 8):
@@ -105,6 +116,50 @@ def merge_us(num_heads: int, dim: int, slots: int) -> dict[str, float]:
         assert torch.equal(out, expected), "old and new merge differ"
         timings["old"] = ab.graph_ms(lambda: old.merge_partials(part, lse, out, start)) * 1e3
     return timings
+
+
+class TwoStreamCascade:
+    """The cascade's prefix pass and suffix pass as two kernels on two streams."""
+
+    def __init__(self, prefix_splits: int, decode_config: KernelConfig, prefix_first: bool,
+                 prefix_config: KernelConfig | None = None):
+        self.backend = TritonBackend(decode_config=decode_config, cascade_config=prefix_config)
+        self.prefix_splits, self.decode_config = prefix_splits, decode_config
+        self.prefix_first = prefix_first
+        self.side = torch.cuda.Stream()
+
+    def attend(self, q, k, v, batch, scale):
+        heads, dim = q.shape[1:]
+        kv_heads = k.shape[2]
+        config = self.backend.cascade_kernel_config(dim, q.device)
+        meta = self.backend.cascade_meta(batch, heads // kv_heads, config.block_m, q.device)
+        splits = self.backend.decode_num_splits(batch, kv_heads, q.device)
+        slots = splits + self.prefix_splits
+        out_part = q.new_empty((q.shape[0], heads, slots, dim), dtype=torch.float32)
+        lse_part = q.new_empty((q.shape[0], heads, slots), dtype=torch.float32)
+        qk_scale = scale * LOG2E
+
+        def suffix():
+            decode_partials(q, k, v, batch.block_tables, batch.seq_lens, batch.query_start,
+                            qk_scale, out_part, lse_part, splits, False,
+                            kv_starts=meta.kv_starts, config=self.decode_config)
+
+        def prefix():
+            prefix_partials(q, k, v, batch.block_tables, batch.query_start, meta, qk_scale,
+                            out_part, lse_part, splits, self.prefix_splits, False, config)
+
+        main = torch.cuda.current_stream()
+        self.side.wait_stream(main)
+        if self.prefix_first:
+            prefix()
+        with torch.cuda.stream(self.side):
+            suffix() if self.prefix_first else prefix()
+        if not self.prefix_first:
+            suffix()
+        main.wait_stream(self.side)
+        out = torch.empty_like(q)
+        merge_partials(out_part, lse_part, out, batch.query_start)
+        return out
 
 
 def passes_alone(q, caches, batch) -> list[str]:

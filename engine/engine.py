@@ -90,6 +90,11 @@ class LLMEngine:
         """Queue a generation; raise a `ValueError` subclass for a bad request."""
         sampling = sampling or SamplingParams()
         ids = check_request(token_ids, sampling, self.limits)
+        return self._queue_generation(ids, sampling, priority, request_id)
+
+    def _queue_generation(self, ids: list[int], sampling: SamplingParams, priority: int,
+                          request_id: str | None) -> str:
+        """add_request for ids and sampling that check_request has passed."""
         grammar = self._grammar_compiler().compile(sampling) if is_constrained(sampling) else None
         request = self._new_request(ids, sampling, priority, request_id, SequenceKind.GENERATE)
         if grammar is not None:
@@ -282,14 +287,16 @@ class LLMEngine:
             raise BadRequestError(f"{len(prompts)} prompts but {len(params)} sampling params")
         token_lists = [self.tokenizer.encode(p, add_special_tokens=False) if isinstance(p, str)
                        else list(p) for p in prompts]
+        checked = []
         for i, (ids, p) in enumerate(zip(token_lists, params, strict=True)):
             try:
-                check_request(ids, p, self.limits)
+                checked.append(check_request(ids, p, self.limits))
                 if is_constrained(p):
                     self._grammar_compiler().compile(p)
             except ValueError as error:
                 raise type(error)(f"prompt {i}: {error}") from None
-        ids = [self.add_request(t, p, priority) for t, p in zip(token_lists, params, strict=True)]
+        ids = [self._queue_generation(t, p, priority, None)
+               for t, p in zip(checked, params, strict=True)]
         done = self.run_until_done(ids)
         return [done[i] for i in ids]
 
