@@ -268,12 +268,12 @@ def _prefix_kernel(
 
 
 def prefix_splits(meta: CascadeMeta, num_kv_heads: int, num_sms: int, resident: int) -> int:
-    """Split the shared prefix so its programs fill three quarters of the program slots of
-    the GPU (`resident` prefix programs fit on one SM), leaving the rest to the suffix
-    programs of the fused launch, which are DRAM bound and run beside them; each split at
-    least 512 keys (more splits cost partial-result traffic in the merge)."""
+    """Split the shared prefix so its programs fill two thirds of the program slots of the
+    GPU (`resident` prefix programs fit on one SM), leaving the rest to the suffix programs
+    of the fused launch, which are DRAM bound and run beside them; each split at least 512
+    keys (more splits cost partial-result traffic in the merge)."""
     programs = max(1, meta.work_tiles * num_kv_heads)
-    wanted = 3 * resident * num_sms // 4 // programs
+    wanted = 2 * resident * num_sms // 3 // programs
     by_length = triton.cdiv(meta.max_prefix_len, 512)
     return int(max(1, min(16, wanted, by_length)))
 

@@ -185,6 +185,19 @@ def _cascade_kernel(
         )
 
 
+# the suffix programs of the fused launch take 128-key tiles (16-bit values on the GPU): each
+# keeps more bytes in flight beside the prefix programs (benchmarks/cascade_variants.py overlap)
+SUFFIX_CONFIG = KernelConfig(block_n=128)
+
+
+def suffix_config(q: torch.Tensor, given: KernelConfig | None) -> KernelConfig:
+    if given is not None:
+        return given
+    if q.is_cuda and q.element_size() == 2:
+        return SUFFIX_CONFIG
+    return pick_config(q.device, DECODE_CONFIG, None)
+
+
 def cascade_programs(
     meta: CascadeMeta, num_seqs: int, num_kv_heads: int, splits: int, prefix_splits: int
 ) -> tuple[int, int]:
@@ -220,7 +233,7 @@ def cascade_partials(
     if out_part.shape[2] < num_splits + num_prefix_splits:
         raise ValueError(f"{out_part.shape[2]} slots < {num_splits} + {num_prefix_splits}")
     group = q.shape[1] // num_kv_heads
-    decode_config = pick_config(q.device, DECODE_CONFIG, decode_config)
+    decode_config = suffix_config(q, decode_config)
     programs = sum(cascade_programs(meta, num_seqs, num_kv_heads, num_splits, num_prefix_splits))
     descriptors = kv_descriptors(k_cache, v_cache, config.block_n)
     _cascade_kernel[(programs,)](
