@@ -21,6 +21,7 @@ from engine.attention.triton_cascade import build_cascade_meta  # noqa: E402
 from engine.attention.triton_cascade_fused import (  # noqa: E402
     cascade_partials,
     cascade_partials_unfused,
+    suffix_config,
 )
 from engine.attention.triton_common import LOG2E, use_ieee  # noqa: E402
 
@@ -111,6 +112,8 @@ def _cascade_partials(case, fused: bool, splits: int, pre_splits: int):
         pre_splits,
         use_ieee(case.q),
         config,
+        # both paths' suffix programs take the fused launch's key tile
+        decode_config=suffix_config(case.q, None),
     )
     return out_part, lse_part
 
