@@ -33,6 +33,11 @@ class GatedMLP(nn.Module):
         self.down_proj = nn.Linear(intermediate_size, hidden_size, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if fused_ops_enabled(x) and self.gate_up_proj.bias is None:
+            from engine.ops import triton_gated_gemm
+
+            if triton_gated_gemm.fits(x, self.gate_up_proj.weight):  # decode batches
+                return self.down_proj(triton_gated_gemm.gate_up_silu(x, self.gate_up_proj.weight))
         gate_up = self.gate_up_proj(x)
         if fused_ops_enabled(gate_up) and gate_up.dim() == 2:
             from engine.ops.triton_activation import silu_and_mul

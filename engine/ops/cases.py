@@ -42,6 +42,18 @@ def silu_error(ops, tokens: int, size: int, dtype, device: str, block: int = 102
     return relative_error(got, reference.silu_and_mul_torch(gate_up))
 
 
+def gated_gemm_error(ops, rows: int, hidden: int, size: int, dtype, device: str,
+                     **blocks) -> float:
+    """gate_up_silu against the unfused path: the projection with float32 accumulation
+    rounded to the dtype, then silu_and_mul's rounding."""
+    gen = torch.Generator(device="cpu").manual_seed(3)
+    x = torch.randn(rows, hidden, generator=gen).to(device, dtype)
+    weight = (torch.randn(2 * size, hidden, generator=gen) / hidden**0.5).to(device, dtype)
+    got = ops.gate_up_silu(x, weight, **blocks)
+    gate_up = (x.float() @ weight.float().T).to(dtype)
+    return relative_error(got, reference.silu_and_mul_torch(gate_up))
+
+
 def rotary_errors(
     ops, tokens: int, q_heads: int, k_heads: int, head_dim: int, dtype, device: str
 ) -> list[float]:

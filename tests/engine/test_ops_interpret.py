@@ -24,6 +24,7 @@ KERNEL_MODULES = [
     "engine.ops.triton_rotary_kv",
     "engine.attention.triton_kv",
     "engine.ops.triton_greedy",
+    "engine.ops.triton_gated_gemm",
 ]
 
 
@@ -33,7 +34,7 @@ def _import_interpreted() -> SimpleNamespace:
     for name in KERNEL_MODULES:
         module = sys.modules.get(name)
         modules[name] = importlib.reload(module) if module else importlib.import_module(name)
-    norm, activation, rotary, rotary_kv, kv, greedy = modules.values()
+    norm, activation, rotary, rotary_kv, kv, greedy, gated = modules.values()
     return SimpleNamespace(
         rms_norm=norm.rms_norm,
         add_rms_norm=norm.add_rms_norm,
@@ -42,6 +43,8 @@ def _import_interpreted() -> SimpleNamespace:
         rotary_write_kv_=rotary_kv.rotary_write_kv_,
         write_kv=kv.write_kv,
         greedy_tokens=greedy.greedy_tokens,
+        gate_up_silu=gated.gate_up_silu,
+        gated_gemm_fits=gated.fits,
     )
 
 
@@ -95,6 +98,26 @@ def test_greedy_tokens_match_argmax_and_log_softmax(dtype, vocab):
     logits = cases.greedy_logits(4, vocab, dtype, "cpu")
     wrong, error = cases.greedy_errors(OPS, logits, block=16)
     assert wrong == [] and error < 2e-6, (wrong, error)
+
+
+@pytest.mark.parametrize(("rows", "hidden", "size"), [(1, 64, 48), (5, 96, 64), (16, 64, 40)])
+def test_gate_up_silu_matches_projection_then_silu_and_mul(rows, hidden, size):
+    """Ragged sizes: a last column tile past `size` (its gate rows are up rows), a hidden
+    size that is not a multiple of the key tile, rows fewer than the row tile."""
+    error = cases.gated_gemm_error(OPS, rows, hidden, size, torch.float16, "cpu", block_n=16,
+                                   block_k=32, stages=1)
+    assert error < TOL[torch.float16], error
+
+
+def test_gate_up_silu_rejects_what_it_cannot_take():
+    weight = torch.zeros(2 * 16, 64, dtype=torch.float16)
+    for x, w in [(torch.zeros(65, 64, dtype=torch.float16), weight),  # too many rows
+                 (torch.zeros(2, 64), weight.float()),  # 32-bit
+                 (torch.zeros(2, 32, dtype=torch.float16), weight),  # hidden mismatch
+                 (torch.zeros(64, 2, dtype=torch.float16).T, weight[:, :2])]:  # strided
+        assert not OPS.gated_gemm_fits(x, w)
+        with pytest.raises(ValueError, match="gate_up_silu takes"):
+            OPS.gate_up_silu(x, w)
 
 
 def test_bad_shapes_are_rejected():

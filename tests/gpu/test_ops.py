@@ -22,6 +22,7 @@ from engine.models.shapes import DUMMY_SHAPES  # noqa: E402
 from engine.ops import cases  # noqa: E402
 from engine.ops.cases import norm_errors, rotary_errors, silu_error  # noqa: E402
 from engine.ops.triton_activation import silu_and_mul  # noqa: E402
+from engine.ops.triton_gated_gemm import gate_up_silu  # noqa: E402
 from engine.ops.triton_greedy import greedy_tokens  # noqa: E402
 from engine.ops.triton_norm import add_rms_norm, rms_norm  # noqa: E402
 from engine.ops.triton_rotary import apply_rotary_  # noqa: E402
@@ -35,6 +36,7 @@ OPS = SimpleNamespace(
     rotary_write_kv_=rotary_write_kv_,
     write_kv=write_kv,
     greedy_tokens=greedy_tokens,
+    gate_up_silu=gate_up_silu,
 )
 # bf16: one rounding step apart at most (the norm's reduction order differs from torch's).
 TOL = {torch.float32: 1e-5, torch.bfloat16: 1.6e-2}
@@ -52,6 +54,15 @@ def test_add_rms_norm(dtype, tokens, hidden):
 @pytest.mark.parametrize(("tokens", "size"), [(1, 8192), (5, 14336), (64, 1000)])
 def test_silu_and_mul(dtype, tokens, size):
     assert silu_error(OPS, tokens, size, dtype, "cuda") < TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("rows", [1, 7, 64])
+@pytest.mark.parametrize(("hidden", "size"), [(2048, 8192), (4096, 14336), (896, 4864)])
+def test_gate_up_silu(dtype, rows, hidden, size):
+    """Llama-3.2-1B, Llama-3-8B and Qwen2.5-0.5B MLP sizes (4864 is no multiple of the
+    column tile)."""
+    assert cases.gated_gemm_error(OPS, rows, hidden, size, dtype, "cuda") < TOL[torch.bfloat16]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
