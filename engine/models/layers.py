@@ -37,7 +37,7 @@ class GatedMLP(nn.Module):
             from engine.ops import triton_gated_gemm
 
             if triton_gated_gemm.fits(x, self.gate_up_proj.weight):  # decode batches
-                return self.down_proj(triton_gated_gemm.gate_up_silu(x, self.gate_up_proj.weight))
+                return self._down(triton_gated_gemm.gate_up_silu(x, self.gate_up_proj.weight))
         gate_up = self.gate_up_proj(x)
         if fused_ops_enabled(gate_up) and gate_up.dim() == 2:
             from engine.ops.triton_activation import silu_and_mul
@@ -45,3 +45,14 @@ class GatedMLP(nn.Module):
             return self.down_proj(silu_and_mul(gate_up))
         gate, up = gate_up.split(self.intermediate_size, dim=-1)
         return self.down_proj(F.silu(gate) * up)
+
+    def _down(self, h: torch.Tensor) -> torch.Tensor:
+        """The down projection of a decode batch: the TMA weight stream where it beats cuBLAS
+        (outputs of 4096 and more: benchmarks/decode_gemm_bench.py), else cuBLAS."""
+        from engine.ops import triton_decode_gemm
+
+        weight = self.down_proj.weight
+        if (self.down_proj.bias is None and weight.shape[0] >= 4096
+                and triton_decode_gemm.fits(h, weight)):
+            return triton_decode_gemm.decode_linear(h, weight)
+        return self.down_proj(h)

@@ -54,6 +54,16 @@ def gated_gemm_error(ops, rows: int, hidden: int, size: int, dtype, device: str,
     return relative_error(got, reference.silu_and_mul_torch(gate_up))
 
 
+def decode_gemm_error(ops, rows: int, inner: int, cols: int, dtype, device: str,
+                      **blocks) -> float:
+    """decode_linear against the product with float32 accumulation rounded to the dtype."""
+    gen = torch.Generator(device="cpu").manual_seed(4)
+    x = torch.randn(rows, inner, generator=gen).to(device, dtype)
+    weight = (torch.randn(cols, inner, generator=gen) / inner**0.5).to(device, dtype)
+    got = ops.decode_linear(x, weight, **blocks)
+    return relative_error(got, (x.float() @ weight.float().T).to(dtype))
+
+
 def rotary_errors(
     ops, tokens: int, q_heads: int, k_heads: int, head_dim: int, dtype, device: str
 ) -> list[float]:

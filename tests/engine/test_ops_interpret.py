@@ -25,6 +25,7 @@ KERNEL_MODULES = [
     "engine.attention.triton_kv",
     "engine.ops.triton_greedy",
     "engine.ops.triton_gated_gemm",
+    "engine.ops.triton_decode_gemm",
 ]
 
 
@@ -34,7 +35,7 @@ def _import_interpreted() -> SimpleNamespace:
     for name in KERNEL_MODULES:
         module = sys.modules.get(name)
         modules[name] = importlib.reload(module) if module else importlib.import_module(name)
-    norm, activation, rotary, rotary_kv, kv, greedy, gated = modules.values()
+    norm, activation, rotary, rotary_kv, kv, greedy, gated, decode_gemm = modules.values()
     return SimpleNamespace(
         rms_norm=norm.rms_norm,
         add_rms_norm=norm.add_rms_norm,
@@ -45,6 +46,8 @@ def _import_interpreted() -> SimpleNamespace:
         greedy_tokens=greedy.greedy_tokens,
         gate_up_silu=gated.gate_up_silu,
         gated_gemm_fits=gated.fits,
+        decode_linear=decode_gemm.decode_linear,
+        decode_gemm_fits=decode_gemm.fits,
     )
 
 
@@ -107,6 +110,18 @@ def test_gate_up_silu_matches_projection_then_silu_and_mul(rows, hidden, size):
     error = cases.gated_gemm_error(OPS, rows, hidden, size, torch.float16, "cpu", block_n=16,
                                    block_k=32, stages=1)
     assert error < TOL[torch.float16], error
+
+
+@pytest.mark.parametrize(("rows", "inner", "cols"), [(1, 64, 48), (7, 96, 64), (16, 40, 20)])
+def test_decode_linear_matches_the_product(rows, inner, cols):
+    """Ragged sizes: a last column tile past `cols`, an inner size that is not a multiple
+    of the key tile, rows fewer than the row tile."""
+    error = cases.decode_gemm_error(OPS, rows, inner, cols, torch.float16, "cpu", block_n=16,
+                                    block_k=32, stages=1)
+    assert error < TOL[torch.float16], error
+    with pytest.raises(ValueError, match="decode_linear takes"):
+        OPS.decode_linear(torch.zeros(65, inner, dtype=torch.float16),
+                          torch.zeros(cols, inner, dtype=torch.float16))
 
 
 def test_gate_up_silu_rejects_what_it_cannot_take():

@@ -22,6 +22,7 @@ from engine.models.shapes import DUMMY_SHAPES  # noqa: E402
 from engine.ops import cases  # noqa: E402
 from engine.ops.cases import norm_errors, rotary_errors, silu_error  # noqa: E402
 from engine.ops.triton_activation import silu_and_mul  # noqa: E402
+from engine.ops.triton_decode_gemm import decode_linear  # noqa: E402
 from engine.ops.triton_gated_gemm import gate_up_silu  # noqa: E402
 from engine.ops.triton_greedy import greedy_tokens  # noqa: E402
 from engine.ops.triton_norm import add_rms_norm, rms_norm  # noqa: E402
@@ -37,6 +38,7 @@ OPS = SimpleNamespace(
     write_kv=write_kv,
     greedy_tokens=greedy_tokens,
     gate_up_silu=gate_up_silu,
+    decode_linear=decode_linear,
 )
 # bf16: one rounding step apart at most (the norm's reduction order differs from torch's).
 TOL = {torch.float32: 1e-5, torch.bfloat16: 1.6e-2}
@@ -63,6 +65,13 @@ def test_gate_up_silu(dtype, rows, hidden, size):
     """Llama-3.2-1B, Llama-3-8B and Qwen2.5-0.5B MLP sizes (4864 is no multiple of the
     column tile)."""
     assert cases.gated_gemm_error(OPS, rows, hidden, size, dtype, "cuda") < TOL[torch.bfloat16]
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("rows", [1, 7, 64])
+@pytest.mark.parametrize(("inner", "cols"), [(14336, 4096), (8192, 2048), (4864, 896)])
+def test_decode_linear(dtype, rows, inner, cols):
+    assert cases.decode_gemm_error(OPS, rows, inner, cols, dtype, "cuda") < TOL[torch.bfloat16]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
