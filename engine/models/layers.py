@@ -47,12 +47,16 @@ class GatedMLP(nn.Module):
         return self.down_proj(F.silu(gate) * up)
 
     def _down(self, h: torch.Tensor) -> torch.Tensor:
-        """The down projection of a decode batch: the TMA weight stream where it beats cuBLAS
-        (outputs of 4096 and more: benchmarks/decode_gemm_bench.py), else cuBLAS."""
+        return streamed_linear(self.down_proj, h)
+
+
+def streamed_linear(linear: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """linear(x); on CUDA a decode batch (up to 64 rows, 16-bit, no bias) streams the weight
+    through TMA in one launch, which reads the attention output and MLP down projections
+    faster than cuBLAS (benchmarks/decode_gemm_bench.py)."""
+    if fused_ops_enabled(x) and linear.bias is None:
         from engine.ops import triton_decode_gemm
 
-        weight = self.down_proj.weight
-        if (self.down_proj.bias is None and weight.shape[0] >= 4096
-                and triton_decode_gemm.fits(h, weight)):
-            return triton_decode_gemm.decode_linear(h, weight)
-        return self.down_proj(h)
+        if triton_decode_gemm.fits(x, linear.weight):
+            return triton_decode_gemm.decode_linear(x, linear.weight)
+    return linear(x)

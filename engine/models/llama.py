@@ -14,7 +14,7 @@ from torch import nn
 from engine.attention.base import AttentionBackend
 from engine.forward import ForwardBatch
 from engine.models.config import ModelConfig
-from engine.models.layers import GatedMLP, RMSNorm
+from engine.models.layers import GatedMLP, RMSNorm, streamed_linear
 from engine.models.rope import RotaryEmbedding, RotaryTable, apply_rotary
 from engine.ops import fused_ops_enabled
 
@@ -64,7 +64,7 @@ class Attention(nn.Module):
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
             backend.write_kv(k_cache, v_cache, k, v, batch.slot_mapping)
         out = backend.attend(q, k_cache, v_cache, batch, self.scale)
-        return self.o_proj(out.reshape(x.shape[0], self.q_size))
+        return streamed_linear(self.o_proj, out.reshape(x.shape[0], self.q_size))
 
     def _project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """q [T, heads, head_dim] and k, v [T, kv_heads, head_dim]: views of the fused

@@ -14,7 +14,7 @@ import triton.language as tl
 from triton.tools.tensor_descriptor import TensorDescriptor
 
 MAX_ROWS = 64
-BLOCK_N, BLOCK_K, NUM_STAGES = 64, 128, 6
+BLOCK_N, BLOCK_K, NUM_STAGES = 32, 256, 4  # best for 8B and 1B o/down (decode_gemm_bench)
 
 
 @triton.jit
