@@ -1,6 +1,8 @@
-"""Fused Triton kernels for the model's elementwise steps on CUDA: residual add + RMSNorm,
-SiLU-and-multiply, rotary in place. Each rounds to the tensor's dtype where the torch ops do,
-so results match the unfused torch path up to the order of the norm's reduction.
+"""Fused Triton kernels for the model on CUDA: residual add + RMSNorm, SiLU-and-multiply,
+rotary in place, the greedy choice, and for decode batches the gated MLP's projection with
+SiLU-and-multiply and the output/down projections as TMA weight streams. Each rounds to the
+tensor's dtype where the torch ops do, so results match the unfused torch path up to the order
+of reductions.
 
 The model uses them only for CUDA tensors (the CPU path stays the torch ops, bit for bit);
 `FLOWC_FUSED_OPS=0` turns them off on CUDA too.
