@@ -41,6 +41,17 @@ def fits(x: torch.Tensor, weight: torch.Tensor) -> bool:
             and weight.dim() == 2 and weight.shape[1] == x.shape[1] and x.shape[1] % 8 == 0)
 
 
+def stream_operands(x: torch.Tensor, weight: torch.Tensor, block_n: int, block_k: int
+                    ) -> tuple[TensorDescriptor, TensorDescriptor, int, int]:
+    """TMA descriptors of x (all its rows in one tile, at least 16) and of the weight's
+    [block_n, block_k] tiles, with the row tile and the key tile (no wider than the inner
+    size needs)."""
+    block_m = max(16, triton.next_power_of_2(x.shape[0]))
+    block_k = min(block_k, triton.next_power_of_2(x.shape[1]))
+    return (TensorDescriptor.from_tensor(x, [block_m, block_k]),
+            TensorDescriptor.from_tensor(weight, [block_n, block_k]), block_m, block_k)
+
+
 def decode_linear(x: torch.Tensor, weight: torch.Tensor, block_n: int = BLOCK_N,
                   block_k: int = BLOCK_K, stages: int = NUM_STAGES) -> torch.Tensor:
     """x [rows, in] @ weight[out, in].T -> [rows, out] in x's dtype (float32 accumulation)."""
@@ -50,11 +61,8 @@ def decode_linear(x: torch.Tensor, weight: torch.Tensor, block_n: int = BLOCK_N,
                          f"and {tuple(weight.shape)} {weight.dtype}")
     rows, inner = x.shape
     cols = weight.shape[0]
-    block_m = max(16, triton.next_power_of_2(rows))
-    block_k = min(block_k, triton.next_power_of_2(inner))
+    x_desc, w_desc, block_m, block_k = stream_operands(x, weight, block_n, block_k)
     out = torch.empty((rows, cols), dtype=x.dtype, device=x.device)
-    x_desc = TensorDescriptor.from_tensor(x, [block_m, block_k])
-    w_desc = TensorDescriptor.from_tensor(weight, [block_n, block_k])
     _decode_gemm_kernel[(triton.cdiv(cols, block_n),)](
         x_desc, w_desc, out, rows, cols, out.stride(0),
         BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, INNER=inner, NUM_STAGES=stages,

@@ -8,6 +8,7 @@ tensor's round trip and the separate SiLU-and-multiply launch.
 
 Rounding follows the unfused path (`gate_up_proj`, then `silu_and_mul`): each projection
 rounds to the dtype, silu in float32 rounds to the dtype, then the product rounds again.
+Batches of more than MAX_ROWS rows go through cuBLAS and silu_and_mul.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
-from triton.tools.tensor_descriptor import TensorDescriptor
 
-MAX_ROWS = 64  # one row tile: larger batches go through cuBLAS and silu_and_mul
+from engine.ops.triton_decode_gemm import MAX_ROWS, stream_operands
+from engine.ops.triton_decode_gemm import fits as decode_linear_fits
+
 BLOCK_N, BLOCK_K, NUM_STAGES = 64, 128, 4
 
 
@@ -45,12 +47,9 @@ def _gate_up_silu_kernel(x_desc, w_desc, out_ptr, rows, size, stride_out,
 
 
 def fits(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """Whether gate_up_silu takes these: a 2-D 16-bit batch of at most MAX_ROWS rows and a
-    contiguous [2 * size, hidden] weight of its dtype, rows 16-byte aligned for TMA."""
-    return (x.dim() == 2 and 0 < x.shape[0] <= MAX_ROWS and x.dtype == weight.dtype
-            and x.element_size() == 2 and x.is_contiguous() and weight.is_contiguous()
-            and weight.dim() == 2 and weight.shape[1] == x.shape[1]
-            and weight.shape[0] % 2 == 0 and x.shape[1] % 8 == 0)
+    """Whether gate_up_silu takes these: what decode_linear takes, with an even number of
+    weight rows (gate, then up)."""
+    return decode_linear_fits(x, weight) and weight.shape[0] % 2 == 0
 
 
 def gate_up_silu(x: torch.Tensor, weight: torch.Tensor, block_n: int = BLOCK_N,
@@ -63,11 +62,8 @@ def gate_up_silu(x: torch.Tensor, weight: torch.Tensor, block_n: int = BLOCK_N,
                          f"{tuple(x.shape)} {x.dtype} and {tuple(weight.shape)} {weight.dtype}")
     rows, hidden = x.shape
     size = weight.shape[0] // 2
-    block_m = max(16, triton.next_power_of_2(rows))
-    block_k = min(block_k, triton.next_power_of_2(hidden))
+    x_desc, w_desc, block_m, block_k = stream_operands(x, weight, block_n, block_k)
     out = torch.empty((rows, size), dtype=x.dtype, device=x.device)
-    x_desc = TensorDescriptor.from_tensor(x, [block_m, block_k])
-    w_desc = TensorDescriptor.from_tensor(weight, [block_n, block_k])
     _gate_up_silu_kernel[(triton.cdiv(size, block_n),)](
         x_desc, w_desc, out, rows, size, out.stride(0),
         BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, HIDDEN=hidden, NUM_STAGES=stages,
