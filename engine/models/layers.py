@@ -37,7 +37,8 @@ class GatedMLP(nn.Module):
             from engine.ops import triton_gated_gemm
 
             if triton_gated_gemm.fits(x, self.gate_up_proj.weight):  # decode batches
-                return self._down(triton_gated_gemm.gate_up_silu(x, self.gate_up_proj.weight))
+                h = triton_gated_gemm.gate_up_silu(x, self.gate_up_proj.weight)
+                return streamed_linear(self.down_proj, h)
         gate_up = self.gate_up_proj(x)
         if fused_ops_enabled(gate_up) and gate_up.dim() == 2:
             from engine.ops.triton_activation import silu_and_mul
@@ -45,9 +46,6 @@ class GatedMLP(nn.Module):
             return self.down_proj(silu_and_mul(gate_up))
         gate, up = gate_up.split(self.intermediate_size, dim=-1)
         return self.down_proj(F.silu(gate) * up)
-
-    def _down(self, h: torch.Tensor) -> torch.Tensor:
-        return streamed_linear(self.down_proj, h)
 
 
 def streamed_linear(linear: nn.Linear, x: torch.Tensor) -> torch.Tensor:
