@@ -30,6 +30,7 @@ class EngineConfig:
     enable_prefix_cache: bool = True
     attention: str = "auto"  # "auto" | "reference" | "triton"
     use_cuda_graphs: bool = True
+    capture_graphs_at_start: bool = True  # every decode bucket's graph before the first step
     overlap_decode: bool | None = None  # launch greedy steps ahead of reading; None: on CUDA
     seed: int = 0
 

@@ -1,5 +1,6 @@
-"""Decode under CUDA graphs: one graph per batch-size bucket, captured on first use, replayed
-over preallocated input buffers.
+"""Decode under CUDA graphs: one graph per batch-size bucket, replayed over preallocated input
+buffers. Plain decode graphs are captured when the runner starts (`capture_all`), so kernel
+compiles and captures stay off the serving path; the others on first use.
 
 A decode batch of n sequences runs in the smallest bucket >= n. Rows past n are padding:
 sequence length 0 (attention writes zeros) and slot -1 (write_kv skips them), so a padded
@@ -113,6 +114,16 @@ class DecodeGraphs:
             self._capture(key)
         self.graphs[key].replay()
         return self.outputs[key][:count]
+
+    def capture_all(self) -> None:
+        """Capture the plain decode graph of every bucket, largest first so that the smaller
+        ones reuse the pool's memory. The buffers are set to padding rows first, so the
+        warm-up forwards write no KV."""
+        self.seq_lens.zero_()
+        self.slot_mapping.fill_(-1)
+        for bucket in reversed(self.buckets):
+            if (bucket, 0) not in self.graphs:
+                self._capture((bucket, 0))
 
     def _fill_cascade(self, batch: ForwardBatch) -> int:
         """Lay the batch's groups out in the static buffer; return their row tiles."""

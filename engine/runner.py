@@ -36,6 +36,8 @@ class ModelRunner:
         self.num_pages = config.num_pages or self._pages_that_fit()
         self.kv_caches = self._allocate_kv()
         self.decode_graphs = DecodeGraphs.for_runner(self)
+        if self.decode_graphs is not None and config.capture_graphs_at_start:
+            self.decode_graphs.capture_all()
 
     def _backend(self) -> AttentionBackend:
         """The model's backend, unless the config names another: then that one, installed on

@@ -100,6 +100,8 @@ def test_greedy_identical_to_transformers_float32(name, graphs, tmp_path):
     hf = random_hf(CONFIGS[name](), torch.float32)
     runner = runner_for(hf, tmp_path, "float32", graphs, num_pages=128)
     assert (runner.decode_graphs is not None) == graphs
+    if graphs:  # every plain decode bucket captured when the runner started
+        assert set(runner.decode_graphs.graphs) == {(b, 0) for b in runner.decode_graphs.buckets}
     batch = prompts(256, [1, 16, 37, 100, 5], seed=1)
     expected = [hf_greedy(hf, p) for p in batch]
     assert greedy(runner, batch, NEW_TOKENS) == expected
