@@ -1,16 +1,27 @@
 """How far transformers' own bf16 run of the random Llama-3.2-1B-shaped model is from float32
 at the first step, and how far it is when the residual stream between layers stays in float32
 (every matrix product, norm output and attention still in bf16): does the 1e-2 logits goal
-fail because of the residual adds, or because of bf16 activations as such? Runs on the CPU.
+fail because of the residual adds, or because of bf16 activations as such? Then the same
+bf16-against-float32 distance for trained weights: the embedded default model (SmolLM2-135M,
+30 layers), on random ids and on English text. Runs on the CPU.
 
     python benchmarks/bf16_residual_probe.py
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 from transformers.models.llama import modeling_llama
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.config import EngineConfig  # noqa: E402
+from engine.gguf_cache import converted_folder, default_model_file  # noqa: E402
+from engine.loader import load_model  # noqa: E402
 
 CONFIG = dict(
     vocab_size=128256, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
@@ -47,6 +58,27 @@ def float32_residual_logits(model, ids: torch.Tensor) -> torch.Tensor:
         modeling_llama.LlamaRMSNorm.forward = norm
 
 
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm())
+
+
+def trained_weights_errors() -> None:
+    model = AutoModelForCausalLM.from_pretrained(converted_folder(default_model_file()),
+                                                 dtype=torch.float32).eval()
+    tokenizer = load_model(EngineConfig(device="cpu")).tokenizer
+    text = ("The engine compiles a workflow graph into a plan that prefills every shared "
+            "prompt prefix once and runs the independent branches in parallel. ") * 12
+    prompts = {
+        "random ids": torch.randint(0, model.config.vocab_size, (1, 300),
+                                    generator=torch.Generator().manual_seed(2)),
+        "English text": torch.tensor([tokenizer.encode(text)[:300]]),
+    }
+    for name, ids in prompts.items():
+        truth = last_logits(model.float(), ids)
+        print(f"trained weights (embedded SmolLM2-135M), {name}: transformers bf16 vs "
+              f"float32: {rel(last_logits(model.bfloat16(), ids), truth):.2e}")
+
+
 def main() -> None:
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(**CONFIG)).to(torch.bfloat16).eval()
@@ -55,12 +87,9 @@ def main() -> None:
     bf16 = last_logits(model, ids)
     residual32 = float32_residual_logits(model, ids)
     truth = last_logits(model.float(), ids)
-
-    def rel(a: torch.Tensor, b: torch.Tensor) -> float:
-        return float((a - b).norm() / b.norm())
-
     print(f"transformers bf16 vs float32: {rel(bf16, truth):.2e}")
     print(f"bf16 with a float32 residual stream vs float32: {rel(residual32, truth):.2e}")
+    trained_weights_errors()
 
 
 if __name__ == "__main__":
