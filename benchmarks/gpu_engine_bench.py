@@ -145,17 +145,12 @@ def model_step_ms(runner, shape, context: int = 1024, sizes=(1, 64, 256)) -> dic
     return result
 
 
-# name: (FLOWC_FUSED_OPS, FLOWC_PDL)
-BATCH1_SETTINGS = {"unfused": ("0", "0"), "fused_no_pdl": ("1", "0"), "fused": ("1", "1")}
-
-
 def run_batch1(args, shape, copy_gbs: float) -> dict:
-    """`--only batch1`: batch-1 decode with the fused CUDA ops off (FLOWC_FUSED_OPS=0), on
-    without programmatic dependent launch (FLOWC_PDL=0), and both on, each in a fresh engine
-    (CUDA graphs are captured with the setting of their engine)."""
+    """`--only batch1`: batch-1 decode with the fused CUDA ops off (FLOWC_FUSED_OPS=0) and on,
+    each in a fresh engine (CUDA graphs are captured with the setting of their engine)."""
     out = {}
-    for name, (fused, pdl) in BATCH1_SETTINGS.items():
-        os.environ["FLOWC_FUSED_OPS"], os.environ["FLOWC_PDL"] = fused, pdl
+    for name, flag in (("unfused", "0"), ("fused", "1")):
+        os.environ["FLOWC_FUSED_OPS"] = flag
         engine = LLMEngine(flowc_config(args))
         runner = engine.runner
         weight_bytes = sum(p.numel() * p.element_size() for p in runner.model.parameters())
@@ -180,7 +175,6 @@ def run_batch1(args, shape, copy_gbs: float) -> dict:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
     os.environ.pop("FLOWC_FUSED_OPS", None)
-    os.environ.pop("FLOWC_PDL", None)
     return out
 
 
@@ -190,17 +184,27 @@ def batch1_markdown(r: dict) -> str:
     text += env_markdown(r["environment"])
     text += f"- copy bandwidth (read + write): {r['copy_bandwidth_gb_s']:.0f} GB/s\n"
     text += f"- CUDA graphs: {b['fused']['cuda_graphs']}\n\n"
-    names = [n for n in BATCH1_SETTINGS if n in b]
     rows = [
-        [f"batch-1 decode tok/s ({a['prompt_len']}-token prompt, {a['new_tokens']} new)"]
-        + [b[n]["batch1_tok_s"] for n in names] + [b["fused"]["batch1_floor_tok_s"]],
-        ["share of bandwidth floor"] + [b[n]["batch1_share_of_floor"] for n in names] + [1.0],
-        ["model alone, ms per step (1024-token context)"]
-        + [b[n]["model_step_ms_batch_1"] for n in names] + [b["fused"]["model_step_floor_ms"]],
+        [
+            f"batch-1 decode tok/s ({a['prompt_len']}-token prompt, {a['new_tokens']} new)",
+            b["unfused"]["batch1_tok_s"],
+            b["fused"]["batch1_tok_s"],
+            b["fused"]["batch1_floor_tok_s"],
+        ],
+        [
+            "share of bandwidth floor",
+            b["unfused"]["batch1_share_of_floor"],
+            b["fused"]["batch1_share_of_floor"],
+            1.0,
+        ],
+        [
+            "model alone, ms per step (1024-token context)",
+            b["unfused"]["model_step_ms_batch_1"],
+            b["fused"]["model_step_ms_batch_1"],
+            b["fused"]["model_step_floor_ms"],
+        ],
     ]
-    headers = {"unfused": "unfused (FLOWC_FUSED_OPS=0)", "fused_no_pdl": "fused, FLOWC_PDL=0",
-               "fused": "fused"}
-    return text + table(["measure"] + [headers[n] for n in names] + ["floor"], rows)
+    return text + table(["measure", "unfused (FLOWC_FUSED_OPS=0)", "fused", "floor"], rows)
 
 
 def run_shared(args, shape) -> dict:

@@ -9,9 +9,6 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
-from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
-
-from engine.ops.pdl import launch_options
 
 
 @triton.jit
@@ -31,11 +28,7 @@ def _merge_kernel(
     BLOCK_S: tl.constexpr,
     HEAD_DIM: tl.constexpr,
     BLOCK_D: tl.constexpr,
-    PDL: tl.constexpr,
 ):
-    if PDL:
-        gdc_wait()
-        gdc_launch_dependents()
     seq = tl.program_id(0)
     head = tl.program_id(1)
     slots = tl.arange(0, BLOCK_S)
@@ -89,7 +82,6 @@ def merge_partials(
         HEAD_DIM=head_dim,
         BLOCK_D=triton.next_power_of_2(head_dim),
         num_warps=num_warps or merge_warps(num_slots, head_dim),
-        **launch_options(out),
     )
 
 

@@ -5,8 +5,7 @@ tensor's dtype where the torch ops do, so results match the unfused torch path u
 of reductions.
 
 The model uses them only for CUDA tensors (the CPU path stays the torch ops, bit for bit);
-`FLOWC_FUSED_OPS=0` turns them off on CUDA too. On Hopper the decode path's norm, merge and
-projection kernels launch with programmatic dependent launch (`engine/ops/pdl.py`).
+`FLOWC_FUSED_OPS=0` turns them off on CUDA too.
 """
 
 from __future__ import annotations

@@ -11,10 +11,7 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
-from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 from triton.tools.tensor_descriptor import TensorDescriptor
-
-from engine.ops.pdl import launch_options
 
 MAX_ROWS = 64
 BLOCK_N, BLOCK_K, NUM_STAGES = 32, 256, 4  # best for 8B and 1B o/down (decode_gemm_bench)
@@ -23,13 +20,10 @@ BLOCK_N, BLOCK_K, NUM_STAGES = 32, 256, 4  # best for 8B and 1B o/down (decode_g
 @triton.jit
 def _decode_gemm_kernel(x_desc, w_desc, out_ptr, rows, cols, stride_out,
                         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                        INNER: tl.constexpr, NUM_STAGES: tl.constexpr, PDL: tl.constexpr):
+                        INNER: tl.constexpr, NUM_STAGES: tl.constexpr):
     n0 = tl.program_id(0) * BLOCK_N
     acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
     # rows past x's end, weight rows past `cols` and columns past INNER arrive as zeros
-    if PDL:  # placed during the previous kernel's tail; its writes are visible after this
-        gdc_wait()
-        gdc_launch_dependents()
     for k in tl.range(0, INNER, BLOCK_K, num_stages=NUM_STAGES):
         acc = tl.dot(x_desc.load([0, k]), w_desc.load([n0, k]).T, acc)
     row = tl.arange(0, BLOCK_M)
@@ -72,5 +66,5 @@ def decode_linear(x: torch.Tensor, weight: torch.Tensor, block_n: int = BLOCK_N,
     _decode_gemm_kernel[(triton.cdiv(cols, block_n),)](
         x_desc, w_desc, out, rows, cols, out.stride(0),
         BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, INNER=inner, NUM_STAGES=stages,
-        num_warps=4, **launch_options(x))
+        num_warps=4)
     return out

@@ -16,9 +16,7 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
-from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
-from engine.ops.pdl import launch_options
 from engine.ops.triton_decode_gemm import MAX_ROWS, stream_operands
 from engine.ops.triton_decode_gemm import fits as decode_linear_fits
 
@@ -28,15 +26,12 @@ BLOCK_N, BLOCK_K, NUM_STAGES = 64, 128, 4
 @triton.jit
 def _gate_up_silu_kernel(x_desc, w_desc, out_ptr, rows, size, stride_out,
                          BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                         HIDDEN: tl.constexpr, NUM_STAGES: tl.constexpr, PDL: tl.constexpr):
+                         HIDDEN: tl.constexpr, NUM_STAGES: tl.constexpr):
     n0 = tl.program_id(0) * BLOCK_N
     gate = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
     up = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
     # rows past x's end and columns past the hidden size arrive as zeros (TMA bounds); a gate
     # tile past `size` reads up rows, whose columns are never stored
-    if PDL:  # placed during the previous kernel's tail; its writes are visible after this
-        gdc_wait()
-        gdc_launch_dependents()
     for k in tl.range(0, HIDDEN, BLOCK_K, num_stages=NUM_STAGES):
         x = x_desc.load([0, k])
         gate = tl.dot(x, w_desc.load([n0, k]).T, gate)
@@ -72,5 +67,5 @@ def gate_up_silu(x: torch.Tensor, weight: torch.Tensor, block_n: int = BLOCK_N,
     _gate_up_silu_kernel[(triton.cdiv(size, block_n),)](
         x_desc, w_desc, out, rows, size, out.stride(0),
         BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, HIDDEN=hidden, NUM_STAGES=stages,
-        num_warps=4, **launch_options(x))
+        num_warps=4)
     return out

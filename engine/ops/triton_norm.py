@@ -10,9 +10,6 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
-from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
-
-from engine.ops.pdl import launch_options
 
 
 @triton.jit
@@ -30,11 +27,7 @@ def _rms_norm_kernel(
     eps,
     HAS_RESIDUAL: tl.constexpr,
     BLOCK: tl.constexpr,
-    PDL: tl.constexpr,
 ):
-    if PDL:
-        gdc_wait()
-        gdc_launch_dependents()
     token = tl.program_id(0).to(tl.int64)
     cols = tl.arange(0, BLOCK)
     mask = cols < size
@@ -79,7 +72,6 @@ def _launch(x, residual, weight, eps, out, residual_out) -> None:
         HAS_RESIDUAL=has_residual,
         BLOCK=block,
         num_warps=min(max(block // 256, 1), 8),
-        **launch_options(x),
     )
 
 
