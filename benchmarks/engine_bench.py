@@ -6,6 +6,11 @@ Both run the embedded default model in float32 with greedy decoding and a fixed 
 new tokens per prompt (end-of-sequence ignored), first one prompt at a time, then all
 prompts as one batch (transformers with left padding). Prints a table and writes
 benchmarks/results/engine_bench_<device>.{json,md}.
+
+On a GPU with a `dummy` shape it runs the GPU benchmark instead (benchmarks/gpu_engine_bench.py:
+batch-1 against the bandwidth floor, offline throughput, shared-prefix decode, capacity):
+
+    python benchmarks/engine_bench.py --shape llama-3-8b [gpu_engine_bench options]
 """
 
 from __future__ import annotations
@@ -128,6 +133,11 @@ def to_markdown(result: dict) -> str:
 
 
 def main() -> None:
+    if any(arg == "--shape" or arg.startswith("--shape=") for arg in sys.argv[1:]):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from gpu_engine_bench import main as gpu_main
+
+        return gpu_main()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--prompts", type=int, default=8)
