@@ -20,8 +20,9 @@ from transformers.models.llama import modeling_llama
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.config import EngineConfig  # noqa: E402
-from engine.gguf_cache import converted_folder, default_model_file  # noqa: E402
-from engine.loader import load_model  # noqa: E402
+from engine.models.gguf_cache import converted_folder  # noqa: E402
+from engine.models.loader import load_model  # noqa: E402
+from engine.models.locations import default_model_file  # noqa: E402
 
 CONFIG = dict(
     vocab_size=128256, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,

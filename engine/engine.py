@@ -43,12 +43,12 @@ _PREFILL_ONLY = SamplingParams(max_tokens=0)
 class LLMEngine:
     def __init__(self, config: EngineConfig | None = None, *, loaded: Any = None,
                  runner: Any = None) -> None:
-        """`loaded` reuses an already loaded model (`engine.loader.load_model`); `runner`
+        """`loaded` reuses an already loaded model (`engine.models.loader.load_model`); `runner`
         replaces the `ModelRunner` (anything with its `forward`, `kv_caches`, `num_pages`
         and `page_size`)."""
         self.config = config or EngineConfig()
         if loaded is None:
-            from engine.loader import load_model
+            from engine.models.loader import load_model
 
             loaded = load_model(self.config)
         self.loaded = loaded

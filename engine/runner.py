@@ -16,7 +16,7 @@ from engine.attention.base import AttentionBackend
 from engine.config import EngineConfig
 from engine.cuda_graphs import DecodeGraphs
 from engine.forward import ForwardBatch
-from engine.loader import LoadedModel
+from engine.models.loader import LoadedModel
 
 CPU_DEFAULT_TOKENS = 65536  # KV capacity on CPU when num_pages is not given
 CPU_RAM_SHARE = 0.25  # at most this share of available RAM for KV on CPU

@@ -2,7 +2,7 @@
 running on paged KV through an AttentionBackend.
 
 Parameter layout: q/k/v fused as `qkv_proj` (rows q, then k, then v) and gate/up fused as
-`gate_up_proj` (rows gate, then up); `engine/weights.py` maps Hugging Face names onto it.
+`gate_up_proj` (rows gate, then up); `engine/models/weights.py` maps Hugging Face names onto it.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def _load(console, model: str, device: str, prompt: str, max_tokens: int):
 
     from engine.config import EngineConfig
     from engine.engine import LLMEngine
-    from engine.loader import load_model
+    from engine.models.loader import load_model
 
     try:
         config = EngineConfig(model=model, device=device)

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.tokenizer import (
-    apply_chat_template,
-    default_model_file,
-    load_tokenizer,
-    tokenizer_name,
-)
-
-
-def test_default_model_file_is_the_embedded_gguf():
-    path = default_model_file()
-    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.is_file()
+from compiler.tokenizer import apply_chat_template, load_tokenizer, tokenizer_name
+from engine.models.locations import default_model_file
 
 
 def test_default_tokenizer_is_cached_as_a_folder_and_matches_the_gguf(tokenizer):
@@ -49,11 +40,3 @@ def test_folder_without_tokenizer_files_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="cannot load a tokenizer"):
         load_tokenizer(str(tmp_path))
 
-
-def test_cache_folder_honours_flowc_cache_dir(monkeypatch, tmp_path):
-    from compiler.tokenizer import cache_dir
-
-    monkeypatch.setenv("FLOWC_CACHE_DIR", str(tmp_path))
-    assert cache_dir() == tmp_path
-    monkeypatch.delenv("FLOWC_CACHE_DIR")
-    assert cache_dir().parts[-2:] == (".cache", "flowc")

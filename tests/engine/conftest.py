@@ -10,7 +10,7 @@ import torch
 def default_loaded():
     """The embedded default model (SmolLM2-135M-Instruct) for the engine, float32 on CPU."""
     from engine.config import EngineConfig
-    from engine.loader import load_model
+    from engine.models.loader import load_model
 
     return load_model(EngineConfig(model="default", device="cpu", dtype="float32"))
 

@@ -14,12 +14,13 @@ from transformers import AutoModelForCausalLM, Qwen2Config
 
 from engine.attention.reference import TorchReferenceBackend
 from engine.config import EngineConfig
-from engine.gguf_cache import cache_folder, cache_root, converted_folder, default_model_file
-from engine.loader import build_model, load_model
 from engine.models.config import UnsupportedArchitectureError
+from engine.models.gguf_cache import cache_folder, converted_folder
+from engine.models.loader import build_model, load_model
+from engine.models.locations import cache_root, default_model_file
 from engine.models.shapes import DUMMY_SHAPES, dummy_shape
+from engine.models.weights import CorruptWeightsError, checkpoint_files
 from engine.runner import ModelRunner
-from engine.weights import CorruptWeightsError, checkpoint_files
 
 TINY = dict(
     vocab_size=96,
@@ -230,3 +231,15 @@ def test_a_pytorch_bin_checkpoint_loads_too(saved, hf_tiny):
     loaded = load_model(cpu(str(saved)))
     embed = hf_tiny.state_dict()["model.embed_tokens.weight"]
     assert torch.equal(loaded.model.embed_tokens.weight, embed)
+
+
+def test_default_model_file_is_the_embedded_gguf():
+    path = default_model_file()
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.is_file()
+
+
+def test_cache_root_honours_flowc_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("FLOWC_CACHE_DIR", str(tmp_path))
+    assert cache_root() == tmp_path
+    monkeypatch.delenv("FLOWC_CACHE_DIR")
+    assert cache_root().parts[-2:] == (".cache", "flowc")

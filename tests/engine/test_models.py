@@ -16,8 +16,8 @@ from transformers import (
 )
 
 from engine.config import EngineConfig
-from engine.loader import load_model
 from engine.models.config import ModelConfig
+from engine.models.loader import load_model
 from engine.models.rope import RotaryEmbedding
 from engine.runner import ModelRunner
 

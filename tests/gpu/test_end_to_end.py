@@ -21,7 +21,7 @@ from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config  # noqa:
 
 from engine.config import EngineConfig  # noqa: E402
 from engine.forward import PrefixGroup  # noqa: E402
-from engine.loader import load_model  # noqa: E402
+from engine.models.loader import load_model  # noqa: E402
 from engine.runner import ModelRunner  # noqa: E402
 
 NEW_TOKENS = 64

@@ -1,5 +1,5 @@
 """Loading a model for the engine: the embedded default, a Hugging Face folder, a GGUF file
-(converted once and cached, see engine/gguf_cache.py) or `dummy:<shape>` random weights."""
+(converted once and cached, see engine/models/gguf_cache.py) or `dummy:<shape>` random weights."""
 
 from __future__ import annotations
 
@@ -13,17 +13,12 @@ import torch
 from engine.attention import get_backend
 from engine.attention.base import AttentionBackend
 from engine.config import EngineConfig
-from engine.gguf_cache import (
-    DEFAULT_MODEL_NAME,
-    Progress,
-    converted_folder,
-    default_model_file,
-    default_tokenizer_or_none,
-)
 from engine.models.config import SUPPORTED_ARCHITECTURES, ModelConfig, UnsupportedArchitectureError
+from engine.models.gguf_cache import Progress, converted_folder, default_tokenizer_or_none
 from engine.models.llama import LlamaForCausalLM
+from engine.models.locations import DEFAULT_MODEL_NAME, default_model_file
 from engine.models.shapes import dummy_shape
-from engine.weights import (
+from engine.models.weights import (
     CorruptWeightsError,
     checkpoint_files,
     init_random_weights,
