@@ -41,14 +41,14 @@ from gpu_common import (  # noqa: E402
     write_results,
 )
 
-from engine.attention.paged_cases import (  # noqa: E402
+from engine.attention.triton_backend import TritonBackend  # noqa: E402
+from engine.attention.triton_common import KernelConfig  # noqa: E402
+from engine.forward import ForwardBatch, PrefixGroup  # noqa: E402
+from engine.testing.paged_cases import (  # noqa: E402
     kernel_matrix,
     reference_attention,
     relative_error,
 )
-from engine.attention.triton_backend import TritonBackend  # noqa: E402
-from engine.attention.triton_common import KernelConfig  # noqa: E402
-from engine.forward import ForwardBatch, PrefixGroup  # noqa: E402
 
 SHAPES = {"llama-3.2-1b": (32, 8, 64), "llama-3-8b": (32, 8, 128)}  # heads, kv heads, dim
 LAYERS = 1 if SMOKE else 8  # distinct KV caches cycled per timed call, so no layer's KV stays in L2
@@ -256,7 +256,7 @@ def decode_sweep(shape: str, batch_size=32, context=2048, page=16) -> dict:
 
 
 def prefill(shape: str, new: int, prefix: int, page=16) -> dict:
-    from engine.attention.paged_cases import make_case
+    from engine.testing.paged_cases import make_case
 
     heads, kv_heads, dim = SHAPES[shape]
     case = make_case(

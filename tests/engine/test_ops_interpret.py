@@ -55,8 +55,8 @@ OPS = _import_interpreted()
 from engine.attention.reference import TorchReferenceBackend  # noqa: E402
 from engine.models.rope import RotaryEmbedding  # noqa: E402
 from engine.models.shapes import DUMMY_SHAPES  # noqa: E402
-from engine.ops import cases  # noqa: E402
-from engine.ops.cases import norm_errors, rotary_errors, silu_error  # noqa: E402
+from engine.testing import op_cases as cases  # noqa: E402
+from engine.testing.op_cases import norm_errors, rotary_errors, silu_error  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -38,7 +38,7 @@ def _import_interpreted():
 
 
 triton_backend = _import_interpreted()
-from engine.attention.paged_cases import (  # noqa: E402
+from engine.testing.paged_cases import (  # noqa: E402
     make_case,
     reference_attention,
     relative_error,

@@ -10,12 +10,6 @@ import torch
 if not torch.cuda.is_available():
     pytest.skip("needs CUDA", allow_module_level=True)
 
-from engine.attention.paged_cases import (  # noqa: E402
-    kernel_matrix,
-    make_case,
-    reference_attention,
-    relative_error,
-)
 from engine.attention.triton_backend import TritonBackend  # noqa: E402
 from engine.attention.triton_cascade import build_cascade_meta  # noqa: E402
 from engine.attention.triton_cascade_fused import (  # noqa: E402
@@ -24,6 +18,12 @@ from engine.attention.triton_cascade_fused import (  # noqa: E402
     suffix_config,
 )
 from engine.attention.triton_common import LOG2E, use_ieee  # noqa: E402
+from engine.testing.paged_cases import (  # noqa: E402
+    kernel_matrix,
+    make_case,
+    reference_attention,
+    relative_error,
+)
 
 TOL = {torch.bfloat16: 1e-2, torch.float32: 1e-5}
 MATRIX = kernel_matrix()

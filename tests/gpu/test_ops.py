@@ -19,8 +19,6 @@ from engine.attention.triton_backend import TritonBackend  # noqa: E402
 from engine.attention.triton_kv import write_kv  # noqa: E402
 from engine.models.rope import RotaryEmbedding  # noqa: E402
 from engine.models.shapes import DUMMY_SHAPES  # noqa: E402
-from engine.ops import cases  # noqa: E402
-from engine.ops.cases import norm_errors, rotary_errors, silu_error  # noqa: E402
 from engine.ops.triton_activation import silu_and_mul  # noqa: E402
 from engine.ops.triton_decode_gemm import decode_linear  # noqa: E402
 from engine.ops.triton_gated_gemm import gate_up_silu  # noqa: E402
@@ -28,6 +26,8 @@ from engine.ops.triton_greedy import greedy_tokens  # noqa: E402
 from engine.ops.triton_norm import add_rms_norm, rms_norm  # noqa: E402
 from engine.ops.triton_rotary import apply_rotary_  # noqa: E402
 from engine.ops.triton_rotary_kv import rotary_write_kv_  # noqa: E402
+from engine.testing import op_cases as cases  # noqa: E402
+from engine.testing.op_cases import norm_errors, rotary_errors, silu_error  # noqa: E402
 
 OPS = SimpleNamespace(
     rms_norm=rms_norm,

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.attention.paged_cases import make_case
 from engine.attention.reference import TorchReferenceBackend
 from engine.models.config import ModelConfig
 from engine.models.llama import Attention
 from engine.models.rope import RotaryEmbedding, apply_rotary
-from engine.ops import reference
+from engine.testing import torch_ops
+from engine.testing.paged_cases import make_case
 
 
 def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
@@ -26,12 +26,12 @@ def norm_errors(ops, tokens: int, hidden: int, dtype, device: str, seed: int = 0
     residual = torch.randn(tokens, hidden, generator=gen).to(device, dtype)
     weight = (1 + 0.1 * torch.randn(hidden, generator=gen)).to(device, dtype)
     normed, summed = ops.add_rms_norm(x, residual, weight, 1e-5)
-    want_normed, want_summed = reference.add_rms_norm_torch(x, residual, weight, 1e-5)
+    want_normed, want_summed = torch_ops.add_rms_norm_torch(x, residual, weight, 1e-5)
     alone = ops.rms_norm(x, weight, 1e-5)
     return [
         relative_error(normed, want_normed),
         relative_error(summed, want_summed),
-        relative_error(alone, reference.rms_norm_torch(x, weight, 1e-5)),
+        relative_error(alone, torch_ops.rms_norm_torch(x, weight, 1e-5)),
     ]
 
 
@@ -39,7 +39,7 @@ def silu_error(ops, tokens: int, size: int, dtype, device: str, block: int = 102
     gen = torch.Generator(device="cpu").manual_seed(1)
     gate_up = (2 * torch.randn(tokens, 2 * size, generator=gen)).to(device, dtype)
     got = ops.silu_and_mul(gate_up, block=block)
-    return relative_error(got, reference.silu_and_mul_torch(gate_up))
+    return relative_error(got, torch_ops.silu_and_mul_torch(gate_up))
 
 
 def gated_gemm_error(ops, rows: int, hidden: int, size: int, dtype, device: str,
@@ -51,7 +51,7 @@ def gated_gemm_error(ops, rows: int, hidden: int, size: int, dtype, device: str,
     weight = (torch.randn(2 * size, hidden, generator=gen) / hidden**0.5).to(device, dtype)
     got = ops.gate_up_silu(x, weight, **blocks)
     gate_up = (x.float() @ weight.float().T).to(dtype)
-    return relative_error(got, reference.silu_and_mul_torch(gate_up))
+    return relative_error(got, torch_ops.silu_and_mul_torch(gate_up))
 
 
 def decode_gemm_error(ops, rows: int, inner: int, cols: int, dtype, device: str,
@@ -76,7 +76,7 @@ def rotary_errors(
     rotary = RotaryEmbedding(head_dim, 500000.0, None)
     positions = torch.randint(0, 4096, (tokens,), generator=gen).to(device)
     cos, sin = rotary.cos_sin(positions, dtype)
-    want_q, want_k = reference.rotary_torch(q, k, cos, sin)
+    want_q, want_k = torch_ops.rotary_torch(q, k, cos, sin)
     ops.apply_rotary_(q, k, cos, sin)
     return [relative_error(q, want_q), relative_error(k, want_k)]
 
