@@ -93,8 +93,7 @@ def synchronizing_calls(engine: LLMEngine, prompts, new: int) -> str:
 def host_breakdown(engine: LLMEngine, prompts, new: int) -> str:
     """Wall milliseconds per step in each part of the overlapped decode loop (timers around
     the engine's own functions; no profiler)."""
-    import engine.engine as engine_module
-    from engine import batching, overlap
+    from engine import overlap, runner
 
     totals: dict[str, float] = {}
     originals = []
@@ -112,13 +111,13 @@ def host_breakdown(engine: LLMEngine, prompts, new: int) -> str:
 
         setattr(owner, name, timed)
 
-    timer(batching, "build_forward_batch", "build batch")
+    timer(runner, "build_forward_batch", "build batch")
     timer(engine.runner, "forward", "runner.forward")
-    timer(engine_module, "greedy_step", "greedy sampling launch")
+    timer(overlap, "greedy_step", "greedy sampling launch")
     timer(overlap.InflightStep, "read", "read tokens (waits for the GPU)")
     timer(engine, "_accept", "accept tokens")
     timer(engine.kv, "publish", "publish pages (part of accept)")
-    timer(engine, "_launch", "launch (all of the above but read/accept)")
+    timer(engine.overlap, "_launch", "launch (all of the above but read/accept)")
     params = [SamplingParams(max_tokens=new, ignore_eos=True)] * len(prompts)
     engine.generate(prompts, [SamplingParams(max_tokens=1, ignore_eos=True)] * len(prompts))
     totals.clear()

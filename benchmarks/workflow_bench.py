@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 import flowc  # noqa: E402
 from compiler.graphapi import load  # noqa: E402
+from engine import AsyncEngine  # noqa: E402
 from engine.config import EngineConfig  # noqa: E402
-from engine.engine import AsyncEngine  # noqa: E402
 from engine.executor import Executor  # noqa: E402
 
 

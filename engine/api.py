@@ -1,8 +1,8 @@
-"""What the engine offers its callers (the plan executor, the HTTP service, the CLI).
+"""What the engine offers its callers (the workflow executor, the HTTP service, the CLI).
 
-The engine core implements `EngineAPI` in `engine/engine.py` (`AsyncEngine` wrapping the
-synchronous `LLMEngine`). Callers depend on this module only. Token ids in, token ids out:
-tokenizing and chat templates are the caller's (see `engine/tokenizer.py`).
+`engine.AsyncEngine` implements `EngineAPI`. Callers depend on this module only: the records,
+the contract and the errors the engine raises. Token ids in, token ids out: tokenizing and chat
+templates are the caller's (the engine only lends its model's tokenizer).
 """
 
 from __future__ import annotations
@@ -10,7 +10,35 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+
+class EngineError(Exception):
+    """Base of the errors the engine raises to its callers."""
+
+
+class RequestError(EngineError, ValueError):
+    """A request the engine refuses as given; the message says why (a client error)."""
+
+
+class EmptyPromptError(RequestError):
+    """The prompt has no tokens."""
+
+
+class PromptTooLongError(RequestError):
+    """The prompt (plus what it asks to generate) does not fit the model's context or the
+    KV pool."""
+
+
+class ConstraintError(RequestError):
+    """A regex, JSON schema or choice list that cannot be compiled to a grammar."""
+
+
+class EngineOverloadedError(EngineError):
+    """The engine cannot take the request now (closed, or its queue is full): try later."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +97,39 @@ class EngineStats:
 
 
 class EngineAPI(ABC):
+    """An engine serving one model. Every method may raise the errors above: `RequestError`s
+    before the request touches other requests, `EngineOverloadedError` when closed or full."""
+
+    @property
+    @abstractmethod
+    def model_name(self) -> str:
+        """The served model's name."""
+
+    @property
+    @abstractmethod
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        """The model's tokenizer, with its chat template."""
+
+    @property
+    @abstractmethod
+    def eos_token_ids(self) -> tuple[int, ...]:
+        """Token ids that end a generation (unless `ignore_eos`)."""
+
+    @property
+    @abstractmethod
+    def page_size(self) -> int:
+        """Tokens per KV page: prefixes are shared in whole pages."""
+
+    @property
+    @abstractmethod
+    def max_context(self) -> int:
+        """The most tokens (prompt plus generated) one sequence may hold."""
+
+    @abstractmethod
+    def check(self, token_ids: Sequence[int], sampling: SamplingParams) -> None:
+        """Raise the `RequestError` that submitting this request would raise, without
+        queueing it (lets a streaming server answer 4xx before its first byte)."""
+
     @abstractmethod
     async def prefill(self, token_ids: Sequence[int], priority: int = 0) -> PrefixHandle:
         """Compute the KV of `token_ids` once (reusing any cached prefix) and pin it."""
@@ -110,3 +171,8 @@ class EngineAPI(ABC):
     @abstractmethod
     def stats(self) -> EngineStats:
         """Counters for traces and /metrics."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop the engine: running requests end with finish_reason "abort", new ones raise
+        `EngineOverloadedError`. Idempotent."""

@@ -3,8 +3,9 @@ thread.
 
 Every call into the `LLMEngine` runs on that thread (submitted as a command), so the engine
 stays single-threaded. Each request's outputs reach its caller's event loop through an
-`asyncio.Queue`; a bad request raises its `ValueError` in the caller, a failing step fails
-the requests it was running and the loop carries on.
+`asyncio.Queue`; a bad request raises its `RequestError` in the caller, a failing step fails
+the requests it was running and the loop carries on. Closing aborts every request still
+known, and anything submitted after raises `EngineOverloadedError`.
 """
 
 from __future__ import annotations
@@ -18,11 +19,26 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from engine.api import EngineAPI, EngineStats, Generation, PrefixHandle, SamplingParams, StreamChunk
+from engine.api import (
+    EngineAPI,
+    EngineOverloadedError,
+    EngineStats,
+    Generation,
+    PrefixHandle,
+    RequestError,
+    SamplingParams,
+    StreamChunk,
+)
 from engine.config import EngineConfig
-from engine.engine import LLMEngine, StepOutput
+from engine.engine import LLMEngine
+from engine.requests import StepOutput
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from engine.models.loader import LoadedModel
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -31,12 +47,12 @@ log = logging.getLogger(__name__)
 @dataclass
 class _Subscriber:
     loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue
+    queue: asyncio.Queue[StreamChunk | BaseException]
 
 
 class AsyncEngine(EngineAPI):
     def __init__(self, config: EngineConfig | None = None, *, engine: LLMEngine | None = None,
-                 loaded: Any = None) -> None:
+                 loaded: LoadedModel | None = None) -> None:
         self.engine = engine if engine is not None else LLMEngine(config, loaded=loaded)
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._wake = threading.Event()
@@ -54,27 +70,57 @@ class AsyncEngine(EngineAPI):
         return cls(config)
 
     @property
-    def tokenizer(self) -> Any:
+    def model_name(self) -> str:
+        return self.engine.model_name
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase:
         return self.engine.tokenizer
 
     @property
-    def model_name(self) -> str:
-        return self.engine.model_name
+    def eos_token_ids(self) -> tuple[int, ...]:
+        return self.engine.eos_token_ids
+
+    @property
+    def page_size(self) -> int:
+        return self.engine.page_size
+
+    @property
+    def max_context(self) -> int:
+        return self.engine.max_context
+
+    def check(self, token_ids: Seq[int], sampling: SamplingParams) -> None:
+        if self._closed:
+            raise EngineOverloadedError("the engine is closed")
+        self.engine.check(token_ids, sampling)
 
     # -- the background loop ------------------------------------------------------------------
     def _run(self) -> None:
         while not self._closed:
             self._wake.clear()
-            while True:
-                try:
-                    self._commands.get_nowait()()
-                except queue.Empty:
-                    break
+            self._run_commands()
             if self.engine.has_unfinished():
                 self._step()
             else:
                 self._stats = self.engine.stats()
                 self._wake.wait()
+        self._run_commands()  # submitted before closing: they are aborted next
+        self._abort_all()
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                self._commands.get_nowait()()
+            except queue.Empty:
+                return
+
+    def _abort_all(self) -> None:
+        """Closing: every request still known ends with finish_reason "abort"."""
+        for request_id in list(self.engine.requests):
+            self.engine.abort(request_id)
+        for out in self.engine.step():
+            self._deliver(out)
+        self._stats = self.engine.stats()
 
     def _step(self) -> None:
         try:
@@ -94,7 +140,7 @@ class AsyncEngine(EngineAPI):
         self._send(out.request_id, StreamChunk(out.token_ids, out.text, out.finished),
                    last=out.finished is not None)
 
-    def _send(self, request_id: str, item: Any, last: bool) -> None:
+    def _send(self, request_id: str, item: StreamChunk | BaseException, last: bool) -> None:
         sub = self._subscribers.pop(request_id, None) if last else \
             self._subscribers.get(request_id)
         if sub is None:
@@ -120,9 +166,10 @@ class AsyncEngine(EngineAPI):
         return asyncio.wrap_future(future)
 
     def _post(self, command: Callable[[], None]) -> None:
-        if self._closed:
-            raise RuntimeError("the engine is closed")
-        self._commands.put(command)
+        with self._lock:  # a command is queued before closing, or refused
+            if self._closed:
+                raise EngineOverloadedError("the engine is closed")
+            self._commands.put(command)
         self._wake.set()
 
     # -- EngineAPI ----------------------------------------------------------------------------
@@ -181,8 +228,8 @@ class AsyncEngine(EngineAPI):
         request_id, chunks = await self._submit(
             lambda rid: self.engine.add_prefill(ids, priority, rid), None)
         finished = await self._wait(request_id, chunks)
-        if finished.finish_reason != "stop":
-            raise RuntimeError(f"prefill ended with {finished.finish_reason!r}")
+        if finished.finish_reason != "stop":  # only closing aborts a prefill
+            raise EngineOverloadedError("the engine closed before the prefill finished")
         handle = await self._call(lambda: self.engine.handles.pop(request_id))
         with self._lock:
             self._live_handles.add(handle.handle_id)
@@ -191,8 +238,8 @@ class AsyncEngine(EngineAPI):
     def release(self, handle: PrefixHandle) -> None:
         with self._lock:
             if handle.handle_id not in self._live_handles:
-                raise ValueError(f"prefix handle {handle.handle_id} is not pinned "
-                                 "(released twice?)")
+                raise RequestError(f"prefix handle {handle.handle_id} is not pinned "
+                                   "(released twice?)")
             self._live_handles.discard(handle.handle_id)
         self._post(lambda: self.engine.release(handle))
 
@@ -219,11 +266,12 @@ class AsyncEngine(EngineAPI):
         return self._stats
 
     def close(self) -> None:
-        """Stop the background loop (pending requests are dropped)."""
-        if not self._closed:
+        with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            self._wake.set()
-            self._thread.join(timeout=30)
+        self._wake.set()
+        self._thread.join(timeout=30)
 
     async def __aenter__(self) -> AsyncEngine:
         return self

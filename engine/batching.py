@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from engine.forward import ForwardBatch, PrefixGroup
 from engine.kv.block_tables import BlockTableMirror
-from engine.kv.manager import KVManager
 from engine.scheduler import ScheduledChunk
 from engine.sequence import Sequence
 
@@ -134,16 +133,18 @@ def shared_prefix_groups(tables: np.ndarray, seq_lens: np.ndarray, page_size: in
     return groups
 
 
-def run_chunks(runner: Any, kv: KVManager, chunks: list[ScheduledChunk], device: torch.device
-               ) -> tuple[list[Sequence], torch.Tensor]:
-    """Run the model on `chunks`, mark their tokens computed and publish their whole pages;
-    record scoring sequences' log-probabilities; return the sequences that sample now and
+class BatchLogits(NamedTuple):
+    """A step's float32 logits, and which chunk and position each row belongs to."""
+
+    logits: torch.Tensor
+    rows: list[LogitRows]
+
+
+def sampling_rows(chunks: list[ScheduledChunk], out: BatchLogits
+                  ) -> tuple[list[Sequence], torch.Tensor]:
+    """Record scoring sequences' log-probabilities; return the sequences that sample now and
     their logits rows."""
-    batch, rows = build_forward_batch(chunks, kv.page_size, device, kv.tables)
-    logits = runner.forward(batch).float()
-    for chunk in chunks:
-        chunk.seq.num_computed_tokens += chunk.num_tokens
-        kv.publish(chunk.seq)
+    logits, rows = out
     seqs = [chunks[r.chunk_index].seq for r in rows]
     sample_rows = [i for i, s in enumerate(seqs) if s.samples]
     score_rows = [i for i, s in enumerate(seqs) if not s.samples]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +20,7 @@ import torch
 if TYPE_CHECKING:
     import xgrammar as xgr
 
-from engine.api import SamplingParams
-
-
-class ConstraintError(ValueError):
-    """A regex, JSON schema or choice list that cannot be compiled."""
+from engine.api import ConstraintError, SamplingParams
 
 
 def _clean(error: Exception) -> str:
@@ -52,12 +49,16 @@ def _xgrammar() -> Any:
 
 
 class GrammarCompiler:
-    """Compiles constraints against one tokenizer (set up on the first constrained request)."""
+    """Compiles constraints against one tokenizer (set up on the first constrained request).
+
+    Thread-safe: a request is checked on its caller's thread (`AsyncEngine.check`) while the
+    engine thread compiles the grammars of submitted requests."""
 
     def __init__(self, tokenizer: Any, vocab_size: int, stop_token_ids: tuple[int, ...]) -> None:
         self._tokenizer = tokenizer
         self._stop_token_ids = list(stop_token_ids)
         self.vocab_size = vocab_size
+        self._lock = threading.Lock()
 
     @cached_property
     def _compiler(self) -> xgr.GrammarCompiler:
@@ -67,6 +68,10 @@ class GrammarCompiler:
         return xgr.GrammarCompiler(info)
 
     def compile(self, params: SamplingParams) -> xgr.CompiledGrammar | None:
+        with self._lock:
+            return self._compile(params)
+
+    def _compile(self, params: SamplingParams) -> xgr.CompiledGrammar | None:
         given = [name for name in ("regex", "json_schema", "choices")
                  if getattr(params, name) is not None]
         if len(given) > 1:
@@ -103,7 +108,6 @@ class Constraint:
 
     def accept(self, token_id: int) -> bool:
         return self._matcher.accept_token(token_id)
-
 
 
 def allowed_tokens(constraints: list[Constraint | None], vocab_size: int) -> torch.Tensor | None:

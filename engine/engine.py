@@ -1,29 +1,36 @@
 """The synchronous engine: requests in, one scheduled model step at a time, tokens out.
 
-`LLMEngine` is single-threaded: call its methods from one thread (the `AsyncEngine` in
-`engine/async_engine.py`, re-exported here, runs it in a background thread).
+`LLMEngine` is single-threaded: call its methods from one thread (`AsyncEngine` in
+engine/async_engine.py runs it in a background thread). Only `check` may be called from
+another thread meanwhile.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence as Seq
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
-from engine.api import EngineStats, Generation, PrefixHandle, SamplingParams
-from engine.batching import run_chunks
+from engine.api import (
+    ConstraintError,
+    EngineOverloadedError,
+    EngineStats,
+    Generation,
+    PrefixHandle,
+    RequestError,
+    SamplingParams,
+)
+from engine.batching import sampling_rows
 from engine.config import EngineConfig
-from engine.constraints import Constraint, ConstraintError, GrammarCompiler, allowed_tokens
-from engine.decode_batch import DecodeBatches
+from engine.constraints import Constraint, GrammarCompiler, allowed_tokens
 from engine.detokenize import TextStream
 from engine.kv.block_pool import BlockPool, PageCopy
 from engine.kv.manager import KVManager
 from engine.kv.radix_cache import RadixNode
-from engine.overlap import InflightStep, greedy_step, next_members, overlappable
+from engine.overlap import OverlapDecoder, StepTokens
 from engine.requests import (
-    BadRequestError,
     KVUsage,
     Limits,
     Request,
@@ -34,68 +41,83 @@ from engine.requests import (
     is_constrained,
 )
 from engine.sampling import Sampler, make_generator
-from engine.scheduler import ScheduledChunk, Scheduler
+from engine.scheduler import ScheduledChunk, Scheduler, SchedulerOutput
 from engine.sequence import Sequence, SequenceKind, SequenceStatus
+
+if TYPE_CHECKING:
+    import xgrammar as xgr
+
+    from engine.models.loader import LoadedModel
 
 _PREFILL_ONLY = SamplingParams(max_tokens=0)
 
 
 class LLMEngine:
-    def __init__(self, config: EngineConfig | None = None, *, loaded: Any = None,
-                 runner: Any = None) -> None:
-        """`loaded` reuses an already loaded model (`engine.models.loader.load_model`); `runner`
-        replaces the `ModelRunner` (anything with its `forward`, `kv_caches`, `num_pages`
-        and `page_size`)."""
+    def __init__(self, config: EngineConfig | None = None, *,
+                 loaded: LoadedModel | None = None) -> None:
+        """`loaded` reuses an already loaded model (`engine.models.loader.load_model`)."""
+        from engine.runner import ModelRunner
+
         self.config = config or EngineConfig()
         if loaded is None:
             from engine.models.loader import load_model
 
             loaded = load_model(self.config)
         self.loaded = loaded
-        if runner is None:
-            from engine.runner import ModelRunner
-
-            runner = ModelRunner(self.config, loaded)
-        self.runner = runner
-        self.tokenizer = self.loaded.tokenizer
-        self.model_name: str = self.loaded.name
-        self.eos_token_ids = tuple(self.loaded.eos_token_ids)
+        self.runner = ModelRunner(self.config, loaded)
+        self.tokenizer = loaded.tokenizer
+        self.model_name: str = loaded.name
+        self.eos_token_ids = tuple(loaded.eos_token_ids)
         pool = BlockPool(self.runner.num_pages, self.runner.page_size)
         self.kv = KVManager(pool, self.config.enable_prefix_cache)
         self.scheduler = Scheduler(self.kv, self.config.max_num_seqs,
                                    self.config.max_batch_tokens, self.config.prefill_chunk)
-        model_config = self.loaded.model_config
-        self.limits = Limits(vocab_size=int(model_config.vocab_size),
-                             max_context=context_length(model_config),
+        self.limits = Limits(vocab_size=int(loaded.model_config.vocab_size),
+                             max_context=context_length(loaded.model_config),
                              page_size=pool.page_size, pool_pages=pool.capacity)
         self.sampler = Sampler()
-        self._grammars: GrammarCompiler | None = None
+        self._grammars = None if self.tokenizer is None else GrammarCompiler(
+            self.tokenizer, self.limits.vocab_size, self.eos_token_ids)
         self.requests: dict[str, Request] = {}
         self.handles: dict[str, PrefixHandle] = {}  # finished prefill requests
         self._pinned: dict[int, RadixNode | None] = {}
         self._ids = itertools.count()
         self._pending: list[StepOutput] = []
-        self._inflight: InflightStep | None = None
-        self._decode_batches = DecodeBatches(pool.page_size, self.runner.kv_caches[0][0].device,
-                                             self.kv.tables)
-        self.overlapped_steps = 0
-        self.overlap = self.config.overlap_decode
-        if self.overlap is None:
-            self.overlap = self.runner.kv_caches[0][0].device.type == "cuda"
+        overlap = self.config.overlap_decode
+        if overlap is None:
+            overlap = self.runner.device.type == "cuda"
+        self.overlap = OverlapDecoder(self.runner, self.kv, self.limits.max_context, overlap)
         self.counters = EngineStats()
 
+    @property
+    def page_size(self) -> int:
+        return self.kv.page_size
+
+    @property
+    def max_context(self) -> int:
+        return self.limits.max_context
+
     # -- submitting ---------------------------------------------------------------------------
+    def check(self, token_ids: Seq[int], sampling: SamplingParams) -> None:
+        """Raise the `RequestError` that `add_request` would raise. Safe to call from another
+        thread while the engine steps (it reads only what never changes)."""
+        self._checked(token_ids, sampling)
+
+    def _checked(self, token_ids: Seq[int], sampling: SamplingParams
+                 ) -> tuple[list[int], xgr.CompiledGrammar | None]:
+        ids = check_request(token_ids, sampling, self.limits)
+        return ids, self._grammar(sampling)
+
     def add_request(self, token_ids: Seq[int], sampling: SamplingParams | None = None,
                     priority: int = 0, request_id: str | None = None) -> str:
-        """Queue a generation; raise a `ValueError` subclass for a bad request."""
+        """Queue a generation; raise a `RequestError` for a bad request."""
         sampling = sampling or SamplingParams()
-        ids = check_request(token_ids, sampling, self.limits)
-        return self._queue_generation(ids, sampling, priority, request_id)
+        ids, grammar = self._checked(token_ids, sampling)
+        return self._queue_generation(ids, sampling, grammar, priority, request_id)
 
-    def _queue_generation(self, ids: list[int], sampling: SamplingParams, priority: int,
+    def _queue_generation(self, ids: list[int], sampling: SamplingParams,
+                          grammar: xgr.CompiledGrammar | None, priority: int,
                           request_id: str | None) -> str:
-        """add_request for ids and sampling that check_request has passed."""
-        grammar = self._grammar_compiler().compile(sampling) if is_constrained(sampling) else None
         request = self._new_request(ids, sampling, priority, request_id, SequenceKind.GENERATE)
         if grammar is not None:
             request.constraint = Constraint(grammar)
@@ -121,7 +143,7 @@ class LLMEngine:
         `logprobs` hold one log-probability per continuation token."""
         prefix = check_prompt(token_ids, self.limits)
         if not continuation:
-            raise BadRequestError("a continuation to score is empty")
+            raise RequestError("a continuation to score is empty")
         full = check_prompt([*prefix, *continuation], self.limits)
         sampling = SamplingParams(max_tokens=0, logprobs=True)
         request = self._new_request(full, sampling, priority, request_id, SequenceKind.SCORE)
@@ -133,7 +155,7 @@ class LLMEngine:
                      request_id: str | None, kind: SequenceKind) -> Request:
         request_id = request_id if request_id is not None else f"req-{next(self._ids)}"
         if request_id in self.requests:
-            raise BadRequestError(f"request id {request_id!r} is already in use")
+            raise RequestError(f"request id {request_id!r} is already in use")
         seq = Sequence(request_id, ids, sampling, priority, kind)
         request = Request(seq, TextStream(self.tokenizer, tuple(sampling.stop)))
         if sampling.temperature > 0:
@@ -144,95 +166,76 @@ class LLMEngine:
         self.counters.prompt_tokens += len(ids)
         return request
 
-    def _grammar_compiler(self) -> GrammarCompiler:
-        if self.tokenizer is None:
+    def _grammar(self, sampling: SamplingParams) -> xgr.CompiledGrammar | None:
+        if not is_constrained(sampling):
+            return None
+        if self._grammars is None:
             raise ConstraintError(f"model {self.model_name!r} has no tokenizer, so it cannot "
                                   "follow a regex, JSON schema or choices")
-        if self._grammars is None:
-            self._grammars = GrammarCompiler(self.tokenizer, self.limits.vocab_size,
-                                             self.eos_token_ids)
-        return self._grammars
+        return self._grammars.compile(sampling)
 
     # -- running ------------------------------------------------------------------------------
     def has_unfinished(self) -> bool:
-        return self.scheduler.has_work() or bool(self._pending) or self._inflight is not None
+        return (self.scheduler.has_work() or bool(self._pending)
+                or self.overlap.inflight is not None)
 
     def step(self) -> list[StepOutput]:
         outputs, self._pending = self._pending, []
-        if self._inflight is not None:
-            return outputs + self._advance()
+        if self.overlap.inflight is not None:
+            return outputs + self._accept(self.overlap.advance(self.scheduler))
         plan = self.scheduler.schedule()
+        outputs += self._settle(plan)
+        if plan.chunks:
+            outputs += self._postprocess(plan.chunks)
+        return outputs
+
+    def _settle(self, plan: SchedulerOutput) -> list[StepOutput]:
+        """What a schedule decides without the model: preempted scores start over, and
+        prefills whose every token is cached finish."""
         self.counters.steps += 1
         for seq in plan.preempted:
             if seq.kind is SequenceKind.SCORE:
                 seq.logprobs.clear()
-        for seq in plan.ready:
-            outputs.append(self._finish(self.requests[seq.request_id], "stop"))
-        if plan.chunks:
-            outputs.extend(self._run_chunks(plan.chunks))
-        return outputs
+        return [self._finish(self.requests[seq.request_id], "stop") for seq in plan.ready]
 
-    def _run_chunks(self, chunks: list[ScheduledChunk]) -> list[StepOutput]:
-        device = self.runner.kv_caches[0][0].device
-        seqs, logits = run_chunks(self.runner, self.kv, chunks, device)
-        outputs = []
+    def _postprocess(self, chunks: list[ScheduledChunk]) -> list[StepOutput]:
+        """Run the model on `chunks`, publish their computed pages, finish what needs no
+        token, and sample the others."""
+        out = self.runner.run(chunks, self.kv.tables)
         for chunk in chunks:
-            seq = chunk.seq
-            if not seq.samples and seq.num_uncomputed == 0 and seq.status is not \
-                    SequenceStatus.FINISHED:
-                outputs.append(self._finish(self.requests[seq.request_id], "stop"))
+            chunk.seq.num_computed_tokens += chunk.num_tokens
+            self.kv.publish(chunk.seq)
+        seqs, logits = sampling_rows(chunks, out)
+        outputs = [self._finish(self.requests[c.seq.request_id], "stop") for c in chunks
+                   if not c.seq.samples and c.seq.num_uncomputed == 0
+                   and c.seq.status is not SequenceStatus.FINISHED]
         if not seqs:
             return outputs
-        requests = [self.requests[s.request_id] for s in seqs]
-        if self.overlap and all(overlappable(r) for r in requests):
-            self._inflight = greedy_step(logits, requests)
-            return outputs + self._advance()
-        # sample on the device; grammar masks are built on the host (constrained batches)
-        on_host = any(r.constraint is not None for r in requests)
-        return outputs + self._sample(logits.cpu() if on_host else logits, requests)
-
-    def _advance(self) -> list[StepOutput]:
-        """Launch the next greedy step of the step in flight when nothing else needs the
-        scheduler (engine/overlap.py), then read the step in flight's tokens."""
-        step, self._inflight = self._inflight, None
-        assert step is not None
-        members = None if self.scheduler.waiting else next_members(
-            step, self.scheduler.running, self.limits.max_context)
-        if members and self.kv.grow_each_by_one([step.requests[i].seq for i in members]):
-            self._inflight = self._launch(step, members)
-        return self._accept(step.requests, *step.read())
-
-    def _launch(self, step: InflightStep, members: list[int]) -> InflightStep:
-        requests = [step.requests[i] for i in members]
-        chunks = [ScheduledChunk(r.seq, r.seq.num_computed_tokens, 1) for r in requests]
-        tokens = step.tokens
-        if len(members) < len(step.requests):
-            tokens = tokens[torch.tensor(members, device=tokens.device)]
-        logits = self.runner.forward(self._decode_batches.next(chunks, tokens))
-        for chunk in chunks:
-            chunk.seq.num_computed_tokens += 1  # pages are published once tokens are read
-        self.counters.steps += 1
-        self.overlapped_steps += 1
-        return greedy_step(logits, requests)
-
-    def _drain(self) -> None:
-        """Read the step in flight (its outputs come with the next `step`)."""
-        if self._inflight is not None:
-            step, self._inflight = self._inflight, None
-            self._pending.extend(self._accept(step.requests, *step.read()))
+        return outputs + self._sample(logits, [self.requests[s.request_id] for s in seqs])
 
     def _sample(self, logits: torch.Tensor, requests: list[Request]) -> list[StepOutput]:
+        if self.overlap.takes(requests):
+            self.overlap.start(logits, requests)
+            return self._accept(self.overlap.advance(self.scheduler))
+        # sample on the device; grammar masks are built on the host (constrained batches)
+        if any(r.constraint is not None for r in requests):
+            logits = logits.cpu()
         allowed = allowed_tokens([r.constraint for r in requests], logits.shape[-1])
         result = self.sampler(logits, [r.seq.sampling for r in requests],
                               [r.generator for r in requests], allowed)
-        return self._accept(requests, result.token_ids, result.logprobs)
+        return self._accept(StepTokens(requests, result.token_ids, result.logprobs))
 
-    def _accept(self, requests: list[Request], tokens: list[int], logprobs: list[float]
-                ) -> list[StepOutput]:
+    def _drain(self) -> None:
+        """Read the step in flight (its outputs come with the next `step`)."""
+        tokens = self.overlap.drain()
+        if tokens is not None:
+            self._pending.extend(self._accept(tokens))
+
+    def _accept(self, step: StepTokens) -> list[StepOutput]:
         """Append each request's token; requests finished meanwhile (an abort, or the token
         before this one, for a step that ran overlapped) drop theirs."""
         outputs = []
-        for request, token, logprob in zip(requests, tokens, logprobs, strict=True):
+        for request, token, logprob in zip(*step, strict=True):
             if request.seq.status is SequenceStatus.FINISHED:
                 continue
             reason = request.accept(token, logprob, self.eos_token_ids,
@@ -284,19 +287,17 @@ class LLMEngine:
         params = list(sampling) if isinstance(sampling, list | tuple) else \
             [sampling or SamplingParams()] * len(prompts)
         if len(params) != len(prompts):
-            raise BadRequestError(f"{len(prompts)} prompts but {len(params)} sampling params")
+            raise RequestError(f"{len(prompts)} prompts but {len(params)} sampling params")
         token_lists = [self.tokenizer.encode(p, add_special_tokens=False) if isinstance(p, str)
                        else list(p) for p in prompts]
         checked = []
         for i, (ids, p) in enumerate(zip(token_lists, params, strict=True)):
             try:
-                checked.append(check_request(ids, p, self.limits))
-                if is_constrained(p):
-                    self._grammar_compiler().compile(p)
-            except ValueError as error:
+                checked.append(self._checked(ids, p))
+            except RequestError as error:
                 raise type(error)(f"prompt {i}: {error}") from None
-        ids = [self._queue_generation(t, p, priority, None)
-               for t, p in zip(checked, params, strict=True)]
+        ids = [self._queue_generation(t, p, grammar, priority, None)
+               for (t, grammar), p in zip(checked, params, strict=True)]
         done = self.run_until_done(ids)
         return [done[i] for i in ids]
 
@@ -308,7 +309,8 @@ class LLMEngine:
 
     def release(self, handle: PrefixHandle) -> None:
         if handle.handle_id not in self._pinned:
-            raise ValueError(f"prefix handle {handle.handle_id} is not pinned (released twice?)")
+            raise RequestError(f"prefix handle {handle.handle_id} is not pinned "
+                               "(released twice?)")
         node = self._pinned.pop(handle.handle_id)
         if node is not None:
             self.kv.unpin(node)
@@ -331,16 +333,16 @@ class LLMEngine:
         self._drain()
         parent = self.requests.get(request_id)
         if parent is None or not parent.seq.is_decoding:
-            raise BadRequestError(f"request {request_id!r} is not running in decode; only a "
-                                  "decoding request can be forked")
+            raise RequestError(f"request {request_id!r} is not running in decode; only a "
+                               "decoding request can be forked")
         sampling = sampling or parent.seq.sampling
-        ids = check_request(parent.seq.token_ids, sampling, self.limits)
+        ids, grammar = self._checked(parent.seq.token_ids, sampling)
         if not self.kv.can_fork(parent.seq):
-            raise BadRequestError("no free KV page to fork into")
+            raise EngineOverloadedError("no free KV page to fork into")
         child = self._new_request(ids, sampling, parent.seq.priority, new_request_id,
                                   SequenceKind.GENERATE)
-        if is_constrained(sampling):
-            child.constraint = Constraint(self._grammar_compiler().compile(sampling))
+        if grammar is not None:
+            child.constraint = Constraint(grammar)
         copy = self.kv.fork(parent.seq, child.seq)
         child.seq.num_cached_tokens = child.seq.num_computed_tokens
         if copy is not None:
@@ -373,12 +375,7 @@ class LLMEngine:
             pages_total=self.kv.pool.capacity, pages_in_use=self.kv.pool.num_used,
             running=len(self.scheduler.running), waiting=len(self.scheduler.waiting),
             prompt_tokens=c.prompt_tokens, cached_tokens=c.cached_tokens,
-            generated_tokens=c.generated_tokens, steps=c.steps,
+            generated_tokens=c.generated_tokens, steps=c.steps + self.overlap.launched,
             extra={"preemptions": float(self.scheduler.num_preemptions),
                    "cached_pages": float(self.kv.cache.num_pages if self.kv.cache else 0),
-                   "overlapped_steps": float(self.overlapped_steps)})
-
-
-from engine.async_engine import AsyncEngine  # noqa: E402  (re-exported; it imports LLMEngine)
-
-__all__ = ["AsyncEngine", "KVUsage", "LLMEngine", "StepOutput"]
+                   "overlapped_steps": float(self.overlap.launched)})

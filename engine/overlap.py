@@ -19,12 +19,25 @@ len(token_ids) + 1` (the token it is computing has not been appended yet).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
+from engine.decode_batch import DecodeBatches
+from engine.kv.manager import KVManager
 from engine.ops import fused_ops_enabled
 from engine.requests import Request
+from engine.runner import ModelRunner
+from engine.scheduler import ScheduledChunk, Scheduler
 from engine.sequence import Sequence, SequenceKind, SequenceStatus
+
+
+class StepTokens(NamedTuple):
+    """A step's chosen token and its log-probability, one per request."""
+
+    requests: list[Request]
+    token_ids: list[int]
+    logprobs: list[float]
 
 
 @dataclass
@@ -34,11 +47,59 @@ class InflightStep:
     host: torch.Tensor  # [2, n] float64 (token ids, log-probabilities), filled asynchronously
     ready: torch.cuda.Event | None  # recorded after the copy into `host` (None on the CPU)
 
-    def read(self) -> tuple[list[int], list[float]]:
+    def read(self) -> StepTokens:
         if self.ready is not None:
             self.ready.synchronize()
         token_ids, logprobs = self.host.tolist()
-        return [int(t) for t in token_ids], logprobs
+        return StepTokens(self.requests, [int(t) for t in token_ids], logprobs)
+
+
+class OverlapDecoder:
+    """The greedy step in flight, and the launch of the next one before its tokens are read."""
+
+    def __init__(self, runner: ModelRunner, kv: KVManager, max_context: int, enabled: bool
+                 ) -> None:
+        self.runner = runner
+        self.kv = kv
+        self.max_context = max_context
+        self.enabled = enabled
+        self.batches = DecodeBatches(kv.page_size, runner.device, kv.tables)
+        self.inflight: InflightStep | None = None
+        self.launched = 0  # steps launched before the tokens of the step before were read
+
+    def takes(self, requests: list[Request]) -> bool:
+        return self.enabled and all(overlappable(r) for r in requests)
+
+    def start(self, logits: torch.Tensor, requests: list[Request]) -> None:
+        self.inflight = greedy_step(logits, requests)
+
+    def advance(self, scheduler: Scheduler) -> StepTokens:
+        """Launch the next greedy step of the step in flight when nothing else needs the
+        scheduler, then read the step in flight's tokens."""
+        step, self.inflight = self.inflight, None
+        assert step is not None
+        members = None if scheduler.waiting else next_members(
+            step, scheduler.running, self.max_context)
+        if members and self.kv.grow_each_by_one([step.requests[i].seq for i in members]):
+            self.inflight = self._launch(step, members)
+        return step.read()
+
+    def drain(self) -> StepTokens | None:
+        """Read the step in flight, launching nothing after it."""
+        step, self.inflight = self.inflight, None
+        return step.read() if step is not None else None
+
+    def _launch(self, step: InflightStep, members: list[int]) -> InflightStep:
+        requests = [step.requests[i] for i in members]
+        chunks = [ScheduledChunk(r.seq, r.seq.num_computed_tokens, 1) for r in requests]
+        tokens = step.tokens
+        if len(members) < len(step.requests):
+            tokens = tokens[torch.tensor(members, device=tokens.device)]
+        logits = self.runner.forward(self.batches.next(chunks, tokens))
+        for chunk in chunks:
+            chunk.seq.num_computed_tokens += 1  # pages are published once tokens are read
+        self.launched += 1
+        return greedy_step(logits, requests)
 
 
 def greedy_step(logits: torch.Tensor, requests: list[Request]) -> InflightStep:

@@ -1,6 +1,6 @@
 """A request's engine-side state and the checks a new request must pass.
 
-Every check raises a `BadRequestError` (a `ValueError`) with a precise message before the
+Every check raises a `RequestError` (engine/api.py) with a precise message before the
 request touches the scheduler, so a bad request never disturbs the others.
 """
 
@@ -12,24 +12,18 @@ from typing import Any, NamedTuple
 
 import torch
 
-from engine.api import Generation, SamplingParams
+from engine.api import (
+    EmptyPromptError,
+    Generation,
+    PromptTooLongError,
+    RequestError,
+    SamplingParams,
+)
 from engine.constraints import Constraint
 from engine.detokenize import TextStream
 from engine.kv.block_pool import pages_for
 from engine.sampling import check_sampling
 from engine.sequence import Sequence
-
-
-class BadRequestError(ValueError):
-    """A request the engine refuses (the message says why)."""
-
-
-class EmptyPromptError(BadRequestError):
-    pass
-
-
-class PromptTooLongError(BadRequestError):
-    pass
 
 
 class StepOutput(NamedTuple):
@@ -107,14 +101,14 @@ class Limits:
 
 def check_prompt(token_ids: Any, limits: Limits) -> list[int]:
     if isinstance(token_ids, str | bytes) or not hasattr(token_ids, "__len__"):
-        raise BadRequestError("token_ids must be a sequence of integer token ids")
+        raise RequestError("token_ids must be a sequence of integer token ids")
     ids = list(token_ids)
     if not ids:
         raise EmptyPromptError("the prompt is empty: give at least one token")
     if not _all_in_vocabulary(ids, limits.vocab_size):
         for i, t in enumerate(ids):
             if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < limits.vocab_size:
-                raise BadRequestError(f"token id {t!r} at position {i} is outside the "
+                raise RequestError(f"token id {t!r} at position {i} is outside the "
                                       f"vocabulary (0..{limits.vocab_size - 1})")
     if len(ids) >= limits.max_context:
         raise PromptTooLongError(f"the prompt has {len(ids)} tokens but the model's context is "
@@ -132,11 +126,11 @@ def check_request(token_ids: Any, sampling: SamplingParams, limits: Limits) -> l
     try:
         check_sampling(sampling, limits.max_context)
     except ValueError as error:
-        raise BadRequestError(str(error)) from None
+        raise RequestError(str(error)) from None
     total = min(len(ids) + sampling.max_tokens, limits.max_context)
     needed = pages_for(total, limits.page_size)
     if needed > limits.pool_pages:
-        raise BadRequestError(f"the request needs up to {needed} KV pages ({total} tokens) but "
+        raise PromptTooLongError(f"the request needs up to {needed} KV pages ({total} tokens) but "
                               f"the engine has only {limits.pool_pages}")
     return ids
 

@@ -13,10 +13,13 @@ import torch
 
 from engine.attention import get_backend
 from engine.attention.base import AttentionBackend
+from engine.batching import BatchLogits, build_forward_batch
 from engine.config import EngineConfig
 from engine.cuda_graphs import DecodeGraphs
 from engine.forward import ForwardBatch
+from engine.kv.block_tables import BlockTableMirror
 from engine.models.loader import LoadedModel
+from engine.scheduler import ScheduledChunk
 
 CPU_DEFAULT_TOKENS = 65536  # KV capacity on CPU when num_pages is not given
 CPU_RAM_SHARE = 0.25  # at most this share of available RAM for KV on CPU
@@ -53,6 +56,12 @@ class ModelRunner:
         cfg = self.model_config
         elements = 2 * cfg.num_layers * self.page_size * cfg.num_kv_heads * cfg.head_dim
         return elements * torch.empty((), dtype=self.dtype).element_size()
+
+    def run(self, chunks: list[ScheduledChunk], tables: BlockTableMirror) -> BatchLogits:
+        """Prepare the batch of `chunks` (their block tables synced into `tables`, the
+        engine's mirror) and run the model on it; writes the chunks' new K/V."""
+        batch, rows = build_forward_batch(chunks, self.page_size, self.device, tables)
+        return BatchLogits(self.forward(batch), rows)
 
     @torch.inference_mode()
     def forward(self, batch: ForwardBatch) -> torch.Tensor:

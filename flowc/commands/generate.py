@@ -50,9 +50,7 @@ def _load(console, model: str, device: str, prompt: str, max_tokens: int):
     token ids."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from engine.config import EngineConfig
-    from engine.engine import LLMEngine
-    from engine.models.loader import load_model
+    from engine import EngineConfig, LLMEngine, load_model
 
     try:
         config = EngineConfig(model=model, device=device)

@@ -6,9 +6,15 @@ import asyncio
 
 import pytest
 
-from engine.api import EngineAPI, SamplingParams
+from engine import AsyncEngine, LLMEngine
+from engine.api import (
+    ConstraintError,
+    EngineAPI,
+    EngineOverloadedError,
+    PromptTooLongError,
+    SamplingParams,
+)
 from engine.config import EngineConfig
-from engine.engine import AsyncEngine, LLMEngine
 
 
 def chat(tokenizer, user: str) -> list[int]:
@@ -89,3 +95,48 @@ def test_prefill_score_and_release_through_the_api(engines, default_loaded):
     assert out.cached_tokens == 16 * (len(prefix) // 16)
     assert scores == pytest.approx(sync.score(prefix, options), abs=1e-4)
     assert engine.stats().generated_tokens >= 3
+
+
+def test_check_raises_what_submitting_would_without_queueing(engines, default_loaded):
+    _, engine = engines
+    ids = chat(default_loaded.tokenizer, "Name a color.")
+    too_long = ids * (engine.max_context // len(ids) + 1)
+
+    async def main():
+        running = asyncio.create_task(engine.generate(ids, SamplingParams(max_tokens=16)))
+        await asyncio.sleep(0.05)  # the engine thread is stepping while the loop checks
+        engine.check(ids, SamplingParams(max_tokens=8))
+        engine.check(ids, SamplingParams(json_schema={"type": "object"}))
+        with pytest.raises(PromptTooLongError, match="context"):
+            engine.check(too_long, SamplingParams())
+        with pytest.raises(ConstraintError, match="json_schema"):
+            engine.check(ids, SamplingParams(json_schema={"type": 5}))
+        with pytest.raises(ConstraintError, match="invalid regex"):
+            engine.check(ids, SamplingParams(regex="(("))
+        return await running
+
+    assert asyncio.run(main()).finish_reason in ("stop", "length")
+    assert not engine.engine.requests  # nothing checked was queued
+
+
+def test_a_closed_engine_aborts_what_runs_and_refuses_what_comes(default_loaded):
+    config = EngineConfig(device="cpu", dtype="float32", num_pages=64)
+    engine = AsyncEngine(config, loaded=default_loaded)
+    ids = chat(default_loaded.tokenizer, "Tell me a long story about a dragon.")
+
+    async def main():
+        task = asyncio.create_task(engine.generate(ids, SamplingParams(max_tokens=500)))
+        await asyncio.sleep(0.3)
+        engine.close()
+        result = await task
+        with pytest.raises(EngineOverloadedError):
+            await engine.generate(ids, SamplingParams(max_tokens=4))
+        with pytest.raises(EngineOverloadedError):
+            await engine.prefill(ids)
+        with pytest.raises(EngineOverloadedError):
+            engine.check(ids, SamplingParams())
+        return result
+
+    result = asyncio.run(main())
+    assert result.finish_reason == "abort" and len(result.token_ids) < 500
+    engine.close()  # idempotent

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from compiler.tokenizer import load_tokenizer
-from engine.api import SamplingParams
-from engine.constraints import Constraint, ConstraintError, GrammarCompiler, allowed_tokens
+from engine.api import ConstraintError, SamplingParams
+from engine.constraints import Constraint, GrammarCompiler, allowed_tokens
 from engine.sampling import Sampler, make_generator
 
 SCHEMA = {

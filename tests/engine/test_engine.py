@@ -9,12 +9,16 @@ import jsonschema
 import pytest
 import torch
 
-from engine.api import SamplingParams
+from engine.api import (
+    ConstraintError,
+    EmptyPromptError,
+    PromptTooLongError,
+    RequestError,
+    SamplingParams,
+)
 from engine.config import EngineConfig
-from engine.constraints import ConstraintError
 from engine.engine import LLMEngine
 from engine.kv.block_pool import pages_for
-from engine.requests import BadRequestError, EmptyPromptError, PromptTooLongError
 
 MAX_NEW = 10
 SYSTEM = (
@@ -188,13 +192,13 @@ def test_bad_requests_raise_at_add_request_and_leave_the_batch_alone(engine, pro
     p = prompts[1]
     bad = [
         (([], GREEDY), EmptyPromptError, "prompt is empty"),
-        ((p, SamplingParams(max_tokens=-1)), BadRequestError, "max_tokens must be >= 0"),
-        ((p, SamplingParams(max_tokens=10**7)), BadRequestError, "exceeds the model"),
+        ((p, SamplingParams(max_tokens=-1)), RequestError, "max_tokens must be >= 0"),
+        ((p, SamplingParams(max_tokens=10**7)), RequestError, "exceeds the model"),
         ((p * 400, GREEDY), PromptTooLongError, "context"),
         ((p, SamplingParams(regex="(unclosed")), ConstraintError, "invalid regex"),
         ((p, SamplingParams(json_schema={"type": 5})), ConstraintError, "json_schema"),
-        (([10**9], GREEDY), BadRequestError, "outside the vocabulary"),
-        ((p, SamplingParams(temperature=-1.0)), BadRequestError, "temperature"),
+        (([10**9], GREEDY), RequestError, "outside the vocabulary"),
+        ((p, SamplingParams(temperature=-1.0)), RequestError, "temperature"),
     ]
     good = [engine.add_request(prompts[0], GREEDY)]
     for (token_ids, sampling), error, message in bad:
@@ -204,7 +208,7 @@ def test_bad_requests_raise_at_add_request_and_leave_the_batch_alone(engine, pro
         good.append(engine.add_request(prompts[len(good) * 2], GREEDY))
     done = engine.run_until_done(good)
     assert [done[g].token_ids for g in good] == [reference[2 * i] for i in range(len(good))]
-    with pytest.raises(BadRequestError, match="prompt 1: the prompt is empty"):
+    with pytest.raises(RequestError, match="prompt 1: the prompt is empty"):
         engine.generate([prompts[0], []])
     assert not engine.has_unfinished()
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from engine import LLMEngine
 from engine.api import SamplingParams
 from engine.config import EngineConfig
-from engine.engine import LLMEngine
 
 QUESTIONS = ["What is the capital of France?", "Hi!", "Write a haiku about autumn.",
              "List three prime numbers.", "Why do cats purr?", "2+2=?"]
@@ -46,7 +46,7 @@ def test_overlapped_generation_equals_synchronous(default_loaded, prompts):
     expected = summary(plain.generate(prompts, mixed_params()))
     assert summary(overlapped.generate(prompts, mixed_params())) == expected
     assert overlapped.stats().extra["overlapped_steps"] >= 10
-    assert overlapped._decode_batches.advanced >= 5  # batches advanced on the device too
+    assert overlapped.overlap.batches.advanced >= 5  # batches advanced on the device too
     assert plain.stats().extra["overlapped_steps"] == 0
     assert pages_held_only_by_cache(overlapped)
     assert len({r for r in (e[1] for e in expected)}) >= 2  # both "length" and "stop" seen
@@ -65,7 +65,7 @@ def test_requests_arriving_forking_and_aborting_mid_flight(default_loaded, promp
             if out.finished is not None:
                 done[out.request_id] = out.finished.token_ids
         if step == 3:  # a step is in flight now: a new request joins
-            assert engine._inflight is not None
+            assert engine.overlap.inflight is not None
             haiku = engine.add_request(prompts[2], greedy)
             ids[haiku] = 2
         if step == 6:

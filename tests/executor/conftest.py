@@ -13,8 +13,8 @@ CPU = {"model": "default", "device": "cpu", "dtype": "float32", "num_pages": 512
 
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Any]:
+    from engine import AsyncEngine
     from engine.config import EngineConfig
-    from engine.engine import AsyncEngine
 
     async_engine = AsyncEngine(EngineConfig(**CPU))
     yield async_engine
@@ -23,8 +23,8 @@ def engine() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def baseline_engine(engine: Any) -> Iterator[Any]:
+    from engine import AsyncEngine
     from engine.config import EngineConfig
-    from engine.engine import AsyncEngine
 
     async_engine = AsyncEngine(EngineConfig(**CPU, enable_prefix_cache=False),
                                loaded=engine.engine.loaded)
