@@ -136,14 +136,11 @@ def shared_prefix(shape: str, branches=64, prefix=8192, suffix=256, page=16) -> 
     caches = kv_caches(num_pages, page, kv_heads, dim)
     q = torch.randn(branches, heads, dim, dtype=DTYPE, device=DEV)
     plain, cascade = TritonBackend(use_cascade=False), TritonBackend()
-    unfused = TritonBackend(fused_cascade=False)
     k, v = caches[0]
     plain_out = plain.attend(q, k, v, plain_batch, 0.125).double()
     error = relative_error(cascade.attend(q, k, v, cascade_batch, 0.125), plain_out)
-    unfused_error = relative_error(unfused.attend(q, k, v, cascade_batch, 0.125), plain_out)
     plain_ms = time_layers(plain, q, caches, plain_batch)
     cascade_ms = time_layers(cascade, q, caches, cascade_batch)
-    unfused_ms = time_layers(unfused, q, caches, cascade_batch)
     new_batch = functools.partial(paged_batch, lens, page, prefix // page, cascade=True)
     meta_ms = host_ms(
         lambda: cascade.cascade_meta(
@@ -164,11 +161,8 @@ def shared_prefix(shape: str, branches=64, prefix=8192, suffix=256, page=16) -> 
         "suffix": suffix,
         "plain_paged_decode_ms": plain_ms,
         "cascade_decode_ms": cascade_ms,  # the default: prefix and suffix in one launch
-        "cascade_unfused_ms": unfused_ms,
         "speedup": plain_ms / cascade_ms,
-        "speedup_unfused": plain_ms / unfused_ms,
         "cascade_vs_plain_rel_err": error,
-        "cascade_unfused_vs_plain_rel_err": unfused_error,
         "plain_effective_tb_s": kv_bytes / (plain_ms * 1e-3) / 1e12,
         "dense_sdpa_ms": sdpa_ms,
         "cascade_sweep_ms": cascade_sweep(q, caches, new_batch, dim),
@@ -178,21 +172,17 @@ def shared_prefix(shape: str, branches=64, prefix=8192, suffix=256, page=16) -> 
 
 
 def cascade_sweep(q, caches, new_batch, dim: int) -> dict:
-    """Tile shapes x prefix splits, fused and two-launch (ms per layer)."""
+    """Tile shapes x prefix splits (ms per layer)."""
     tiles = [(64, 64, 4), (128, 64, 8), (128, 32, 4), (64, 32, 4)]
     if dim == 128:
         tiles += [(64, 128, 4), (64, 128, 8), (128, 128, 8)]
     sweep = {}
-    for (block_m, block_n, warps), splits, fused in itertools.product(
-        tiles, (None, 4, 8, 16), (True, False)
-    ):
+    for (block_m, block_n, warps), splits in itertools.product(tiles, (None, 4, 8, 16)):
         variant = TritonBackend(
             cascade_config=KernelConfig(block_m, block_n, warps, 2),
             fixed_prefix_splits=splits,
-            fused_cascade=fused,
         )
-        path = "fused" if fused else "unfused"
-        name = f"{path}-m{block_m}-n{block_n}-w{warps}-s{splits or 'auto'}"
+        name = f"fused-m{block_m}-n{block_n}-w{warps}-s{splits or 'auto'}"
         sweep[name] = time_layers(variant, q, caches, new_batch())
     return sweep
 
@@ -373,8 +363,6 @@ def shared_prefix_markdown(rows: list[dict]) -> str:
             "plain ms",
             "cascade ms",
             "speedup",
-            "2-launch cascade ms",
-            "2-launch speedup",
             "plain TB/s",
             "dense SDPA ms",
         ],
@@ -387,16 +375,14 @@ def shared_prefix_markdown(rows: list[dict]) -> str:
                 x["plain_paged_decode_ms"],
                 x["cascade_decode_ms"],
                 x["speedup"],
-                x["cascade_unfused_ms"],
-                x["speedup_unfused"],
                 x["plain_effective_tb_s"],
                 x["dense_sdpa_ms"],
             ]
             for x in rows
         ],
     )
-    text += "\ncascade: prefix and suffix passes in one launch (the default); 2-launch: one "
-    text += "launch each.\n\nCascade tile sweep (ms; m/n/w: prefix tile rows, keys, warps; "
+    text += "\ncascade: prefix and suffix passes in one launch.\n\nCascade tile sweep "
+    text += "(ms; m/n/w: prefix tile rows, keys, warps; "
     text += "s: prefix splits):\n\n"
     for x in rows:
         sweep = ", ".join(f"{k} {v:.4f}" for k, v in x["cascade_sweep_ms"].items())

@@ -34,14 +34,11 @@ from cascade_layers import shared_prefix_case  # noqa: E402
 from gpu_common import median_ms  # noqa: E402
 
 from engine.attention.triton_backend import TritonBackend  # noqa: E402
-from engine.attention.triton_cascade import (  # noqa: E402
-    prefix_partials,
-    prefix_splits,
-    resident_programs,
-)
+from engine.attention.triton_cascade import prefix_splits, resident_programs  # noqa: E402
 from engine.attention.triton_common import LOG2E, KernelConfig  # noqa: E402
 from engine.attention.triton_decode import decode_partials  # noqa: E402
 from engine.attention.triton_merge import merge_partials  # noqa: E402
+from engine.testing.cascade_two_launch import prefix_partials  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

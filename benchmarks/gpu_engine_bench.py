@@ -87,13 +87,11 @@ def flowc_shared_prefix(engine, branches: int, prefix_len: int, suffix: int, voc
     prefix = random_prompt(rng, prefix_len, vocab)
     handle = engine.prefill(prefix)
     prompts = [prefix + [rng.randrange(10, vocab - 10)] for _ in range(branches)]
-    backend, graphs = engine.runner.attention_backend, engine.runner.decode_graphs
+    backend = engine.runner.attention_backend
     runs: dict[str, list[float]] = {}
     for index, cascade in enumerate([True, False] * (repeats + 1)):
         name = "cascade" if cascade else "plain"
-        backend.use_cascade = cascade
-        if graphs is not None:
-            graphs.backend = backend if cascade else None
+        backend.use_cascade = cascade  # decode graphs follow: the backend names their variant
         seconds = flowc_generate(engine, prompts, [suffix] * branches)
         first = flowc_generate(engine, prompts, [1] * branches)
         if index < 2:
@@ -105,8 +103,6 @@ def flowc_shared_prefix(engine, branches: int, prefix_len: int, suffix: int, voc
     consecutive = bool(pages) and pages == list(range(pages[0], pages[0] + len(pages)))
     engine.release(handle)
     backend.use_cascade = True
-    if graphs is not None:
-        graphs.backend = backend
     return {name: statistics.median(values) for name, values in runs.items()} | {
         "runs": runs, "prefix_pages_consecutive": consecutive}
 

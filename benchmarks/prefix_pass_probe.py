@@ -30,8 +30,8 @@ from cascade_layers import shared_prefix_case  # noqa: E402
 from triton.tools.tensor_descriptor import TensorDescriptor  # noqa: E402
 
 from engine.attention.triton_backend import TritonBackend  # noqa: E402
-from engine.attention.triton_cascade import prefix_partials  # noqa: E402
 from engine.attention.triton_common import LOG2E, KernelConfig  # noqa: E402
+from engine.testing.cascade_two_launch import prefix_partials  # noqa: E402
 
 MODES = {"paged": 0, "contig": 1, "tma": 2}
 

@@ -179,9 +179,6 @@ def main() -> None:
     prompts = [prefix + [rng.randrange(10, shape.vocab_size - 10)] for _ in range(args.branches)]
     for cascade in (True, False):
         engine.runner.attention_backend.use_cascade = cascade
-        if engine.runner.decode_graphs is not None:
-            graphs = engine.runner.decode_graphs
-            graphs.backend = engine.runner.attention_backend if cascade else None
         seconds, steps, text = profiled(engine, prompts, args.new, args.lines)
         report.append(f"## shared prefix {args.branches} x {args.prefix}, cascade={cascade}: "
                       f"{steps} steps, {1e3 * seconds / steps:.3f} ms/step\n{text}")

@@ -6,22 +6,25 @@ A decode batch of n sequences runs in the smallest bucket >= n. Rows past n are 
 sequence length 0 (attention writes zeros) and slot -1 (write_kv skips them), so a padded
 replay never touches the KV cache of a live sequence. Block-table columns past the batch's
 width keep stale page numbers that are never read (kernels stop at each sequence's length).
-Only the Triton backend is captured: the torch reference reads lengths on the host.
 
-Batches with prefix groups run in cascade graphs, one per (bucket, number of row tiles of
-the prefix kernel), so that its grid holds no padding tiles: the group metadata is laid out
-at fixed, padded sizes in one static device buffer, copied in only when the grouping
-changes. Batches with extra logits rows (prompt log-probs) run eagerly.
+The attention backend keeps whatever metadata it needs in static buffers of its own, through
+the hooks of its contract (engine/attention/base.py); a bucket holds a graph per variant the
+backend names (0: plain decode). Batches with extra logits rows (prompt log-probs) run
+eagerly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
-from engine.attention.triton_cascade import CascadeMeta, cascade_layout, max_tiles
-from engine.forward import ForwardBatch, PrefixGroup
+from engine.attention.base import AttentionBackend
+from engine.forward import ForwardBatch
+
+if TYPE_CHECKING:
+    from engine.runner import ModelRunner
 
 BUCKETS = (1, 2, 4, 8, 12, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256)
 
@@ -34,25 +37,24 @@ class DecodeGraphs:
     def __init__(
         self,
         forward: Callable[[ForwardBatch], torch.Tensor],
+        backend: AttentionBackend,
         page_size: int,
         max_num_seqs: int,
         max_context: int,
         device: torch.device,
-        backend=None,
         group_size: int = 1,
         head_dim: int = 128,
     ) -> None:
-        """forward(batch) -> logits [num_seqs, vocab]: the model over the engine's KV caches.
-        backend: the TritonBackend inside forward, for cascade graphs (None: no cascade)."""
+        """forward(batch) -> logits [num_seqs, vocab]: the model over the engine's KV caches,
+        attending through `backend`."""
         self.forward = forward
-        self.backend = backend if backend is not None and backend.use_cascade else None
-        self.group_size = group_size
+        self.backend = backend
         self.page_size = page_size
         self.buckets = bucket_sizes(max_num_seqs)
         self.max_pages = -(-max_context // page_size)
         size = self.buckets[-1]
 
-        def zeros(*shape: int, dtype=torch.int64) -> torch.Tensor:
+        def zeros(*shape: int, dtype: torch.dtype = torch.int64) -> torch.Tensor:
             return torch.zeros(shape, dtype=dtype, device=device)
 
         self.input_ids = zeros(size)
@@ -65,31 +67,27 @@ class DecodeGraphs:
         self.logits_indices = torch.arange(size, dtype=torch.int64, device=device)
         self.graphs: dict[tuple[int, int], torch.cuda.CUDAGraph] = {}
         self.outputs: dict[tuple[int, int], torch.Tensor] = {}
-        self.pool = None
-        self._cascade_key: tuple = (None, 0)
-        if self.backend is not None:
-            self.block_m = self.backend.cascade_kernel_config(head_dim, device).block_m
-            empty = cascade_layout([], size, page_size, group_size, self.block_m)
-            self.max_tiles = max_tiles(size, group_size, self.block_m)
-            self.cascade_flat = empty.padded(size, self.max_tiles).flat().to(device)
+        self.pool: tuple[int, int] | None = None
+        backend.init_cuda_graphs(size, self.max_pages, page_size, group_size, head_dim, device)
 
     @classmethod
-    def for_runner(cls, runner) -> DecodeGraphs | None:
-        """Graphs for a ModelRunner when it runs on CUDA with the Triton backend and its
-        config allows them; None otherwise."""
+    def for_runner(cls, runner: ModelRunner) -> DecodeGraphs | None:
+        """Graphs for a ModelRunner when it runs on CUDA with a backend that supports them
+        and its config allows them; None otherwise."""
         if not runner.config.use_cuda_graphs or runner.device.type != "cuda":
             return None
-        if getattr(runner.attention_backend, "name", "") != "triton":
+        if not runner.attention_backend.supports_cuda_graphs:
             return None
+        cfg = runner.model_config
         return cls(
             lambda batch: runner.model(batch, runner.kv_caches),
+            runner.attention_backend,
             runner.page_size,
             runner.config.max_num_seqs,
-            runner.model_config.max_position_embeddings,
+            cfg.max_position_embeddings,
             runner.device,
-            backend=runner.attention_backend,
-            group_size=runner.model_config.num_heads // runner.model_config.num_kv_heads,
-            head_dim=runner.model_config.head_dim,
+            group_size=cfg.num_heads // cfg.num_kv_heads,
+            head_dim=cfg.head_dim,
         )
 
     def can_run(self, batch: ForwardBatch) -> bool:
@@ -105,10 +103,7 @@ class DecodeGraphs:
         valid until the next replay)."""
         count = batch.num_seqs
         bucket = next(b for b in self.buckets if b >= count)
-        tiles = 0
-        if batch.prefix_groups and self.backend is not None:
-            tiles = self._fill_cascade(batch)
-        key = (bucket, tiles)
+        key = (bucket, self.backend.graph_variant(batch))
         self._fill(batch, count, bucket)
         if key not in self.graphs:
             self._capture(key)
@@ -125,40 +120,6 @@ class DecodeGraphs:
             if (bucket, 0) not in self.graphs:
                 self._capture((bucket, 0))
 
-    def _fill_cascade(self, batch: ForwardBatch) -> int:
-        """Lay the batch's groups out in the static buffer; return their row tiles."""
-        key = (batch.num_seqs, tuple(batch.prefix_groups))
-        if key == self._cascade_key[0]:  # the static buffer already holds this layout
-            return self._cascade_key[1]
-        size = self.buckets[-1]
-        layout = cascade_layout(
-            batch.prefix_groups, batch.num_seqs, self.page_size, self.group_size, self.block_m
-        )
-        # from pageable memory: the copy completes before the host reuses its buffer
-        self.cascade_flat.copy_(layout.padded(size, self.max_tiles).flat())
-        self._cascade_key = (key, len(layout.tile_group))
-        return len(layout.tile_group)
-
-    def _static_meta(self, bucket: int, tiles: int) -> CascadeMeta:
-        """Metadata views for a graph whose grid has exactly `tiles` row tiles (graphs are
-        captured per tile count, so no program of the prefix kernel is padding)."""
-        size = self.buckets[-1]
-        empty = cascade_layout([], size, self.page_size, self.group_size, self.block_m)
-        members, starts, prefix_lens, tile_group, tile_row, kv_starts, prefix_rows = (
-            empty.padded(size, self.max_tiles).views(self.cascade_flat))
-        return CascadeMeta(
-            members,
-            starts,
-            prefix_lens,
-            tile_group[:tiles],
-            tile_row[:tiles],
-            kv_starts[:bucket],
-            prefix_rows,
-            num_tiles=tiles,
-            work_tiles=tiles,
-            max_prefix_len=self.max_pages * self.page_size,
-        )
-
     def _fill(self, batch: ForwardBatch, count: int, bucket: int) -> None:
         self.input_ids[:count].copy_(batch.input_ids, non_blocking=True)
         self.positions[:count].copy_(batch.positions, non_blocking=True)
@@ -170,7 +131,7 @@ class DecodeGraphs:
             self.seq_lens[count:bucket].zero_()
             self.slot_mapping[count:bucket].fill_(-1)
 
-    def _static_batch(self, bucket: int, cascade: bool) -> ForwardBatch:
+    def _static_batch(self, bucket: int) -> ForwardBatch:
         return ForwardBatch(
             input_ids=self.input_ids[:bucket],
             positions=self.positions[:bucket],
@@ -184,17 +145,14 @@ class DecodeGraphs:
             max_query_len=1,
             max_seq_len=self.max_pages * self.page_size,
             is_decode=True,
-            # a placeholder: the backend reads the pinned static metadata instead
-            prefix_groups=[PrefixGroup((0,), 1)] if cascade else [],
         )
 
     @torch.inference_mode()
     def _capture(self, key: tuple[int, int]) -> None:
-        """key: (bucket, row tiles of the cascade layout; 0 for plain decode)."""
-        bucket, tiles = key
-        batch = self._static_batch(bucket, tiles > 0)
-        if tiles:
-            self.backend.pin_cascade_meta(batch, self._static_meta(bucket, tiles))
+        """key: (bucket, the backend's variant; 0 for plain decode)."""
+        bucket, variant = key
+        batch = self._static_batch(bucket)
+        self.backend.prepare_capture(batch, variant)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):

@@ -34,8 +34,12 @@ class _Group:
     visible: torch.Tensor  # [B, 1, max_q, S]: the keys each query sees
 
 
+_NO_GRAPHS = "the torch reference backend runs without CUDA graphs"
+
+
 class TorchReferenceBackend(AttentionBackend):
     name = "reference"
+    supports_cuda_graphs = False  # attend plans its work from the batch's lengths on the host
 
     def __init__(self) -> None:
         self._batch: ForwardBatch | None = None
@@ -54,6 +58,16 @@ class TorchReferenceBackend(AttentionBackend):
         for group in self._groups:
             out[group.rows] = _attend_group(q, k_cache, v_cache, group, scale).to(q.dtype)
         return out
+
+    def init_cuda_graphs(self, max_num_seqs: int, max_pages: int, page_size: int,
+                         group_size: int, head_dim: int, device: torch.device) -> None:
+        raise NotImplementedError(_NO_GRAPHS)
+
+    def graph_variant(self, batch: ForwardBatch) -> int:
+        raise NotImplementedError(_NO_GRAPHS)
+
+    def prepare_capture(self, batch: ForwardBatch, variant: int) -> None:
+        raise NotImplementedError(_NO_GRAPHS)
 
 
 def _plan(batch: ForwardBatch, num_heads: int, page_size: int, device) -> list[_Group]:

@@ -2,7 +2,7 @@
 
 Decode batches go through split-K decode; when the batch names prefix groups, the shared
 prefix of each group is attended once for all members (cascade) and merged with each
-member's suffix, the prefix and suffix passes in one launch (or two: fused_cascade=False).
+member's suffix, the prefix and suffix passes in one launch.
 Any other batch (prefill, extend, mixed) goes through the prefill kernel.
 Per-batch metadata (cascade groups) is built once per ForwardBatch and reused by every layer.
 """
@@ -20,7 +20,7 @@ from engine.attention.triton_cascade import (
     prefix_splits,
     resident_programs,
 )
-from engine.attention.triton_cascade_fused import cascade_partials, cascade_partials_unfused
+from engine.attention.triton_cascade_fused import cascade_partials
 from engine.attention.triton_common import (
     LOG2E,
     KernelConfig,
@@ -29,10 +29,11 @@ from engine.attention.triton_common import (
     use_ieee,
 )
 from engine.attention.triton_decode import decode_partials, decode_splits
+from engine.attention.triton_graphs import CascadeGraphMeta
 from engine.attention.triton_kv import write_kv
 from engine.attention.triton_merge import merge_partials
 from engine.attention.triton_prefill import prefill_attention
-from engine.forward import ForwardBatch
+from engine.forward import ForwardBatch, PrefixGroup
 
 CASCADE_CONFIGS = {  # by head_dim <= key; tuned on an H100 (benchmarks/cascade_variants.py)
     64: KernelConfig(block_m=64, block_n=64, num_warps=4, num_stages=4),
@@ -56,6 +57,7 @@ def _smem_per_sm(device: torch.device) -> int:
 
 class TritonBackend(AttentionBackend):
     name = "triton"
+    supports_cuda_graphs = True
 
     def __init__(
         self,
@@ -65,20 +67,18 @@ class TritonBackend(AttentionBackend):
         cascade_config: KernelConfig | None = None,
         prefill_config: KernelConfig | None = None,
         fixed_prefix_splits: int | None = None,
-        fused_cascade: bool = True,
     ):
         """fixed_decode_splits: a constant split count (CUDA graphs need a static grid).
-        The configs override the kernels' tile shapes (None: the defaults). fused_cascade:
-        the cascade's prefix and suffix passes in one launch (False: one launch each)."""
+        The configs override the kernels' tile shapes (None: the defaults)."""
         self.use_cascade = use_cascade
         self.fixed_decode_splits = fixed_decode_splits
         self.decode_config = decode_config
         self.cascade_config = cascade_config
         self.prefill_config = prefill_config
         self.fixed_prefix_splits = fixed_prefix_splits
-        self.fused_cascade = fused_cascade
         self._meta_batch: ForwardBatch | None = None
         self._meta: CascadeMeta | None = None
+        self._graph_meta: CascadeGraphMeta | None = None
 
     def write_kv(
         self,
@@ -137,9 +137,28 @@ class TritonBackend(AttentionBackend):
         default = next(c for size, c in sorted(CASCADE_CONFIGS.items()) if head_dim <= size)
         return pick_config(device, default, self.cascade_config)
 
-    def pin_cascade_meta(self, batch: ForwardBatch, meta: CascadeMeta) -> None:
-        """Use `meta` for `batch` (CUDA graphs: static buffers filled before each replay)."""
-        self._meta_batch, self._meta = batch, meta
+    def init_cuda_graphs(self, max_num_seqs: int, max_pages: int, page_size: int,
+                         group_size: int, head_dim: int, device: torch.device) -> None:
+        block_m = self.cascade_kernel_config(head_dim, device).block_m
+        self._graph_meta = CascadeGraphMeta(max_num_seqs, max_pages, page_size, group_size,
+                                            block_m, device)
+
+    def graph_variant(self, batch: ForwardBatch) -> int:
+        """The cascade layout's row tiles (a graph per tile count keeps padding tiles out of
+        the prefix kernel's grid); 0 without prefix groups."""
+        if not (self.use_cascade and batch.prefix_groups):
+            return 0
+        assert self._graph_meta is not None
+        return self._graph_meta.fill(batch)
+
+    def prepare_capture(self, batch: ForwardBatch, variant: int) -> None:
+        if variant == 0:
+            return
+        assert self._graph_meta is not None
+        # a placeholder group: attend reads the pinned static metadata instead
+        batch.prefix_groups = [PrefixGroup((0,), 1)]
+        self._meta_batch = batch
+        self._meta = self._graph_meta.static_meta(batch.num_seqs, variant)
 
     def cascade_meta(
         self, batch: ForwardBatch, group_size: int, block_m: int, device
@@ -170,13 +189,8 @@ class TritonBackend(AttentionBackend):
         pre_splits = self.fixed_prefix_splits or prefix_splits(meta, num_kv_heads, sms, resident)
         slots = splits + pre_splits
         out_part = q.new_empty((num_seqs, num_heads, slots, head_dim), dtype=torch.float32)
-        if self.fused_cascade:  # writes every slot
-            lse_part = q.new_empty((num_seqs, num_heads, slots), dtype=torch.float32)
-        else:
-            lse_part = q.new_full((num_seqs, num_heads, slots), float("-inf"),
-                                  dtype=torch.float32)
-        fill = cascade_partials if self.fused_cascade else cascade_partials_unfused
-        fill(
+        lse_part = q.new_empty((num_seqs, num_heads, slots), dtype=torch.float32)  # all written
+        cascade_partials(
             q,
             k_cache,
             v_cache,

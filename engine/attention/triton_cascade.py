@@ -12,7 +12,6 @@ suffix programs in one launch.
 
 from __future__ import annotations
 
-import torch
 import triton
 import triton.language as tl
 
@@ -25,7 +24,6 @@ from engine.attention.triton_cascade_meta import (  # noqa: F401  (re-exported)
 )
 from engine.attention.triton_common import (
     KernelConfig,
-    kv_descriptors,
     load_kv_pages,
     load_kv_tiles,
     softmax_step,
@@ -183,90 +181,6 @@ def prefix_program(
     tl.store(lse_part + member64 * stride_lb + heads * stride_lh + slot, lse, mask=row_mask)
 
 
-@triton.jit
-def _prefix_kernel(
-    q_ptr,
-    k_cache,
-    v_cache,
-    out_part,
-    lse_part,
-    block_tables,
-    query_start,
-    members,
-    group_start,
-    prefix_lens,
-    tile_group,
-    tile_row,
-    prefix_rows,
-    k_desc,
-    v_desc,
-    stride_qt,
-    stride_qh,
-    stride_page,
-    stride_slot,
-    stride_head,
-    stride_bt,
-    stride_ob,
-    stride_oh,
-    stride_os,
-    stride_lb,
-    stride_lh,
-    qk_scale,
-    first_slot,
-    GROUP: tl.constexpr,
-    HEAD_DIM: tl.constexpr,
-    BLOCK_D: tl.constexpr,
-    PAGE_SIZE: tl.constexpr,
-    BLOCK_M: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    NUM_SPLITS: tl.constexpr,
-    IEEE: tl.constexpr,
-    USE_TMA: tl.constexpr,
-):
-    prefix_program(
-        tl.program_id(0),
-        tl.program_id(1),
-        tl.program_id(2),
-        q_ptr,
-        k_cache,
-        v_cache,
-        out_part,
-        lse_part,
-        block_tables,
-        query_start,
-        members,
-        group_start,
-        prefix_lens,
-        tile_group,
-        tile_row,
-        prefix_rows,
-        k_desc,
-        v_desc,
-        stride_qt,
-        stride_qh,
-        stride_page,
-        stride_slot,
-        stride_head,
-        stride_bt,
-        stride_ob,
-        stride_oh,
-        stride_os,
-        stride_lb,
-        stride_lh,
-        qk_scale,
-        first_slot,
-        GROUP,
-        HEAD_DIM,
-        BLOCK_D,
-        PAGE_SIZE,
-        BLOCK_M,
-        BLOCK_N,
-        NUM_SPLITS,
-        IEEE,
-        USE_TMA,
-    )
-
-
 def prefix_splits(meta: CascadeMeta, num_kv_heads: int, num_sms: int, resident: int) -> int:
     """Split the shared prefix so its programs fill two thirds of the program slots of the
     GPU (`resident` prefix programs fit on one SM), leaving the rest to the suffix programs
@@ -283,64 +197,3 @@ def resident_programs(config: KernelConfig, head_dim: int, smem_per_sm: int) -> 
     a K and a V tile of block_n x head_dim in 16 bits."""
     stage = 2 * config.block_n * triton.next_power_of_2(head_dim) * 2
     return max(1, smem_per_sm // (config.num_stages * stage))
-
-
-def prefix_partials(
-    q: torch.Tensor,
-    k_cache: torch.Tensor,
-    v_cache: torch.Tensor,
-    block_tables: torch.Tensor,
-    query_start: torch.Tensor,
-    meta: CascadeMeta,
-    qk_scale: float,
-    out_part: torch.Tensor,
-    lse_part: torch.Tensor,
-    first_slot: int,
-    num_splits: int,
-    ieee: bool,
-    config: KernelConfig,
-) -> None:
-    """Fill slots [first_slot, first_slot + num_splits) of every group member; the row tiles
-    in `meta` must have been built with config.block_m."""
-    _, page_size, num_kv_heads, head_dim = k_cache.shape
-    descriptors = kv_descriptors(k_cache, v_cache, config.block_n)
-    _prefix_kernel[(meta.num_tiles, num_kv_heads, num_splits)](
-        q,
-        k_cache,
-        v_cache,
-        out_part,
-        lse_part,
-        block_tables,
-        query_start,
-        meta.members,
-        meta.group_start,
-        meta.prefix_lens,
-        meta.tile_group,
-        meta.tile_row,
-        meta.prefix_rows,
-        *(descriptors or (k_cache, v_cache)),
-        q.stride(0),
-        q.stride(1),
-        k_cache.stride(0),
-        k_cache.stride(1),
-        k_cache.stride(2),
-        block_tables.stride(0),
-        out_part.stride(0),
-        out_part.stride(1),
-        out_part.stride(2),
-        lse_part.stride(0),
-        lse_part.stride(1),
-        qk_scale,
-        first_slot,
-        GROUP=q.shape[1] // num_kv_heads,
-        HEAD_DIM=head_dim,
-        BLOCK_D=triton.next_power_of_2(head_dim),
-        PAGE_SIZE=page_size,
-        BLOCK_M=config.block_m,
-        BLOCK_N=config.block_n,
-        NUM_SPLITS=num_splits,
-        IEEE=ieee,
-        USE_TMA=descriptors is not None,
-        num_warps=config.num_warps,
-        num_stages=config.num_stages,
-    )

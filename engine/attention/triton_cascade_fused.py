@@ -17,13 +17,12 @@ import torch
 import triton
 import triton.language as tl
 
-from engine.attention.triton_cascade import prefix_partials, prefix_program
+from engine.attention.triton_cascade import prefix_program
 from engine.attention.triton_cascade_meta import CascadeMeta
 from engine.attention.triton_common import KernelConfig, kv_descriptors, pick_config
 from engine.attention.triton_decode import (
     DECODE_CONFIG,
     decode_block_h,
-    decode_partials,
     decode_program,
 )
 
@@ -223,9 +222,9 @@ def cascade_partials(
     decode_config: KernelConfig | None = None,
 ) -> None:
     """What decode_partials(kv_starts=meta.kv_starts) into slots [0, num_splits) followed by
-    prefix_partials into [num_splits, num_splits + num_prefix_splits) fill, in one launch;
-    the prefix slots of sequences outside every group get log-sum-exp -inf, so every slot of
-    lse_part is written.
+    the prefix pass (engine/testing/cascade_two_launch.py) into [num_splits, num_splits +
+    num_prefix_splits) fill, in one launch; the prefix slots of sequences outside every group
+    get log-sum-exp -inf, so every slot of lse_part is written.
     `config` is the prefix pass's (its block_m built meta's row tiles) and sets num_warps and
     num_stages for both; `decode_config` gives the suffix pass's key tile (None: default)."""
     num_seqs = seq_lens.shape[0]
@@ -283,55 +282,4 @@ def cascade_partials(
         USE_TMA=descriptors is not None,
         num_warps=config.num_warps,
         num_stages=config.num_stages,
-    )
-
-
-def cascade_partials_unfused(
-    q: torch.Tensor,
-    k_cache: torch.Tensor,
-    v_cache: torch.Tensor,
-    block_tables: torch.Tensor,
-    seq_lens: torch.Tensor,
-    query_start: torch.Tensor,
-    meta: CascadeMeta,
-    qk_scale: float,
-    out_part: torch.Tensor,
-    lse_part: torch.Tensor,
-    num_splits: int,
-    num_prefix_splits: int,
-    ieee: bool,
-    config: KernelConfig,
-    decode_config: KernelConfig | None = None,
-) -> None:
-    """The slots of cascade_partials from two launches, the suffix pass then the prefix pass
-    (the suffix pass with decode_config's warps and stages)."""
-    decode_partials(
-        q,
-        k_cache,
-        v_cache,
-        block_tables,
-        seq_lens,
-        query_start,
-        qk_scale,
-        out_part,
-        lse_part,
-        num_splits,
-        ieee,
-        kv_starts=meta.kv_starts,
-        config=decode_config,
-    )
-    prefix_partials(
-        q,
-        k_cache,
-        v_cache,
-        block_tables,
-        query_start,
-        meta,
-        qk_scale,
-        out_part,
-        lse_part,
-        num_splits,
-        num_prefix_splits,
-        ieee,
-        config,
     )

@@ -24,6 +24,7 @@ KERNEL_MODULES = [
     "engine.attention.triton_cascade_meta",
     "engine.attention.triton_cascade",
     "engine.attention.triton_cascade_fused",
+    "engine.testing.cascade_two_launch",
     "engine.attention.triton_backend",
 ]
 
@@ -46,6 +47,7 @@ from engine.testing.paged_cases import (  # noqa: E402
 
 TritonBackend = triton_backend.TritonBackend
 cascade_fused = sys.modules["engine.attention.triton_cascade_fused"]
+two_launch = sys.modules["engine.testing.cascade_two_launch"]
 cascade_meta = sys.modules["engine.attention.triton_cascade_meta"]
 triton_common = sys.modules["engine.attention.triton_common"]
 triton_merge = sys.modules["engine.attention.triton_merge"]
@@ -294,7 +296,7 @@ def _partials(case, fused: bool, splits: int, prefix_splits: int, meta=None):
     out_part = torch.zeros(num_seqs, num_heads, slots, dim)
     # the fused launch writes every log-sum-exp slot: start it from NaN, not -inf
     lse_part = torch.full((num_seqs, num_heads, slots), float("nan" if fused else "-inf"))
-    fill = cascade_fused.cascade_partials if fused else cascade_fused.cascade_partials_unfused
+    fill = cascade_fused.cascade_partials if fused else two_launch.cascade_partials_unfused
     fill(
         case.q,
         case.k_cache,
@@ -355,9 +357,8 @@ def test_fused_cascade_with_padding_tiles_and_sequences():
     assert (out_part[batch.num_seqs :] == 0).all()
 
 
-@pytest.mark.parametrize("fused", [True, False])
-def test_backend_cascade_paths_match_reference(fused):
-    backend = TritonBackend(fixed_decode_splits=2, fixed_prefix_splits=3, fused_cascade=fused)
+def test_backend_cascade_path_matches_reference():
+    backend = TritonBackend(fixed_decode_splits=2, fixed_prefix_splits=3)
     _check(
         [32, 40, 33, 5, 48],
         [1] * 5,

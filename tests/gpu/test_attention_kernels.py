@@ -12,12 +12,9 @@ if not torch.cuda.is_available():
 
 from engine.attention.triton_backend import TritonBackend  # noqa: E402
 from engine.attention.triton_cascade import build_cascade_meta  # noqa: E402
-from engine.attention.triton_cascade_fused import (  # noqa: E402
-    cascade_partials,
-    cascade_partials_unfused,
-    suffix_config,
-)
+from engine.attention.triton_cascade_fused import cascade_partials, suffix_config  # noqa: E402
 from engine.attention.triton_common import LOG2E, use_ieee  # noqa: E402
+from engine.testing.cascade_two_launch import cascade_partials_unfused  # noqa: E402
 from engine.testing.paged_cases import (  # noqa: E402
     kernel_matrix,
     make_case,
@@ -27,27 +24,15 @@ from engine.testing.paged_cases import (  # noqa: E402
 
 TOL = {torch.bfloat16: 1e-2, torch.float32: 1e-5}
 MATRIX = kernel_matrix()
-RUNS = [
-    (spec, fused)
-    for spec in MATRIX
-    for fused in ((True, False) if spec.kernel == "cascade" else (True,))
-]
 CASCADES = [spec for spec in MATRIX if spec.kernel == "cascade"]
 FUSED_SPECS = CASCADES[:3] + CASCADES[4::3] + CASCADES[-1:]  # GQA 1/4/8, every page/dim, fp32
 
 
-def _run_id(run) -> str:
-    spec, fused = run
-    if spec.kernel != "cascade":
-        return spec.name
-    return f"{spec.name}-{'fused' if fused else 'unfused'}"
-
-
-@pytest.mark.parametrize(("spec", "fused"), RUNS, ids=[_run_id(run) for run in RUNS])
-def test_kernel_matches_reference(spec, fused):
+@pytest.mark.parametrize("spec", MATRIX, ids=lambda spec: spec.name)
+def test_kernel_matches_reference(spec):
     torch.backends.cuda.matmul.allow_tf32 = False
     case = spec.make("cuda", seed=MATRIX.index(spec))
-    backend = TritonBackend(use_cascade=spec.kernel == "cascade", fused_cascade=fused)
+    backend = TritonBackend(use_cascade=spec.kernel == "cascade")
     assert case.batch.is_decode == all(n == 1 for n in spec.query_lens)
     backend.write_kv(case.k_cache, case.v_cache, case.k_new, case.v_new, case.batch.slot_mapping)
     scale = spec.head_dim**-0.5

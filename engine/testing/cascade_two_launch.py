@@ -1,0 +1,210 @@
+"""The cascade's prefix and suffix passes as two launches (`prefix_partials` after the suffix
+pass of `decode_partials`): the fused launch must fill the same partials slot for slot, and
+the kernel benchmarks time the passes apart."""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from engine.attention.triton_cascade import prefix_program
+from engine.attention.triton_cascade_meta import CascadeMeta
+from engine.attention.triton_common import KernelConfig, kv_descriptors
+from engine.attention.triton_decode import decode_partials
+
+
+@triton.jit
+def _prefix_kernel(
+    q_ptr,
+    k_cache,
+    v_cache,
+    out_part,
+    lse_part,
+    block_tables,
+    query_start,
+    members,
+    group_start,
+    prefix_lens,
+    tile_group,
+    tile_row,
+    prefix_rows,
+    k_desc,
+    v_desc,
+    stride_qt,
+    stride_qh,
+    stride_page,
+    stride_slot,
+    stride_head,
+    stride_bt,
+    stride_ob,
+    stride_oh,
+    stride_os,
+    stride_lb,
+    stride_lh,
+    qk_scale,
+    first_slot,
+    GROUP: tl.constexpr,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    PAGE_SIZE: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    NUM_SPLITS: tl.constexpr,
+    IEEE: tl.constexpr,
+    USE_TMA: tl.constexpr,
+):
+    prefix_program(
+        tl.program_id(0),
+        tl.program_id(1),
+        tl.program_id(2),
+        q_ptr,
+        k_cache,
+        v_cache,
+        out_part,
+        lse_part,
+        block_tables,
+        query_start,
+        members,
+        group_start,
+        prefix_lens,
+        tile_group,
+        tile_row,
+        prefix_rows,
+        k_desc,
+        v_desc,
+        stride_qt,
+        stride_qh,
+        stride_page,
+        stride_slot,
+        stride_head,
+        stride_bt,
+        stride_ob,
+        stride_oh,
+        stride_os,
+        stride_lb,
+        stride_lh,
+        qk_scale,
+        first_slot,
+        GROUP,
+        HEAD_DIM,
+        BLOCK_D,
+        PAGE_SIZE,
+        BLOCK_M,
+        BLOCK_N,
+        NUM_SPLITS,
+        IEEE,
+        USE_TMA,
+    )
+
+
+def prefix_partials(
+    q: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    block_tables: torch.Tensor,
+    query_start: torch.Tensor,
+    meta: CascadeMeta,
+    qk_scale: float,
+    out_part: torch.Tensor,
+    lse_part: torch.Tensor,
+    first_slot: int,
+    num_splits: int,
+    ieee: bool,
+    config: KernelConfig,
+) -> None:
+    """Fill slots [first_slot, first_slot + num_splits) of every group member; the row tiles
+    in `meta` must have been built with config.block_m."""
+    _, page_size, num_kv_heads, head_dim = k_cache.shape
+    descriptors = kv_descriptors(k_cache, v_cache, config.block_n)
+    _prefix_kernel[(meta.num_tiles, num_kv_heads, num_splits)](
+        q,
+        k_cache,
+        v_cache,
+        out_part,
+        lse_part,
+        block_tables,
+        query_start,
+        meta.members,
+        meta.group_start,
+        meta.prefix_lens,
+        meta.tile_group,
+        meta.tile_row,
+        meta.prefix_rows,
+        *(descriptors or (k_cache, v_cache)),
+        q.stride(0),
+        q.stride(1),
+        k_cache.stride(0),
+        k_cache.stride(1),
+        k_cache.stride(2),
+        block_tables.stride(0),
+        out_part.stride(0),
+        out_part.stride(1),
+        out_part.stride(2),
+        lse_part.stride(0),
+        lse_part.stride(1),
+        qk_scale,
+        first_slot,
+        GROUP=q.shape[1] // num_kv_heads,
+        HEAD_DIM=head_dim,
+        BLOCK_D=triton.next_power_of_2(head_dim),
+        PAGE_SIZE=page_size,
+        BLOCK_M=config.block_m,
+        BLOCK_N=config.block_n,
+        NUM_SPLITS=num_splits,
+        IEEE=ieee,
+        USE_TMA=descriptors is not None,
+        num_warps=config.num_warps,
+        num_stages=config.num_stages,
+    )
+
+
+def cascade_partials_unfused(
+    q: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    block_tables: torch.Tensor,
+    seq_lens: torch.Tensor,
+    query_start: torch.Tensor,
+    meta: CascadeMeta,
+    qk_scale: float,
+    out_part: torch.Tensor,
+    lse_part: torch.Tensor,
+    num_splits: int,
+    num_prefix_splits: int,
+    ieee: bool,
+    config: KernelConfig,
+    decode_config: KernelConfig | None = None,
+) -> None:
+    """The slots of cascade_partials from two launches, the suffix pass then the prefix pass
+    (the suffix pass with decode_config's warps and stages)."""
+    decode_partials(
+        q,
+        k_cache,
+        v_cache,
+        block_tables,
+        seq_lens,
+        query_start,
+        qk_scale,
+        out_part,
+        lse_part,
+        num_splits,
+        ieee,
+        kv_starts=meta.kv_starts,
+        config=decode_config,
+    )
+    prefix_partials(
+        q,
+        k_cache,
+        v_cache,
+        block_tables,
+        query_start,
+        meta,
+        qk_scale,
+        out_part,
+        lse_part,
+        num_splits,
+        num_prefix_splits,
+        ieee,
+        config,
+    )
