@@ -31,13 +31,11 @@ from engine.kv.manager import KVManager
 from engine.kv.radix_cache import RadixNode
 from engine.overlap import OverlapDecoder, StepTokens
 from engine.requests import (
-    KVUsage,
     Limits,
     Request,
     StepOutput,
     check_prompt,
     check_request,
-    context_length,
     is_constrained,
 )
 from engine.sampling import Sampler, make_generator
@@ -73,7 +71,7 @@ class LLMEngine:
         self.scheduler = Scheduler(self.kv, self.config.max_num_seqs,
                                    self.config.max_batch_tokens, self.config.prefill_chunk)
         self.limits = Limits(vocab_size=int(loaded.model_config.vocab_size),
-                             max_context=context_length(loaded.model_config),
+                             max_context=loaded.model_config.max_position_embeddings,
                              page_size=pool.page_size, pool_pages=pool.capacity)
         self.sampler = Sampler()
         self._grammars = None if self.tokenizer is None else GrammarCompiler(
@@ -365,10 +363,6 @@ class LLMEngine:
         return True
 
     # -- introspection ------------------------------------------------------------------------
-    def kv_usage(self) -> KVUsage:
-        return KVUsage(self.kv.pool.num_used, self.kv.live_tokens(self.scheduler.running),
-                       self.kv.page_size)
-
     def stats(self) -> EngineStats:
         c = self.counters
         return EngineStats(

@@ -33,16 +33,6 @@ class StepOutput(NamedTuple):
     finished: Generation | None = None
 
 
-class KVUsage(NamedTuple):
-    pages_in_use: int
-    live_tokens: int
-    page_size: int
-
-    @property
-    def fill(self) -> float:
-        return self.live_tokens / max(1, self.pages_in_use * self.page_size)
-
-
 @dataclass
 class Request:
     seq: Sequence
@@ -133,14 +123,6 @@ def check_request(token_ids: Any, sampling: SamplingParams, limits: Limits) -> l
         raise PromptTooLongError(f"the request needs up to {needed} KV pages ({total} tokens) but "
                               f"the engine has only {limits.pool_pages}")
     return ids
-
-
-def context_length(model_config: Any) -> int:
-    for name in ("max_position_embeddings", "max_context", "max_seq_len"):
-        value = getattr(model_config, name, None)
-        if value:
-            return int(value)
-    return 2048
 
 
 def is_constrained(sampling: SamplingParams) -> bool:
