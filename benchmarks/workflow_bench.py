@@ -28,10 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import flowc  # noqa: E402
-from compiler.graphapi import load  # noqa: E402
-from engine import AsyncEngine  # noqa: E402
-from engine.config import EngineConfig  # noqa: E402
-from engine.executor import Executor  # noqa: E402
+from engine import AsyncEngine, EngineConfig  # noqa: E402
+from executor import Executor  # noqa: E402
+from graph import load  # noqa: E402
 
 
 def capped(spec: dict[str, Any], max_tokens: int) -> dict[str, Any]:
@@ -52,7 +51,7 @@ def capped(spec: dict[str, Any], max_tokens: int) -> dict[str, Any]:
 
 
 async def run_once(engine: AsyncEngine, plan: Any, tools: Any, optimize: bool) -> dict[str, Any]:
-    executor = Executor(plan, engine, engine.tokenizer, tools, optimize=optimize)
+    executor = Executor(plan, engine, tools, optimize=optimize)
     started = time.perf_counter()
     result = await executor.run({})
     seconds = time.perf_counter() - started

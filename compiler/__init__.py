@@ -9,8 +9,16 @@ from typing import Any
 from compiler.assemble import assemble
 from compiler.context import CompileContext
 from compiler.pipeline import PassHook, Pipeline, default_pipeline
-from compiler.plan import Plan
-from compiler.tokenizer import load_tokenizer
+from compiler.plan import (
+    Interface,
+    Plan,
+    PrefixGroup,
+    Route,
+    Segment,
+    Step,
+)
+from compiler.segments import Turn, prompt_segments, render_segments
+from compiler.tokenizer import encode_dynamic, load_tokenizer
 
 
 def compile(  # noqa: A001 - the contract's name
@@ -29,4 +37,17 @@ def compile(  # noqa: A001 - the contract's name
     return assemble(ctx)
 
 
-__all__ = ["Plan", "compile"]
+__all__ = [
+    "Interface",
+    "Plan",
+    "PrefixGroup",
+    "Route",
+    "Segment",
+    "Step",
+    "Turn",
+    "compile",
+    "encode_dynamic",
+    "load_tokenizer",
+    "prompt_segments",
+    "render_segments",
+]

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from compiler.context import CompileContext
 from compiler.cost import call_tokens, decode_estimate
-from compiler.plan import Plan, Route, Step
+from compiler.graphapi import MapNode, Node, Workflow, first_readers, is_end_target
+from compiler.plan import Interface, Plan, Route, Step
 from compiler.tokenizer import tokenizer_name
-
-EDITOR_KEYS = ("layout", "ui")  # never change the plan
 
 
 def assemble(ctx: CompileContext) -> Plan:
@@ -25,7 +22,7 @@ def assemble(ctx: CompileContext) -> Plan:
         loops=ctx.loops,
         diagnostics=ctx.diagnostics,
         estimate=ctx.estimate,
-        source=_source(ctx.workflow),
+        interface=_interface(ctx.workflow),
         concurrent=ctx.schedule.concurrent,
     )
 
@@ -54,6 +51,7 @@ def _steps(ctx: CompileContext, scope: str) -> tuple[Step, ...]:
                 call=call,
                 body=_steps(ctx, step_id) if site.node.type == "map" else (),
                 loop=ctx.loop_of.get(step_id),
+                node=_without_ui(site.node),
             )
         )
     return tuple(steps)
@@ -72,19 +70,32 @@ def _routes(ctx: CompileContext) -> tuple[Route, ...]:
                     back_edge=bool(data.get("back_edge")),
                 )
             )
+        routes += _end_routes(ctx, scope.name)
     return tuple(routes)
 
 
-def _source(workflow: Any) -> dict[str, Any]:
-    data = workflow.model_dump(mode="json", by_alias=True)
-    for key in EDITOR_KEYS:
-        data.pop(key, None)
-    _drop_node_ui(data.get("nodes", []))
-    return data
+def _end_routes(ctx: CompileContext, scope: str) -> list[Route]:
+    """The scope's edges to the end of its run ("done"), which join no two steps."""
+    nodes, edges = ctx.workflow.nodes, ctx.workflow.edges
+    if scope:
+        map_node = ctx.sites[scope].node
+        assert isinstance(map_node, MapNode)
+        nodes, edges = map_node.body.nodes, map_node.body.edges
+    ids = [n.id for n in nodes]
+    prefix = f"{scope}." if scope else ""
+    return [Route(prefix + e.from_, e.to, when=e.when, is_else=e.is_else, ends=True)
+            for e in edges if e.from_ in ids and is_end_target(e.to, ids)]
 
 
-def _drop_node_ui(nodes: list[dict[str, Any]]) -> None:
-    for node in nodes:
-        node.pop("ui", None)
-        if node.get("type") == "map":
-            _drop_node_ui(node["body"]["nodes"])
+def _interface(workflow: Workflow) -> Interface:
+    return Interface(inputs=dict(workflow.inputs), state=dict(workflow.state),
+                     outputs=dict(workflow.outputs), defaults=workflow.defaults,
+                     limits=workflow.limits, readers=first_readers(workflow.nodes))
+
+
+def _without_ui(node: Node) -> Node:
+    """The node without editor-only keys (they never change the plan)."""
+    if isinstance(node, MapNode):
+        body = node.body.model_copy(update={"nodes": [_without_ui(n) for n in node.body.nodes]})
+        return node.model_copy(update={"ui": None, "body": body})
+    return node.model_copy(update={"ui": None})

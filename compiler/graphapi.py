@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from graph.dataflow import reads_of, writes_of
 from graph.errors import GraphError, Problem
+from graph.inputs import first_readers
 from graph.load import load, parse
+from graph.model import MapNode, Node, Workflow
 from graph.templates import expression_variables, render, split_template, template_variables
-from graph.topology import Concurrency
+from graph.topology import Concurrency, is_end_target
 from graph.validate import back_edges, node_graph, validate
 
 __all__ = [
     "Concurrency",
     "GraphError",
+    "MapNode",
+    "Node",
     "Problem",
     "back_edges",
+    "Workflow",
     "expression_variables",
+    "first_readers",
+    "is_end_target",
     "load",
     "node_graph",
     "parse",

@@ -8,16 +8,21 @@ Invariants:
 - Every dependency of a step precedes it in `steps`; `stages` are antichains of step ids.
 - A PrefixGroup's static token ids are a common prefix of the static token ids of every
   consumer's call site.
-- `source` is the workflow as loaded (by alias, JSON-ready): the executor reads node
-  templates, arguments and assignments from it.
+- Each step carries its node as the format declares it (editor-only keys dropped) and
+  `interface` the workflow's declarations: with `routes`, the Plan is all a run needs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from pydantic import BaseModel, TypeAdapter
+
+from graph.model import InputSpec, Limits, Node, Sampling, StateSpec
 
 PLAN_VERSION = 1
 
@@ -60,15 +65,36 @@ class Step:
     call: CallSite | None = None
     body: tuple[Step, ...] = ()
     loop: int | None = None  # index into Plan.loops
+    node: Node | None = None  # the node as declared (a map's includes its body)
 
 
 @dataclass(frozen=True)
 class Route:
+    """An edge between two steps of one graph (the workflow's or a map body's)."""
+
     source: str
     target: str
     when: str | None = None
     is_else: bool = False
-    back_edge: bool = False
+    back_edge: bool = False  # closes a cycle: re-triggers its target, never makes it wait
+    ends: bool = False  # targets the end of its graph's run ("done"), no step
+
+    @property
+    def conditional(self) -> bool:
+        """A `when` edge other than `else`."""
+        return self.when is not None and not self.is_else
+
+
+@dataclass(frozen=True)
+class Interface:
+    """What a run of the plan takes and gives: the workflow's declarations."""
+
+    inputs: dict[str, InputSpec] = field(default_factory=dict)
+    state: dict[str, StateSpec] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    defaults: Sampling = field(default_factory=Sampling)
+    limits: Limits = field(default_factory=Limits)
+    readers: dict[str, str] = field(default_factory=dict)  # input -> first node reading it
 
 
 @dataclass(frozen=True)
@@ -141,7 +167,7 @@ class Plan:
     loops: tuple[Loop, ...]
     diagnostics: tuple[Diagnostic, ...]
     estimate: Estimate
-    source: dict[str, Any] = field(default_factory=dict)
+    interface: Interface = field(default_factory=Interface)
     version: int = PLAN_VERSION
     # per stage: the members that may run at the same time as another member of it (a
     # router's `when` and `else` alternatives never do)
@@ -153,8 +179,12 @@ class Plan:
                 return step
         raise KeyError(step_id)
 
+    def walk(self) -> Iterator[Step]:
+        """Every step, map bodies after their map, in plan order."""
+        return _walk(self.steps)
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(self, dict_factory=_json_ready)
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
@@ -166,10 +196,22 @@ class Plan:
         return _build(cls, data)
 
 
-def _walk(steps: tuple[Step, ...]):
+def _walk(steps: tuple[Step, ...]) -> Iterator[Step]:
     for step in steps:
         yield step
         yield from _walk(step.body)
+
+
+def _json_ready(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {name: _dump(value) for name, value in pairs}
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, dict):
+        return {k: _dump(v) for k, v in value.items()}
+    return value
 
 
 def _build(cls: type, data: Any) -> Any:
@@ -182,11 +224,20 @@ def _build(cls: type, data: Any) -> Any:
 
 
 _RECORDS: dict[str, type] = {}
+_MODELS: dict[str, TypeAdapter[Any]] = {
+    "Node | None": TypeAdapter(Node | None),
+    "dict[str, InputSpec]": TypeAdapter(dict[str, InputSpec]),
+    "dict[str, StateSpec]": TypeAdapter(dict[str, StateSpec]),
+    "Sampling": TypeAdapter(Sampling),
+    "Limits": TypeAdapter(Limits),
+}
 
 
 def _convert(annotation: str, value: Any) -> Any:
     if value is None:
         return None
+    if annotation in _MODELS:
+        return _MODELS[annotation].validate_python(value)
     for record_name, record in _RECORDS.items():
         if annotation.startswith(f"tuple[{record_name},") or annotation.startswith(
             f"tuple[tuple[{record_name}"
@@ -203,5 +254,5 @@ def _convert(annotation: str, value: Any) -> Any:
 
 _RECORDS.update(
     {c.__name__: c for c in (Segment, CallSite, Step, Route, PrefixGroup, Thread, Loop,
-                             Diagnostic, Estimate)}
+                             Diagnostic, Estimate, Interface)}
 )

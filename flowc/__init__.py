@@ -12,19 +12,26 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["arun", "compile", "load", "make_engine", "run", "serve"]
+if TYPE_CHECKING:
+    from compiler import Plan
+    from engine.api import EngineAPI
+    from executor import RunEvent, RunResult, ToolRegistry
+    from graph import Workflow
+
+__all__ = ["arun", "compile", "load", "make_engine", "make_tools", "run", "serve"]
 
 
-def load(source: str | bytes | Path | dict[str, Any]) -> Any:
+def load(source: str | bytes | Path | dict[str, Any]) -> Workflow:
     """A validated Workflow from a JSON file path, JSON text or a dict (GraphError if not)."""
-    from compiler.graphapi import load as load_workflow
+    from graph import load as load_workflow
 
     return load_workflow(source)
 
 
-def compile(workflow: Any, tokenizer: Any = None) -> Any:  # noqa: A001 - the public name
+def compile(workflow: Workflow | str | bytes | Path | dict[str, Any],  # noqa: A001
+            tokenizer: Any = None) -> Plan:
     """The Plan of a Workflow (or of anything `load` accepts)."""
     from compiler import compile as compile_workflow
 
@@ -32,61 +39,58 @@ def compile(workflow: Any, tokenizer: Any = None) -> Any:  # noqa: A001 - the pu
 
 
 def make_engine(model: str = "default", optimize: bool = True, seed: int = 0,
-                **config: Any) -> Any:
-    """An AsyncEngine for `model` ("default", a model folder or .gguf file, "dummy:SHAPE");
+                **config: Any) -> EngineAPI:
+    """An engine for `model` ("default", a model folder or .gguf file, "dummy:SHAPE");
     `optimize=False` turns its prefix cache off (the plain orchestrator baseline)."""
-    from engine.config import EngineConfig
-    from engine.engine import AsyncEngine
+    from engine import AsyncEngine, EngineConfig
 
     settings = {"enable_prefix_cache": optimize, **config}
     return AsyncEngine.from_config(EngineConfig(model=model, seed=seed, **settings))
 
 
 async def arun(
-    workflow: Any,
+    workflow: Workflow | str | bytes | Path | dict[str, Any],
     inputs: dict[str, Any] | None = None,
     *,
-    engine: Any = None,
+    engine: EngineAPI | None = None,
     model: str = "default",
-    tools: Any = None,
+    tools: ToolRegistry | None = None,
     tool_files: Iterable[str | Path] = (),
     allow_http: Iterable[str] = (),
     optimize: bool = True,
     seed: int = 0,
-    on_event: Callable[[Any], None] | None = None,
+    on_event: Callable[[RunEvent], None] | None = None,
     cancel: asyncio.Event | None = None,
-) -> Any:
+) -> RunResult:
     """Compile and run a workflow; returns the executor's RunResult. Without `engine`, one is
     made for `model` and closed afterwards."""
-    from engine.executor import Executor
+    from executor import WorkflowRuntime
 
-    own_engine = engine is None
+    own = engine is None
     engine = engine if engine is not None else make_engine(model, optimize, seed)
     try:
         plan = compile(workflow, engine.tokenizer)
         registry = tools if tools is not None else make_tools(tool_files, allow_http)
-        executor = Executor(plan, engine, engine.tokenizer, registry, optimize, seed)
-        return await executor.run(inputs or {}, on_event=on_event, cancel=cancel)
+        runtime = WorkflowRuntime(engine, registry, optimize)
+        return await runtime.run(plan, inputs or {}, seed=seed, on_event=on_event,
+                                 cancel=cancel)
     finally:
-        if own_engine:
+        if own:
             engine.close()
 
 
-def run(workflow: Any, inputs: dict[str, Any] | None = None, **options: Any) -> Any:
+def run(workflow: Workflow | str | bytes | Path | dict[str, Any],
+        inputs: dict[str, Any] | None = None, **options: Any) -> RunResult:
     """`arun` for synchronous callers."""
     return asyncio.run(arun(workflow, inputs, **options))
 
 
-def make_tools(tool_files: Iterable[str | Path] = (), allow_http: Iterable[str] = ()) -> Any:
+def make_tools(tool_files: Iterable[str | Path] = (), allow_http: Iterable[str] = ()
+               ) -> ToolRegistry:
     """The built-in tools, those installed packages publish, and those of `tool_files`."""
-    from engine.tools import ToolRegistry
+    from executor import load_tools
 
-    hosts = list(allow_http)
-    registry = ToolRegistry.with_builtins(allow_http=bool(hosts), hosts=hosts)
-    registry.load_entry_points()
-    for path in tool_files:
-        registry.load_module(path)
-    return registry
+    return load_tools(tool_files, allow_http)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, **settings: Any) -> None:
@@ -96,7 +100,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, **settings: Any) -> None:
     serve_command(host=host, port=port, **settings)
 
 
-def _workflow(workflow: Any) -> Any:
-    from graph.model import Workflow
+def _workflow(workflow: Workflow | str | bytes | Path | dict[str, Any]) -> Workflow:
+    from graph import Workflow
 
     return workflow if isinstance(workflow, Workflow) else load(workflow)

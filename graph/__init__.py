@@ -1,21 +1,59 @@
-"""The workflow format: model, loading, validation, templates, schema and a builder."""
+"""The workflow format: model, loading, validation, templates, inputs, reducers, schema and a
+builder."""
 
 from graph.builder import BodyBuilder, WorkflowBuilder
 from graph.errors import GraphError, Problem
+from graph.inputs import InputError, coerce_input, first_readers, resolve_inputs
 from graph.load import load, load_with_warnings, parse
-from graph.model import Workflow
+from graph.model import (
+    InputSpec,
+    Limits,
+    LlmNode,
+    MapNode,
+    Message,
+    Node,
+    Sampling,
+    SelectNode,
+    SetNode,
+    StateSpec,
+    ToolNode,
+    Workflow,
+)
+from graph.reducers import REDUCERS, ReduceError, Reducer, reducers_of
 from graph.schema import json_schema
+from graph.templates import evaluate, render
 from graph.validate import validate
 
 __all__ = [
+    "REDUCERS",
     "BodyBuilder",
     "GraphError",
+    "InputError",
+    "InputSpec",
+    "Limits",
+    "LlmNode",
+    "MapNode",
+    "Message",
+    "Node",
     "Problem",
+    "ReduceError",
+    "Reducer",
+    "Sampling",
+    "SelectNode",
+    "SetNode",
+    "StateSpec",
+    "ToolNode",
     "Workflow",
     "WorkflowBuilder",
+    "coerce_input",
+    "evaluate",
+    "first_readers",
     "json_schema",
     "load",
     "load_with_warnings",
     "parse",
+    "reducers_of",
+    "render",
+    "resolve_inputs",
     "validate",
 ]

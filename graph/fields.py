@@ -7,29 +7,15 @@ import re
 from typing import Any
 
 from graph.errors import Problem
+from graph.inputs import is_of_type
 from graph.model import IDENTIFIER
-
-TYPE_CHECKS: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "array": (list,),
-    "object": (dict,),
-}
-LIST_REDUCERS = ("append", "extend")
-
-
-def _is_type(value: Any, type_name: str) -> bool:
-    if isinstance(value, bool) and type_name in ("integer", "number"):
-        return False
-    return isinstance(value, TYPE_CHECKS[type_name])
+from graph.reducers import REDUCERS
 
 
 def check_inputs(workflow: Any) -> list[Problem]:
     problems = []
     for name, spec in workflow.inputs.items():
-        if spec.default is not None and not _is_type(spec.default, spec.type):
+        if spec.default is not None and not is_of_type(spec.default, spec.type):
             problems.append(
                 Problem(
                     f"inputs.{name}.default",
@@ -43,23 +29,9 @@ def check_inputs(workflow: Any) -> list[Problem]:
 def check_state(workflow: Any) -> list[Problem]:
     problems = []
     for name, spec in workflow.state.items():
-        given = spec.default is not None
-        if spec.reducer in LIST_REDUCERS and given and not isinstance(spec.default, list):
-            problems.append(
-                Problem(
-                    f"state.{name}.default",
-                    f"reducer '{spec.reducer}' needs a list default, got "
-                    f"{type(spec.default).__name__}: use [] or leave the default out",
-                )
-            )
-        if spec.reducer == "merge" and given and not isinstance(spec.default, dict):
-            problems.append(
-                Problem(
-                    f"state.{name}.default",
-                    f"reducer 'merge' needs an object default, got "
-                    f"{type(spec.default).__name__}: use {{}} or leave the default out",
-                )
-            )
+        problem = REDUCERS[spec.reducer].default_problem(spec)
+        if problem is not None:
+            problems.append(Problem(f"state.{name}.default", problem))
     return problems
 
 

@@ -4,33 +4,40 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from typing import Any
 
+from transformers import PreTrainedTokenizerBase
+
+import compiler
+import graph
+from compiler import Plan
+from graph import Workflow
 from web.store import GraphVersion
 
 
 class PlanCache:
-    def __init__(self, tokenizer: Any, capacity: int = 64) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, capacity: int = 64) -> None:
         self.tokenizer = tokenizer
         self.capacity = capacity
-        self._plans: OrderedDict[tuple[str, int], Any] = OrderedDict()
+        self._plans: OrderedDict[tuple[str, int], Plan] = OrderedDict()
         self._lock = asyncio.Lock()
 
-    async def plan(self, graph: GraphVersion) -> Any:
-        """The Plan of `graph`; raises graph.GraphError when it does not compile."""
-        key = (graph.id, graph.version)
+    async def plan(self, version: GraphVersion) -> Plan:
+        """The Plan of a stored graph version; raises graph.GraphError when it does not
+        compile."""
+        key = (version.id, version.version)
         if key not in self._plans:
-            self.remember(graph, await self.compile(graph.source))
+            workflow = await asyncio.to_thread(graph.parse, version.source)
+            self.remember(version, await self.compile(workflow))
         self._plans.move_to_end(key)
         return self._plans[key]
 
-    async def compile(self, source: dict[str, Any]) -> Any:
-        """Compile a workflow's JSON; raises graph.GraphError when it is invalid."""
+    async def compile(self, workflow: Workflow) -> Plan:
+        """Compile a workflow; raises graph.GraphError when it is invalid."""
         async with self._lock:  # one compile at a time: the tokenizer is shared
-            return await asyncio.to_thread(self._compile, source)
+            return await asyncio.to_thread(self._compile, workflow)
 
-    def remember(self, graph: GraphVersion, plan: Any) -> None:
-        self._plans[(graph.id, graph.version)] = plan
+    def remember(self, version: GraphVersion, plan: Plan) -> None:
+        self._plans[(version.id, version.version)] = plan
         while len(self._plans) > self.capacity:
             self._plans.popitem(last=False)
 
@@ -38,12 +45,9 @@ class PlanCache:
         for key in [k for k in self._plans if k[0] == graph_id]:
             del self._plans[key]
 
-    def _compile(self, source: dict[str, Any]) -> Any:
-        import compiler
-        import graph
-
+    def _compile(self, workflow: Workflow) -> Plan:
         try:
-            return compiler.compile(graph.load(source), tokenizer=self.tokenizer)
+            return compiler.compile(workflow, tokenizer=self.tokenizer)
         except graph.GraphError:
             raise
         except ValueError as exc:  # e.g. a template problem found only while compiling

@@ -17,7 +17,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.api import EngineAPI
+from compiler import Plan
+from executor import RunEvent, Trace, WorkflowRuntime
 from web.limits import Slots
 from web.settings import Settings
 from web.store import FINISHED, EventRecord, Store, new_id
@@ -40,9 +41,9 @@ class LiveRun:
 
 
 class RunManager:
-    def __init__(self, store: Store, engine: EngineAPI, tokenizer: Any, tools: Any,
-                 settings: Settings, slots: Slots) -> None:
-        self.store, self.engine, self.tokenizer, self.tools = store, engine, tokenizer, tools
+    def __init__(self, store: Store, runtime: WorkflowRuntime, settings: Settings,
+                 slots: Slots) -> None:
+        self.store, self.runtime = store, runtime
         self.settings, self.slots = settings, slots
         self.live: dict[str, LiveRun] = {}
 
@@ -50,7 +51,7 @@ class RunManager:
     def in_flight(self) -> int:
         return len(self.live)
 
-    def start(self, graph_id: str, version: int, plan: Any, inputs: dict[str, Any]) -> str:
+    def start(self, graph_id: str, version: int, plan: Plan, inputs: dict[str, Any]) -> str:
         """Store a queued run and start it; raises SlotsFull (429) when no slot is free."""
         self.slots.acquire()
         run_id = new_id("run")
@@ -97,18 +98,15 @@ class RunManager:
         await asyncio.gather(*tasks, return_exceptions=True)
         self.store.mark_interrupted(self.settings.server_name)
 
-    async def _drive(self, run: LiveRun, plan: Any, inputs: dict[str, Any]) -> None:
-        from engine.executor import Executor
-
+    async def _drive(self, run: LiveRun, plan: Plan, inputs: dict[str, Any]) -> None:
         try:
             self.store.set_status(run.id, "running")
-            executor = Executor(plan, self.engine, self.tokenizer, self.tools)
             watchdog = asyncio.get_running_loop().call_later(
                 self.settings.max_run_seconds, self._stop, run,
                 f"the run exceeded the server's time limit of {self.settings.max_run_seconds} s")
             try:
-                result = await executor.run(
-                    inputs, on_event=lambda e: self._on_event(run, e), cancel=run.cancel)
+                result = await self.runtime.run(
+                    plan, inputs, on_event=lambda e: self._on_event(run, e), cancel=run.cancel)
             finally:
                 watchdog.cancel()
             status, error = result.status, result.error
@@ -131,10 +129,9 @@ class RunManager:
         finally:
             self._close(run)
 
-    def _on_event(self, run: LiveRun, event: Any) -> None:
-        data = _jsonable(dict(getattr(event, "data", None) or {}))
-        record = EventRecord(len(run.events), str(event.kind), event.node_id, data,
-                             float(getattr(event, "t", time.time())))
+    def _on_event(self, run: LiveRun, event: RunEvent | _Ended) -> None:
+        data = _jsonable(dict(event.data))
+        record = EventRecord(len(run.events), str(event.kind), event.node_id, data, event.t)
         run.events.append(record)
         run.unsaved += 1
         for queue in run.subscribers:
@@ -182,10 +179,8 @@ class _Ended:
     t: float
 
 
-def _trace_dict(trace: Any) -> dict[str, Any] | None:
-    if trace is None:
-        return None
-    return _jsonable(trace.to_dict() if hasattr(trace, "to_dict") else trace)
+def _trace_dict(trace: Trace) -> dict[str, Any]:
+    return _jsonable(trace.to_dict())
 
 
 def _jsonable(value: Any) -> Any:

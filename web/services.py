@@ -7,9 +7,11 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+
+from transformers import PreTrainedTokenizerBase
 
 from engine.api import EngineAPI
+from executor import WorkflowRuntime, load_tools
 from web.limits import Slots
 from web.metrics import Metrics
 from web.plans import PlanCache
@@ -25,7 +27,7 @@ class Services:
     settings: Settings
     store: Store
     engine: EngineAPI
-    tokenizer: Any
+    tokenizer: PreTrainedTokenizerBase
     model_name: str
     slots: Slots
     runs: RunManager
@@ -45,45 +47,22 @@ class Services:
         owns_engine = engine is None
         if engine is None:
             engine = await build_engine(settings.model)
-        tokenizer = getattr(engine, "tokenizer", None)
-        if tokenizer is None:
-            raise RuntimeError(f"model {settings.model!r} comes without a tokenizer: the "
-                               "service needs one to compile graphs and apply chat templates")
-        model_name = str(getattr(engine, "model_name", settings.model))
         slots = Slots(settings.max_concurrent_runs, settings.retry_after_s)
-        runs = RunManager(store, engine, tokenizer, load_tools(settings.tools), settings, slots)
-        return cls(settings, store, engine, tokenizer, model_name, slots, runs,
-                   PlanCache(tokenizer), metrics or Metrics(), owns_engine=owns_engine)
+        runtime = WorkflowRuntime(engine, load_tools(settings.tools))
+        runs = RunManager(store, runtime, settings, slots)
+        return cls(settings, store, engine, engine.tokenizer, engine.model_name, slots, runs,
+                   PlanCache(engine.tokenizer), metrics or Metrics(), owns_engine=owns_engine)
 
     async def stop(self) -> None:
         await self.runs.shutdown()
         if self.owns_engine:
-            close = getattr(self.engine, "close", None) or getattr(self.engine, "shutdown", None)
-            if close is not None:
-                result = close()
-                if asyncio.iscoroutine(result):
-                    await result
+            self.engine.close()
         self.store.close()
 
 
 async def build_engine(model: str) -> EngineAPI:
-    """Load the model once (in a worker thread, so the loop stays free) and start the engine."""
-    from engine.config import EngineConfig
-    from engine.engine import AsyncEngine
+    """Load the model once, in a worker thread so the loop stays free; the engine starts its
+    own thread."""
+    from engine import AsyncEngine, EngineConfig
 
-    engine = await asyncio.to_thread(AsyncEngine.from_config, EngineConfig(model=model))
-    start = getattr(engine, "start", None)
-    if start is not None:
-        result = start()
-        if asyncio.iscoroutine(result):
-            await result
-    return engine
-
-
-def load_tools(paths: list[str]) -> Any:
-    from engine.tools import ToolRegistry
-
-    registry = ToolRegistry.with_builtins()
-    for path in paths:
-        registry.load_module(path)
-    return registry
+    return await asyncio.to_thread(AsyncEngine.from_config, EngineConfig(model=model))

@@ -9,10 +9,17 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from graph import MapNode, Node, ToolNode, Workflow
+
+if TYPE_CHECKING:
+    from compiler import Plan
+    from executor import RunResult, ToolRegistry
 
 MODEL_HELP = "'default' (the embedded model), a model folder or .gguf file, or dummy:SHAPE"
 
@@ -44,7 +51,7 @@ def run_command(
     seed: Annotated[int, typer.Option(help="Seed for sampled generations.")] = 0,
 ) -> None:
     """Run a workflow and print its outputs as JSON."""
-    from compiler.graphapi import GraphError
+    from graph import GraphError
 
     if not file.is_file():
         _fail(f"no such file: {file}", code=2)
@@ -71,11 +78,11 @@ def run_command(
     _report(results, plan, trace, explain)
 
 
-async def _run_all(workflow: Any, instances: list[dict[str, Any]], model: str, registry: Any,
-                   optimize: bool, seed: int, live: bool) -> tuple[list[Any], Any]:
+async def _run_all(workflow: Workflow, instances: list[dict[str, Any]], model: str,
+                   registry: ToolRegistry, optimize: bool, seed: int, live: bool
+                   ) -> tuple[list[RunResult], Plan]:
     import flowc
-    from engine.executor import Executor
-    from engine.run_prefix import PrefixPool
+    from executor import WorkflowRuntime
 
     try:
         engine = flowc.make_engine(model, optimize, seed)
@@ -83,15 +90,14 @@ async def _run_all(workflow: Any, instances: list[dict[str, Any]], model: str, r
         raise _ModelError(f"cannot load model {model!r}: {exc}") from exc
     try:
         plan = flowc.compile(workflow, engine.tokenizer)
-        pool = PrefixPool(engine)
-        executors = [Executor(plan, engine, engine.tokenizer, registry, optimize, seed, pool)
-                     for _ in instances]
+        runtime = WorkflowRuntime(engine, registry, optimize)
         if live:
             from flowc.live_view import LiveView
 
             with LiveView([s.id for s in plan.steps]) as view:
-                return [await executors[0].run(instances[0], on_event=view.on_event)], plan
-        runs = [ex.run(values) for ex, values in zip(executors, instances, strict=True)]
+                return [await runtime.run(plan, instances[0], seed=seed,
+                                          on_event=view.on_event)], plan
+        runs = [runtime.run(plan, values, seed=seed) for values in instances]
         return list(await asyncio.gather(*runs)), plan
     finally:
         engine.close()
@@ -101,8 +107,8 @@ class _ModelError(RuntimeError):
     pass
 
 
-def _report(results: list[Any], plan: Any, trace: Path | None, explain: bool) -> None:
-    from engine.run_explain import explain as explain_run
+def _report(results: list[RunResult], plan: Plan, trace: Path | None, explain: bool) -> None:
+    from executor import explain as explain_run
 
     for result in results:
         print(json.dumps(result.outputs, ensure_ascii=False, default=str), flush=True)
@@ -121,12 +127,11 @@ def _report(results: list[Any], plan: Any, trace: Path | None, explain: bool) ->
         raise typer.Exit(1)
 
 
-def _check_inputs(workflow: Any, instances: list[dict[str, Any]]) -> None:
+def _check_inputs(workflow: Workflow, instances: list[dict[str, Any]]) -> None:
     """Fail before loading a model when an instance's inputs are missing or mistyped."""
-    from engine.run_scope import first_readers
-    from engine.run_state import InputError, resolve_inputs
+    from graph import InputError, first_readers, resolve_inputs
 
-    readers = first_readers(workflow)
+    readers = first_readers(workflow.nodes)
     for number, values in enumerate(instances, start=1):
         try:
             resolve_inputs(workflow.inputs, values, readers)
@@ -135,15 +140,15 @@ def _check_inputs(workflow: Any, instances: list[dict[str, Any]]) -> None:
             _fail(f"{where}{exc}")
 
 
-def _load(file: Path) -> Any:
-    from compiler.graphapi import load
+def _load(file: Path) -> Workflow:
+    from graph import load
 
     return load(file)
 
 
-def _tools(files: list[Path], hosts: list[str]) -> Any:
+def _tools(files: list[Path], hosts: list[str]) -> ToolRegistry:
     import flowc
-    from engine.tools import ToolError
+    from executor import ToolError
 
     try:
         return flowc.make_tools(files, hosts)
@@ -151,7 +156,7 @@ def _tools(files: list[Path], hosts: list[str]) -> Any:
         raise ValueError(str(exc)) from exc
 
 
-def _find_missing_tools(workflow: Any, file: Path, registry: Any) -> None:
+def _find_missing_tools(workflow: Workflow, file: Path, registry: ToolRegistry) -> None:
     """Load a `tools.py` beside the workflow (or one folder up, as for examples/graphs) when
     the workflow names tools that are not registered; fail naming them otherwise."""
     missing = sorted(_tool_names(workflow.nodes) - set(registry.names()))
@@ -171,12 +176,12 @@ def _find_missing_tools(workflow: Any, file: Path, registry: Any) -> None:
         raise ValueError(f"unknown tool(s) {', '.join(missing)}: pass --tools FILE.py")
 
 
-def _tool_names(nodes: Any) -> set[str]:
+def _tool_names(nodes: Sequence[Node]) -> set[str]:
     names: set[str] = set()
     for node in nodes:
-        if node.type == "tool":
+        if isinstance(node, ToolNode):
             names.add(node.tool)
-        elif node.type == "map":
+        elif isinstance(node, MapNode):
             names |= _tool_names(node.body.nodes)
     return names
 

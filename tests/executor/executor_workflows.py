@@ -102,11 +102,11 @@ def run_on(engine: Any, workflow: Any, inputs: dict[str, Any] | None = None,
            optimize: bool = True, seed: int = 0, tools: Any = None, **options: Any) -> Any:
     """Compile `workflow` with the engine's tokenizer and run it to its result."""
     import compiler
-    from engine.executor import Executor
+    from executor import Executor
 
     plan = compiler.compile(workflow, engine.tokenizer)
-    executor = Executor(plan, engine, engine.tokenizer, tools, optimize=optimize, seed=seed)
-    return asyncio.run(executor.run(inputs or {}, **options))
+    executor = Executor(plan, engine, tools, optimize=optimize)
+    return asyncio.run(executor.run(inputs or {}, seed=seed, **options))
 
 
 QUESTION = "Is this a network or host alert? {{ alert }}"

@@ -14,9 +14,8 @@ import pytest
 
 import compiler
 from engine.api import EngineAPI, EngineStats
-from engine.executor import Executor, RunResult
-from engine.tools import ToolRegistry
-from graph.model import Workflow
+from executor import Executor, RunResult, ToolRegistry
+from graph import Workflow
 
 
 class NoModelEngine(EngineAPI):
@@ -24,6 +23,18 @@ class NoModelEngine(EngineAPI):
 
     def __init__(self) -> None:
         self.counters = EngineStats()
+
+    model_name = "none"
+    tokenizer = None
+    eos_token_ids = ()
+    page_size = 16
+    max_context = 2048
+
+    def check(self, token_ids, sampling) -> None:
+        raise AssertionError("no model call expected")
+
+    def close(self) -> None:
+        pass
 
     async def prefill(self, token_ids, priority=0):
         raise AssertionError("no model call expected")
@@ -51,7 +62,7 @@ def run(spec: dict[str, Any], inputs: dict[str, Any] | None = None,
         tools: ToolRegistry | None = None, optimize: bool = True) -> RunResult:
     workflow = Workflow.model_validate({"flowc": 1, "name": "t", **spec})
     plan = compiler.compile(workflow)
-    executor = Executor(plan, NoModelEngine(), None, tools=tools, optimize=optimize)
+    executor = Executor(plan, NoModelEngine(), tools=tools, optimize=optimize)
     return asyncio.run(executor.run(inputs or {}))
 
 
@@ -240,7 +251,7 @@ def test_cancelling_the_caller_stops_the_run_and_its_tools() -> None:
     spec = {"nodes": [{"id": "wait", "type": "tool", "tool": "wait_long",
                        "args": {"seconds": 0.5}, "output": "x"}]}
     plan = compiler.compile(Workflow.model_validate({"flowc": 1, "name": "t", **spec}))
-    executor = Executor(plan, NoModelEngine(), None, tools=tools)
+    executor = Executor(plan, NoModelEngine(), tools=tools)
 
     async def give_up() -> None:
         task = asyncio.ensure_future(executor.run({}))

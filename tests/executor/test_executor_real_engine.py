@@ -20,9 +20,8 @@ from executor_workflows import (
 )
 
 import compiler
-from engine.executor import Executor
-from engine.tools import ToolRegistry
-from engine.trace import overlapping, shared_steps
+from executor import Executor, ToolRegistry
+from executor.trace import overlapping, shared_steps
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +201,7 @@ def test_a_cancelled_run_stops_and_names_the_node_in_flight(engine) -> None:
                                            "content": "Write a very long report on SSH."}]}],
     })
     plan = compiler.compile(flow, engine.tokenizer)
-    executor = Executor(plan, engine, engine.tokenizer)
+    executor = Executor(plan, engine)
 
     async def cancel_after_first_tokens():
         cancel = asyncio.Event()

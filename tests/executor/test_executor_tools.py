@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.builtin_tools import CalculatorError, calculator
-from engine.tools import ToolError, ToolRegistry, ToolTimeout
+from executor import ToolError, ToolRegistry, ToolTimeout
+from executor.tools.builtin import CalculatorError, calculator
 
 
 @pytest.mark.parametrize(

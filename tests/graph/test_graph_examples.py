@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 import graph
-from engine.tools import ToolRegistry
+from executor import ToolRegistry
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = sorted((ROOT / "examples" / "graphs").glob("*.json"))

@@ -4,12 +4,16 @@ and compiling a stored graph into its plan."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import graph
+from compiler import Plan
+from graph import MapNode, Node, Problem, Workflow
 from web.deps import PlansDep, SettingsDep, StoreDep
 from web.errors import InvalidInput
 from web.responses import errors
@@ -45,8 +49,9 @@ Version = Annotated[int | None, Query(ge=1, description="A version; the latest i
 async def create_graph(request: Request, store: StoreDep, settings: SettingsDep,
                        plans: PlansDep) -> GraphPublic:
     """Validate and compile a workflow and store it as version 1 of a new graph."""
-    source, name, warnings = await _read_workflow(request, settings.max_graph_nodes)
-    plan = await _compile(plans, source)
+    source, workflow, warnings = await _read_workflow(request, settings.max_graph_nodes)
+    plan = await _compile(plans, workflow)
+    name = workflow.name
     stored = store.add_graph(name, source)
     plans.remember(stored, plan)
     return GraphPublic(id=stored.id, version=stored.version, name=name, warnings=warnings)
@@ -58,8 +63,9 @@ async def update_graph(graph_id: str, request: Request, store: StoreDep,
                        settings: SettingsDep, plans: PlansDep) -> GraphPublic:
     """Validate and compile a workflow and store it as the next version of a graph."""
     _found(store.get_graph(graph_id), graph_id)
-    source, name, warnings = await _read_workflow(request, settings.max_graph_nodes)
-    plan = await _compile(plans, source)
+    source, workflow, warnings = await _read_workflow(request, settings.max_graph_nodes)
+    plan = await _compile(plans, workflow)
+    name = workflow.name
     stored = _found(store.add_version(graph_id, name, source), graph_id)
     plans.remember(stored, plan)
     return GraphPublic(id=graph_id, version=stored.version, name=name, warnings=warnings)
@@ -95,8 +101,6 @@ async def delete_graph(graph_id: str, store: StoreDep, plans: PlansDep) -> Respo
 @router.get("/schema", response_model=dict[str, Any])
 async def workflow_schema() -> dict[str, Any]:
     """The JSON Schema of flowc's workflow format."""
-    import graph
-
     return graph.json_schema()
 
 
@@ -127,21 +131,17 @@ async def compile_graph(graph_id: str, store: StoreDep, plans: PlansDep, version
     return PlainTextResponse(text, media_type=media)
 
 
-async def compiled(plans: PlansDep, found: GraphVersion) -> Any:
+async def compiled(plans: PlansDep, found: GraphVersion) -> Plan:
     """The plan of a stored graph version; a compile error becomes InvalidInput (422)."""
-    import graph
-
     try:
         return await plans.plan(found)
     except graph.GraphError as exc:
         raise InvalidInput([problem_public(p) for p in exc.problems]) from exc
 
 
-async def _compile(plans: PlansDep, source: dict[str, Any]) -> Any:
-    import graph
-
+async def _compile(plans: PlansDep, workflow: Workflow) -> Plan:
     try:
-        return await plans.compile(source)
+        return await plans.compile(workflow)
     except graph.GraphError as exc:
         raise InvalidInput([problem_public(p) for p in exc.problems]) from exc
 
@@ -154,11 +154,10 @@ def _found(found: GraphVersion | None, graph_id: str,
     return found
 
 
-async def _read_workflow(request: Request,
-                         max_nodes: int) -> tuple[dict[str, Any], str, list[ProblemPublic]]:
-    """The uploaded workflow as stored JSON, its name and warnings; InvalidInput if bad."""
-    import graph
-
+async def _read_workflow(request: Request, max_nodes: int
+                         ) -> tuple[dict[str, Any], Workflow, list[ProblemPublic]]:
+    """The uploaded workflow as stored JSON, as a model, and its warnings; InvalidInput if
+    bad."""
     raw = await _upload_bytes(request)
     try:
         text = raw.decode("utf-8-sig")
@@ -175,7 +174,7 @@ async def _read_workflow(request: Request,
             path="nodes", message=f"the graph has {nodes} nodes; this server takes at most "
                                   f"{max_nodes}")])
     source = json.loads(text)
-    return source, workflow.name, [problem_public(p) for p in warnings]
+    return source, workflow, [problem_public(p) for p in warnings]
 
 
 async def _upload_bytes(request: Request) -> bytes:
@@ -193,16 +192,15 @@ async def _upload_bytes(request: Request) -> bytes:
     return await upload.read()
 
 
-def count_nodes(nodes: Any) -> int:
+def count_nodes(nodes: Sequence[Node]) -> int:
     total = 0
     for node in nodes:
         total += 1
-        body = getattr(node, "body", None)
-        if body is not None:
-            total += count_nodes(body.nodes)
+        if isinstance(node, MapNode):
+            total += count_nodes(node.body.nodes)
     return total
 
 
-def problem_public(problem: Any) -> ProblemPublic:
+def problem_public(problem: Problem) -> ProblemPublic:
     return ProblemPublic(path=problem.path or "$", node_id=problem.node_id,
                          message=problem.message, severity=problem.severity)

@@ -41,8 +41,8 @@ async def start_run(graph_id: str, body: RunCreate, store: StoreDep, plans: Plan
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no graph {graph_id!r}"
                             + (f" with version {body.version}" if body.version else ""))
-    _check_inputs(found.source, body.inputs)
     plan = await compiled(plans, found)
+    _check_inputs(plan, body.inputs)
     run_id = runs.start(found.id, found.version, plan, body.inputs)
     return RunCreatedPublic(run_id=run_id, status="queued")
 
@@ -108,6 +108,7 @@ def _run(store: Store, run_id: str) -> RunRecord:
 def _check_inputs(source: dict[str, Any], inputs: dict[str, Any]) -> None:
     """The executor's own input checks, answered 422 before a run is stored."""
     from engine.run_state import InputError, resolve_inputs
+
     from graph.model import Workflow
 
     try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from compiler.plan import Plan, Step
-from engine.trace import NodeTrace, Trace
+from compiler import Plan, Step
+from executor.trace import NodeTrace, PrefixTrace, Trace
 
 _COLUMNS = ("step", "type", "runs", "est prompt", "prompt", "cached", "est decode", "generated",
             "ttft s", "time s", "status")
@@ -67,7 +67,7 @@ def _row(step: Step, depth: int, records: list[NodeTrace]) -> list[str]:
     ]
 
 
-def _prefix_line(prefix) -> str:
+def _prefix_line(prefix: PrefixTrace) -> str:
     when = (
         f"pinned {prefix.start:.3f}-{prefix.ready:.3f} s" if prefix.ready is not None
         else f"not pinned ({prefix.error or 'pending'})"

@@ -5,15 +5,13 @@ the last. A `PrefixPool` shares pins between concurrent runs of one engine by to
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.plan import Plan, PrefixGroup, Segment
-from compiler.segments import render_segments
+from compiler import Plan, PrefixGroup, Segment, render_segments
 from engine.api import EngineAPI, PrefixHandle
-from engine.trace import PrefixTrace
+from executor.trace import PrefixTrace
 
 
 @dataclass
@@ -217,6 +215,3 @@ class PrefixPins:
         elif entry.task is not None:
             entry.task.cancel()
 
-
-def now() -> float:
-    return time.monotonic()

@@ -108,7 +108,7 @@ class ToolRegistry:
 
     @classmethod
     def with_builtins(cls, allow_http: bool = False, hosts: Iterable[str] = ()) -> ToolRegistry:
-        from engine.builtin_tools import builtin_tools
+        from executor.tools.builtin import builtin_tools
 
         registry = cls()
         for name, (fn, schema) in builtin_tools(allow_http=allow_http, hosts=hosts).items():

@@ -12,18 +12,24 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from compiler.plan import Segment
-from compiler.segments import Turn, prompt_segments, render_segments
+from compiler import Segment, Turn, encode_dynamic, prompt_segments, render_segments
 from engine.api import SamplingParams
-from engine.run_state import TurnRecord
+from executor.state import TurnRecord
+from graph import LlmNode, Sampling, SelectNode
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 REPLY_SLOT = "__flowc_reply"
 _SAMPLING_FIELDS = ("max_tokens", "temperature", "top_p", "top_k", "stop", "seed")
 
 
-def messages_of(node: Any) -> tuple[dict[str, str], ...]:
+CallNode = LlmNode | SelectNode
+
+
+def messages_of(node: CallNode) -> tuple[dict[str, str], ...]:
     return tuple({"role": m.role, "content": m.content} for m in node.chat())
 
 
@@ -31,12 +37,12 @@ def messages_of(node: Any) -> tuple[dict[str, str], ...]:
 class PromptBuilder:
     """Turns a call node and the run's values into token ids (segments cached per node)."""
 
-    tokenizer: Any
+    tokenizer: PreTrainedTokenizerBase
     eos_token_ids: frozenset[int] = frozenset()
     _own: dict[tuple[str, bool], tuple[Segment, ...]] = field(default_factory=dict)
 
     def own_segments(
-        self, step_id: str, node: Any, previous: TurnRecord | None
+        self, step_id: str, node: CallNode, previous: TurnRecord | None
     ) -> tuple[Segment, ...]:
         """The call's own turn: its whole prompt on a fresh thread; after earlier turns, the
         part of the conversation after the previous reply."""
@@ -54,7 +60,7 @@ class PromptBuilder:
     def build(
         self,
         step_id: str,
-        node: Any,
+        node: CallNode,
         values: Mapping[str, Any],
         history: Sequence[TurnRecord] = (),
     ) -> tuple[list[int], tuple[int, ...]]:
@@ -77,8 +83,6 @@ class PromptBuilder:
         return tuple(ids)
 
     def encode(self, text: str) -> list[int]:
-        from compiler.tokenizer import encode_dynamic
-
         return encode_dynamic(self.tokenizer, text)
 
 
@@ -90,8 +94,8 @@ def _after_reply(segments: tuple[Segment, ...]) -> tuple[Segment, ...]:
 
 
 def sampling_for(
-    node: Any,
-    defaults: Any,
+    node: LlmNode,
+    defaults: Sampling,
     request_key: str,
     run_seed: int,
     max_tokens_cap: int | None = None,
@@ -112,10 +116,10 @@ def sampling_for(
         settings["seed"] = (run_seed * 1_000_003 + zlib.crc32(request_key.encode())) % 2**31
     if max_tokens_cap is not None:
         settings["max_tokens"] = max(1, min(settings.get("max_tokens", 256), max_tokens_cap))
-    if getattr(node, "regex", None) is not None:
+    if node.regex is not None:
         settings["regex"] = node.regex
-    if getattr(node, "json_schema", None) is not None:
+    if node.json_schema is not None:
         settings["json_schema"] = node.json_schema
-    if getattr(node, "choices", None) is not None:
+    if node.choices is not None:
         settings["choices"] = tuple(node.choices)
     return SamplingParams(**settings)

@@ -19,33 +19,21 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True)
-class FlowEdge:
-    index: int
-    source: str
-    target: str
-    when: str | None = None
-    is_else: bool = False
-    back: bool = False
-
-    @property
-    def conditional(self) -> bool:
-        return self.when is not None and not self.is_else
+from compiler.plan import Route
 
 
 @dataclass(frozen=True)
 class Flow:
-    """A graph's static shape: node ids in plan order and edges."""
+    """A graph's static shape: step ids in plan order and the routes between them."""
 
     nodes: tuple[str, ...]
-    edges: tuple[FlowEdge, ...]
+    edges: tuple[Route, ...]
 
-    def out_edges(self, node: str) -> list[FlowEdge]:
+    def out_edges(self, node: str) -> list[Route]:
         return [e for e in self.edges if e.source == node]
 
-    def forward_in(self, node: str) -> list[FlowEdge]:
-        return [e for e in self.edges if e.target == node and not e.back]
+    def forward_in(self, node: str) -> list[Route]:
+        return [e for e in self.edges if e.target == node and not e.back_edge]
 
     def starts(self) -> list[str]:
         return [n for n in self.nodes if not any(e.target == n for e in self.edges)]
@@ -57,19 +45,19 @@ class Flow:
 @dataclass
 class Dataflow:
     flow: Flow
-    fired: dict[str, set[int]] = field(default_factory=dict)  # unconsumed fired in-edges
+    fired: dict[str, set[Route]] = field(default_factory=dict)  # unconsumed fired in-edges
     triggered: set[str] = field(default_factory=set)  # start / back-edge triggers
     running: set[str] = field(default_factory=set)
 
     def start(self) -> None:
         self.triggered.update(self.flow.starts())
 
-    def fire(self, edges: list[FlowEdge]) -> None:
+    def fire(self, edges: list[Route]) -> None:
         for edge in edges:
-            if edge.back:
+            if edge.back_edge:
                 self.triggered.add(edge.target)
             else:
-                self.fired.setdefault(edge.target, set()).add(edge.index)
+                self.fired.setdefault(edge.target, set()).add(edge)
 
     def pending(self) -> list[str]:
         """Nodes holding a trigger or a fired in-edge, in graph order."""
@@ -91,12 +79,9 @@ class Dataflow:
     def finish(self, node: str) -> None:
         self.running.discard(node)
 
-    def idle(self) -> bool:
-        return not self.running and not self.pending()
-
     def _waits(self, node: str) -> bool:
         fired = self.fired.get(node, set())
-        open_sources = {e.source for e in self.flow.forward_in(node) if e.index not in fired}
+        open_sources = {e.source for e in self.flow.forward_in(node) if e not in fired}
         if not open_sources:
             return False
         active = (self.running | set(self.pending())) - {node}
@@ -113,9 +98,9 @@ class Dataflow:
         return seen
 
 
-def choose_edges(edges: list[FlowEdge], holds: dict[int, bool]) -> list[FlowEdge]:
+def choose_edges(edges: list[Route], holds: dict[Route, bool]) -> list[Route]:
     """The out-edges that fire, given which conditional edges' conditions hold."""
-    fired = [e for e in edges if e.when is None or (e.conditional and holds[e.index])]
-    any_when = any(e.conditional and holds[e.index] for e in edges)
+    fired = [e for e in edges if e.when is None or (e.conditional and holds[e])]
+    any_when = any(e.conditional and holds[e] for e in edges)
     fired += [e for e in edges if e.is_else and not any_when]
     return fired

@@ -1,33 +1,17 @@
-"""What each node type does at run time (llm, select, tool, set) and the template helpers
-the executor shares. The map node and the graph loop live in `engine/run_walk.py`."""
+"""Values at run time: templates rendered to typed values, tool arguments, `set` assignments,
+an llm node's output checked against its constraint, a select node's best choice."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from engine.api import Generation
-from graph.templates import evaluate, render
+from graph import LlmNode, SetNode, evaluate, render
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{).)*)\}\}\s*$", re.DOTALL)
-
-
-class NodeError(RuntimeError):
-    """A node failed; the run fails naming it."""
-
-    def __init__(self, node_id: str, message: str, item: tuple[int, ...] = ()) -> None:
-        where = "".join(f"[{i}]" for i in item)
-        super().__init__(f"node '{node_id}'{where}: {message}")
-        self.node_id = node_id
-        self.item = item
-        self.detail = message
-
-
-class RunLimitError(NodeError):
-    """A per-run limit (tokens, visits) was exceeded."""
 
 
 def render_value(template: str, values: Mapping[str, Any]) -> Any:
@@ -50,7 +34,7 @@ def render_args(args: Any, values: Mapping[str, Any]) -> Any:
     return args
 
 
-def assign(node: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+def assign(node: SetNode, values: Mapping[str, Any]) -> dict[str, Any]:
     """A `set` node's assignments, each expression seeing the ones before it."""
     results: dict[str, Any] = {}
     for name, expression in node.assign.items():
@@ -61,12 +45,7 @@ def assign(node: Any, values: Mapping[str, Any]) -> dict[str, Any]:
     return results
 
 
-@dataclass(frozen=True)
-class CheckedOutput:
-    value: Any
-
-
-def check_output(node: Any, generation: Generation) -> CheckedOutput:
+def check_output(node: LlmNode, generation: Generation) -> Any:
     """The llm node's output value: JSON parsed under a json_schema constraint; a regex or a
     choice constraint that the output does not satisfy is an error."""
     text = generation.text
@@ -79,7 +58,7 @@ def check_output(node: Any, generation: Generation) -> CheckedOutput:
         hint = " (the constraint allowed no output: can anything satisfy it?)"
     if node.json_schema is not None:
         try:
-            return CheckedOutput(json.loads(text))
+            return json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(
                 f"output does not satisfy its json_schema{hint}: {exc.msg}: {text[:120]!r}"
@@ -88,12 +67,7 @@ def check_output(node: Any, generation: Generation) -> CheckedOutput:
         raise ValueError(f"output does not match its regex {node.regex!r}{hint}: {text[:120]!r}")
     if node.choices is not None and text not in node.choices:
         raise ValueError(f"output is none of its choices{hint}: {text[:120]!r}")
-    return CheckedOutput(text)
-
-
-def is_constraint_problem(exc: Exception) -> bool:
-    name = type(exc).__name__
-    return "Constraint" in name or "Grammar" in name
+    return text
 
 
 def best_choice(choices: list[str], scores: list[float]) -> tuple[str, int]:

@@ -14,22 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from engine.run_calls import BudgetExceeded, CallContext, Caller
-from engine.run_graph import Dataflow, FlowEdge, choose_edges
-from engine.run_nodes import (
-    NodeError,
-    RunLimitError,
-    assign,
-    evaluate,
-    is_constraint_problem,
-    render_args,
-    render_value,
-)
-from engine.run_prefix import PrefixPins
-from engine.run_scope import GraphScope
-from engine.run_state import Scope
-from engine.tools import ToolError, ToolRegistry
-from engine.trace import NodeTrace, Trace
+from compiler import Route
+from engine.api import ConstraintError, EngineError
+from executor.calls import CallContext, Caller
+from executor.errors import BudgetExceeded, NodeError, RunLimitError
+from executor.flow import Dataflow, choose_edges
+from executor.nodes import assign, render_args, render_value
+from executor.prefixes import PrefixPins
+from executor.shape import GraphShape
+from executor.state import Scope
+from executor.tools import ToolError, ToolRegistry
+from executor.trace import NodeTrace, Trace
+from graph import LlmNode, MapNode, Node, SelectNode, SetNode, ToolNode, evaluate
 
 log = logging.getLogger(__name__)
 EventKind = Literal["run_start", "node_start", "token", "node_end", "run_end", "error"]
@@ -74,7 +70,7 @@ class Walker:
     priority: Callable[[str], int]
 
     async def run_graph(
-        self, run: RunContext, graph: GraphScope, scope: Scope, item: tuple[int, ...]
+        self, run: RunContext, graph: GraphShape, scope: Scope, item: tuple[int, ...]
     ) -> None:
         flow = Dataflow(graph.flow)
         flow.start()
@@ -107,35 +103,36 @@ class Walker:
                 with contextlib.suppress(BaseException):
                     await task
 
-    def _check_visits(self, graph: GraphScope, node_id: str, visit: int,
+    def _check_visits(self, graph: GraphShape, node_id: str, visit: int,
                       item: tuple[int, ...]) -> None:
         limit = self.max_visits
         if visit > limit:
             raise RunLimitError(
-                graph.step_id(node_id),
+                node_id,
                 f"exceeded limits.max_node_visits ({limit}): it was about to run a "
                 f"{_ordinal(visit)} time",
                 item,
             )
 
-    def _fired_edges(self, graph: GraphScope, node_id: str, scope: Scope,
-                     item: tuple[int, ...]) -> list[FlowEdge]:
+    def _fired_edges(self, graph: GraphShape, node_id: str, scope: Scope,
+                     item: tuple[int, ...]) -> list[Route]:
         edges = graph.flow.out_edges(node_id)
-        holds: dict[int, bool] = {}
+        holds: dict[Route, bool] = {}
         for edge in edges:
             if edge.conditional:
+                assert edge.when is not None
                 try:
-                    holds[edge.index] = bool(evaluate(edge.when, scope.values))
+                    holds[edge] = bool(evaluate(edge.when, scope.values))
                 except Exception as exc:
-                    raise NodeError(graph.step_id(node_id),
-                                    f"edge to '{edge.target}' when {edge.when!r}: {exc}",
+                    raise NodeError(node_id,
+                                    f"edge to '{_local(edge.target)}' when {edge.when!r}: "
+                                    f"{exc}",
                                     item) from exc
         return choose_edges(edges, holds)
 
-    async def _run_node(self, run: RunContext, graph: GraphScope, node_id: str, scope: Scope,
+    async def _run_node(self, run: RunContext, graph: GraphShape, step_id: str, scope: Scope,
                         item: tuple[int, ...], visit: int) -> None:
-        node = graph.nodes[node_id]
-        step_id = graph.step_id(node_id)
+        node = graph.nodes[step_id]
         key = step_id + "".join(f"[{i}]" for i in item)
         record = NodeTrace(step_id, node.type, visit, item, ready=run.clock(), start=run.clock())
         run.trace.nodes.append(record)
@@ -172,34 +169,35 @@ class Walker:
         run.emit("node_end", record.node_id, {"status": "failed", "error": error,
                                               "item": list(record.item)})
 
-    async def _dispatch(self, run: RunContext, graph: GraphScope, node: Any, step_id: str,
+    async def _dispatch(self, run: RunContext, graph: GraphShape, node: Node, step_id: str,
                         scope: Scope, item: tuple[int, ...], visit: int,
                         record: NodeTrace) -> None:
-        if node.type in ("llm", "select"):
+        if isinstance(node, LlmNode | SelectNode):
             if run.pins is not None:
                 await run.pins.wait_for(step_id)
             request_id = f"{uuid.uuid4().hex[:8]}:{step_id}#{visit}" + "".join(
                 f"[{i}]" for i in item)
-            call = CallContext(step_id, node, scope, graph.visible[node.id], record,
+            call = CallContext(step_id, node, scope, graph.visible[step_id], record,
                                request_id, self.priority(step_id))
-            await (run.caller.llm(call) if node.type == "llm" else run.caller.select(call))
-        elif node.type == "tool":
+            if isinstance(node, LlmNode):
+                await run.caller.llm(call, node)
+            else:
+                await run.caller.select(call, node)
+        elif isinstance(node, ToolNode):
             args = render_args(node.args, scope.values)
             scope.write(node.output, await self.tools.call(node.tool, args, node.timeout_s))
-        elif node.type == "set":
+        elif isinstance(node, SetNode):
             for name, value in assign(node, scope.values).items():
                 scope.write(name, value)
-        elif node.type == "map":
-            await self._run_map(run, graph, node, step_id, scope, item)
         else:
-            raise ValueError(f"unknown node type {node.type!r}")
+            await self._run_map(run, graph, node, step_id, scope, item)
 
-    async def _run_map(self, run: RunContext, graph: GraphScope, node: Any, step_id: str,
+    async def _run_map(self, run: RunContext, graph: GraphShape, node: MapNode, step_id: str,
                        scope: Scope, item: tuple[int, ...]) -> None:
         items = evaluate(node.over, scope.values)
         if not isinstance(items, list | tuple):
             raise ValueError(f"over {node.over!r} gave {type(items).__name__}, not a list")
-        body = graph.bodies[node.id]
+        body = graph.bodies[step_id]
         limit = node.max_concurrency if self.optimize else 1
         slots = asyncio.Semaphore(limit or max(1, len(items)))
 
@@ -226,12 +224,16 @@ class Walker:
 
 
 def _node_error(step_id: str, exc: Exception, item: tuple[int, ...]) -> NodeError:
-    if isinstance(exc, ToolError | BudgetExceeded):
-        return NodeError(step_id, str(exc), item)
-    if is_constraint_problem(exc):
+    if isinstance(exc, ConstraintError):
         return NodeError(step_id, f"constraint cannot be satisfied: {exc}", item)
-    return NodeError(step_id, f"{type(exc).__name__}: {exc}" if not isinstance(
-        exc, ValueError) else str(exc), item)
+    if isinstance(exc, ToolError | BudgetExceeded | EngineError | ValueError):
+        return NodeError(step_id, str(exc), item)
+    return NodeError(step_id, f"{type(exc).__name__}: {exc}", item)
+
+
+def _local(step_id: str) -> str:
+    """A step's node id within its graph."""
+    return step_id.rpartition(".")[2]
 
 
 def _ordinal(n: int) -> str:

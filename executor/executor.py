@@ -1,12 +1,13 @@
 """The plan executor: runs a compiled Plan on an engine as a dataflow.
 
-A step starts as soon as its dependencies are done (see `engine/run_graph.py` for routing,
-joins and loops); nodes that become ready together are submitted together so the engine
-batches them; `map` bodies run once per item in parallel with their results in order. The
-plan is honoured: its prefix groups are prefilled once their variables are known and pinned
-until their last consumer is done (`engine/run_prefix.py`), requests carry the steps'
-critical-path priorities. `optimize=False` is the plain orchestrator baseline: one node at a
-time, no eager prefill, no pins (run it on an engine whose prefix cache is off).
+The Plan is its only input. A step starts as soon as its dependencies are done (see
+`executor/flow.py` for routing, joins and loops); nodes that become ready together are
+submitted together so the engine batches them; `map` bodies run once per item in parallel
+with their results in order. The plan is honoured: its prefix groups are prefilled once their
+variables are known and pinned until their last consumer is done (`executor/prefixes.py`),
+requests carry the steps' critical-path priorities. `optimize=False` is the plain
+orchestrator baseline: one node at a time, no eager prefill, no pins (run it on an engine
+whose prefix cache is off). One Executor serves any number of runs, concurrent ones too.
 """
 
 from __future__ import annotations
@@ -18,17 +19,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from compiler.plan import Plan
+from compiler import Plan
 from engine.api import EngineAPI
-from engine.run_calls import Caller, TokenBudget
-from engine.run_nodes import render_value
-from engine.run_prefix import PrefixPins, PrefixPool
-from engine.run_prompts import PromptBuilder
-from engine.run_scope import build_graph, first_readers
-from engine.run_state import InputError, Scope, resolve_inputs
-from engine.run_walk import EventKind, RunContext, RunEvent, Walker
-from engine.tools import ToolRegistry
-from engine.trace import Trace
+from executor.calls import Caller, TokenBudget
+from executor.errors import NodeError
+from executor.nodes import render_value
+from executor.prefixes import PrefixPins, PrefixPool
+from executor.prompts import PromptBuilder
+from executor.shape import plan_shape
+from executor.state import Scope
+from executor.tools import ToolRegistry
+from executor.trace import Trace
+from executor.walk import EventKind, RunContext, RunEvent, Walker
+from graph import InputError, reducers_of, resolve_inputs
 
 Status = Literal["succeeded", "failed", "cancelled"]
 
@@ -48,50 +51,45 @@ class Executor:
         self,
         plan: Plan,
         engine: EngineAPI,
-        tokenizer: Any,
         tools: ToolRegistry | None = None,
         optimize: bool = True,
-        seed: int = 0,
         prefix_pool: PrefixPool | None = None,
-        eos_token_ids: tuple[int, ...] | None = None,
     ) -> None:
-        from graph.model import Workflow
-
         self.plan = plan
+        self.interface = plan.interface
         self.engine = engine
-        self.tokenizer = tokenizer
         self.tools = tools if tools is not None else ToolRegistry.with_builtins()
         self.optimize = optimize
-        self.seed = seed
         self.pool = prefix_pool or PrefixPool(engine)
-        self.workflow = Workflow.model_validate(plan.source)
-        self.root_graph = build_graph(plan, self.workflow.nodes, self.workflow.edges, plan.steps)
-        eos = eos_token_ids if eos_token_ids is not None else _eos_ids(engine, tokenizer)
-        self.prompts = PromptBuilder(tokenizer, frozenset(eos))
-        self.walker = Walker(self.tools, optimize, self.workflow.limits.max_node_visits,
+        self.shape = plan_shape(plan)
+        self.reducers = reducers_of(plan.interface.state)
+        self.prompts = PromptBuilder(engine.tokenizer, frozenset(engine.eos_token_ids))
+        self.walker = Walker(self.tools, optimize, plan.interface.limits.max_node_visits,
                              self._priority)
 
     async def run(
         self,
         inputs: dict[str, Any] | None = None,
+        *,
+        seed: int = 0,
         on_event: Callable[[RunEvent], None] | None = None,
         cancel: asyncio.Event | None = None,
     ) -> RunResult:
-        limits = self.workflow.limits
-        trace = Trace(self.workflow.name, optimized=self.optimize, started_at=time.time())
+        """Run the plan once. `seed` seeds every sampled call that sets no seed of its own."""
+        limits = self.interface.limits
+        trace = Trace(self.plan.workflow, optimized=self.optimize, started_at=time.time())
         estimate = self.plan.estimate
         trace.predicted_prefill_naive = estimate.prefill_tokens_naive
         trace.predicted_prefill_planned = estimate.prefill_tokens_planned
         trace.predicted_saving = estimate.prefill_saved if self.optimize else 0
-        run = self._new_run(trace, on_event)
+        run = self._new_run(trace, seed, on_event)
         steps_before = self.engine.stats().steps
-        run.emit("run_start", None, {"workflow": self.workflow.name})
+        run.emit("run_start", None, {"workflow": self.plan.workflow})
         try:
-            readers = first_readers(self.workflow)
-            values = resolve_inputs(self.workflow.inputs, inputs or {}, readers)
+            values = resolve_inputs(self.interface.inputs, inputs or {}, self.interface.readers)
         except InputError as exc:
             return self._finish(run, None, "failed", str(exc), exc.node_id, steps_before)
-        scope = Scope.root(self.workflow.state, values)
+        scope = Scope.root(self.interface.state, self.reducers, values)
         main = asyncio.ensure_future(self._main(run, scope))
         waiter = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
         waits = [main] + ([waiter] if waiter else [])
@@ -108,7 +106,7 @@ class Executor:
             error = main.exception()
             if error is None:
                 return self._finish(run, scope, "succeeded", None, None, steps_before)
-            node = getattr(error, "node_id", None)
+            node = error.node_id if isinstance(error, NodeError) else None
             message = str(error) if node else f"{type(error).__name__}: {error}"
             return self._finish(run, scope, "failed", message, node, steps_before)
         node, label = _in_flight(run)
@@ -120,22 +118,23 @@ class Executor:
         message = f"run exceeded limits.timeout_s ({limits.timeout_s:g} s) {doing}"
         return self._finish(run, scope, "failed", message, node, steps_before)
 
-    def _new_run(self, trace: Trace, on_event: Callable[[RunEvent], None] | None) -> RunContext:
+    def _new_run(self, trace: Trace, seed: int,
+                 on_event: Callable[[RunEvent], None] | None) -> RunContext:
         run = RunContext(None, trace, None, time.monotonic(), on_event)  # type: ignore[arg-type]
-        budget = TokenBudget(self.workflow.limits.max_tokens_total)
+        budget = TokenBudget(self.interface.limits.max_tokens_total)
         emit = run.emit if on_event is not None else None
-        run.caller = Caller(self.engine, self.prompts, self.workflow.defaults, budget,
-                            self.seed, run.clock, emit)
+        run.caller = Caller(self.engine, self.prompts, self.interface.defaults, budget,
+                            seed, run.clock, emit)
         if self.optimize:
-            run.pins = PrefixPins(self.plan, self.pool, self.tokenizer, run.clock,
-                                  trace.prefixes, self._priority, _page_size(self.engine))
+            run.pins = PrefixPins(self.plan, self.pool, self.engine.tokenizer, run.clock,
+                                  trace.prefixes, self._priority, self.engine.page_size)
         return run
 
     async def _main(self, run: RunContext, scope: Scope) -> None:
         if run.pins is not None:
             run.pins.start(scope.values)
         try:
-            await self.walker.run_graph(run, self.root_graph, scope, ())
+            await self.walker.run_graph(run, self.shape, scope, ())
         finally:
             if run.pins is not None:
                 run.pins.close()
@@ -154,7 +153,7 @@ class Executor:
                 error_node: str | None, steps_before: int) -> RunResult:
         outputs: dict[str, Any] = {}
         if scope is not None and status == "succeeded":
-            for name, template in self.workflow.outputs.items():
+            for name, template in self.interface.outputs.items():
                 try:
                     outputs[name] = render_value(template, scope.values)
                 except Exception:  # a variable only a branch not taken writes
@@ -180,20 +179,6 @@ def _in_flight(run: RunContext) -> tuple[str | None, str | None]:
         return None, None
     label = max(run.running, key=lambda k: (k.count(".") + k.count("["), k))
     return label.split("[")[0], label
-
-
-def _page_size(engine: Any) -> int:
-    config = getattr(getattr(engine, "engine", None), "config", None)
-    return int(getattr(config, "page_size", 16))
-
-
-def _eos_ids(engine: Any, tokenizer: Any) -> tuple[int, ...]:
-    ids = getattr(engine, "eos_token_ids", None) or getattr(
-        getattr(engine, "engine", None), "eos_token_ids", None)
-    if ids:
-        return tuple(ids)
-    eos = getattr(tokenizer, "eos_token_id", None)
-    return (eos,) if isinstance(eos, int) else ()
 
 
 __all__ = ["Executor", "RunEvent", "RunResult"]

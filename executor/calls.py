@@ -10,14 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.api import EngineAPI, Generation, SamplingParams
-from engine.run_nodes import best_choice, check_output
-from engine.run_prompts import PromptBuilder, messages_of, sampling_for
-from engine.run_state import Scope, TurnRecord
-from engine.trace import NodeTrace
-
-
-class BudgetExceeded(RuntimeError):
-    pass
+from executor.errors import BudgetExceeded
+from executor.nodes import best_choice, check_output
+from executor.prompts import CallNode, PromptBuilder, messages_of, sampling_for
+from executor.state import Scope, TurnRecord
+from executor.trace import NodeTrace
+from graph import LlmNode, Sampling, SelectNode
 
 
 @dataclass
@@ -47,9 +45,9 @@ class CallContext:
     """What one node's call needs from its run."""
 
     step_id: str
-    node: Any
+    node: CallNode
     scope: Scope
-    visible: set[str]
+    visible: frozenset[str]
     record: NodeTrace
     request_id: str
     priority: int
@@ -64,25 +62,23 @@ class CallContext:
 class Caller:
     engine: EngineAPI
     prompts: PromptBuilder
-    defaults: Any
+    defaults: Sampling
     budget: TokenBudget
     run_seed: int
     clock: Callable[[], float]
     emit: Callable[[str, str, dict[str, Any]], None] | None = None
     in_flight: set[str] = field(default_factory=set)
 
-    async def llm(self, call: CallContext) -> None:
-        node = call.node
+    async def llm(self, call: CallContext, node: LlmNode) -> None:
         ids, own = self._prompt(call)
         cap = self.budget.cap(len(ids))
         sampling = sampling_for(node, self.defaults, call.seed_key, self.run_seed, cap)
         generation = await self._generate(call, ids, sampling)
         self.budget.spend(len(ids) + len(generation.token_ids))
-        call.scope.write(node.output, check_output(node, generation).value)
+        call.scope.write(node.output, check_output(node, generation))
         self._extend_thread(call, own, generation.token_ids)
 
-    async def select(self, call: CallContext) -> None:
-        node = call.node
+    async def select(self, call: CallContext, node: SelectNode) -> None:
         ids, own = self._prompt(call)
         self.budget.cap(len(ids))
         options = [self.prompts.encode(choice) for choice in node.choices]
@@ -112,7 +108,7 @@ class Caller:
         thread = call.node.thread
         if thread:
             turn = TurnRecord(
-                call.node.id, own, self.prompts.reply_ids(reply), messages_of(call.node)
+                call.step_id, own, self.prompts.reply_ids(reply), messages_of(call.node)
             )
             call.scope.add_turn(thread, turn)
 

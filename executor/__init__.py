@@ -1,0 +1,31 @@
+"""flowc's workflow executor: runs a compiled Plan on an engine (`engine.api.EngineAPI`).
+
+    runtime = WorkflowRuntime(engine, load_tools(["tools.py"]))
+    result = await runtime.run(plan, {"alert": "..."})   # RunResult: status, outputs, trace
+    print(explain(plan, result.trace))                    # EXPLAIN ANALYZE
+"""
+
+from executor.executor import Executor, RunResult, Status
+from executor.explain import explain
+from executor.runtime import WorkflowRuntime
+from executor.tools import Tool, ToolError, ToolRegistry, ToolTimeout, load_tools
+from executor.trace import NodeTrace, PrefixTrace, Trace
+from executor.walk import EventKind, RunEvent
+
+__all__ = [
+    "EventKind",
+    "Executor",
+    "NodeTrace",
+    "PrefixTrace",
+    "RunEvent",
+    "RunResult",
+    "Status",
+    "Tool",
+    "ToolError",
+    "ToolRegistry",
+    "ToolTimeout",
+    "Trace",
+    "WorkflowRuntime",
+    "explain",
+    "load_tools",
+]

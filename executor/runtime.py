@@ -1,0 +1,56 @@
+"""One workflow runtime per engine: the tools, the prefix pins every run of the engine shares,
+and an executor per plan. The CLI, the Python façade and the HTTP service all run workflows
+through it, so concurrent runs of a graph prefill its shared prefixes once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from compiler import Plan
+from engine.api import EngineAPI
+from executor.executor import Executor, RunResult
+from executor.prefixes import PrefixPool
+from executor.tools import ToolRegistry
+from executor.walk import RunEvent
+
+_EXECUTORS_KEPT = 64
+
+
+class WorkflowRuntime:
+    def __init__(self, engine: EngineAPI, tools: ToolRegistry | None = None,
+                 optimize: bool = True) -> None:
+        """`optimize=False` runs node by node without prefix pins (the baseline)."""
+        self.engine = engine
+        self.tools = tools if tools is not None else ToolRegistry.with_builtins()
+        self.optimize = optimize
+        self.prefixes = PrefixPool(engine)
+        self._executors: OrderedDict[int, tuple[Plan, Executor]] = OrderedDict()
+
+    def executor(self, plan: Plan) -> Executor:
+        """The executor of `plan` (made once while the plan is among the recent ones)."""
+        key = id(plan)
+        kept = self._executors.get(key)
+        if kept is not None and kept[0] is plan:
+            self._executors.move_to_end(key)
+            return kept[1]
+        executor = Executor(plan, self.engine, self.tools, self.optimize, self.prefixes)
+        self._executors[key] = (plan, executor)  # holding the plan keeps its id unique
+        while len(self._executors) > _EXECUTORS_KEPT:
+            self._executors.popitem(last=False)
+        return executor
+
+    async def run(
+        self,
+        plan: Plan,
+        inputs: dict[str, Any] | None = None,
+        *,
+        seed: int = 0,
+        on_event: Callable[[RunEvent], None] | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> RunResult:
+        """Run `plan` once on the engine."""
+        return await self.executor(plan).run(inputs, seed=seed, on_event=on_event,
+                                             cancel=cancel)
