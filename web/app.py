@@ -18,10 +18,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine.api import EngineAPI
+from engine.api import EngineAPI, EngineError
 from web.deps import bearer_auth
 from web.errors import (
     InvalidInput,
+    engine_error_response,
     http_error_response,
     invalid_input_response,
     validation_error_response,
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, engine: EngineAPI | None = None
                   openapi_url=None if locked else "/openapi.json",
                   docs_url=None if locked else "/docs", redoc_url=None)
     app.add_exception_handler(InvalidInput, invalid_input_response)
+    app.add_exception_handler(EngineError, engine_error_response)
     app.add_exception_handler(RequestValidationError, validation_error_response)
     app.add_exception_handler(StarletteHTTPException, http_error_response)
     guarded = [Depends(bearer_auth(settings.api_key))] if settings.api_key else []

@@ -76,6 +76,14 @@ def _json_schema(request: ChatCompletionCreate) -> dict[str, Any] | None:
     return fmt.json_schema.schema_
 
 
+def check_all(engine: EngineAPI, prompts: list[list[int]],
+              samplings: list[SamplingParams]) -> None:
+    """Raise the engine's RequestError for any prompt before anything is queued or sent (the
+    choices differ only by seed)."""
+    for prompt in prompts:
+        engine.check(prompt, samplings[0])
+
+
 async def generate_all(engine: EngineAPI, prompts: list[list[int]],
                        samplings: list[SamplingParams]) -> list[Generation]:
     """Every (prompt, sampling) pair, prompt-major, concurrently; aborted if cancelled."""

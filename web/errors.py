@@ -1,5 +1,6 @@
 """Invalid input, answered 422 with every problem: `{"errors": [{path, node_id, message}]}`.
-FastAPI's own request validation errors get the same shape."""
+FastAPI's own request validation errors get the same shape, and so do the requests the engine
+refuses (`engine.api.RequestError`); an engine that cannot take a request now answers 503."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from engine.api import EngineError, EngineOverloadedError
 from web.schemas import ErrorsPublic, ProblemPublic
+
+RETRY_ENGINE_S = 1
 
 
 class InvalidInput(Exception):
@@ -32,6 +36,16 @@ def validation_error_response(_request: Request, exc: Exception) -> JSONResponse
     problems = [ProblemPublic(path=_path(error.get("loc", ())), message=str(error.get("msg")))
                 for error in exc.errors()]
     return _errors(problems)
+
+
+def engine_error_response(_request: Request, exc: Exception) -> JSONResponse:
+    """The engine's refusal, once for every route: overloaded is 503, the rest is the
+    request's fault (422)."""
+    assert isinstance(exc, EngineError)
+    if isinstance(exc, EngineOverloadedError):
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                            headers={"Retry-After": str(RETRY_ENGINE_S)})
+    return _errors([ProblemPublic(path="$", message=str(exc))])
 
 
 def _errors(problems: list[ProblemPublic]) -> JSONResponse:

@@ -125,3 +125,26 @@ def test_completion_from_token_ids_and_echo(oai: openai.OpenAI) -> None:
     echoed = oai.completions.create(model="default", prompt="The sky is", max_tokens=5,
                                     temperature=0, echo=True)
     assert echoed.choices[0].text == "The sky is" + by_text.choices[0].text
+
+
+LONG_CHAT = [{"role": "user", "content": "alert " * 9000}]
+BAD_SCHEMA = {"type": "json_schema", "json_schema": {"name": "bad", "schema": {"type": 5}}}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(("messages", "response_format", "words"), [
+    (LONG_CHAT, None, "context"),
+    (QUESTION, BAD_SCHEMA, "json_schema"),
+])
+def test_requests_the_engine_refuses_are_4xx_with_a_message(
+        oai: openai.OpenAI, server: LiveServer, stream: bool, messages: list,
+        response_format: dict | None, words: str) -> None:
+    extra = {"response_format": response_format} if response_format else {}
+    with pytest.raises(openai.UnprocessableEntityError) as info:
+        oai.chat.completions.create(model="default", messages=messages, max_tokens=8,
+                                    stream=stream, **extra)
+    assert words in json.dumps(info.value.body)
+    assert "Traceback" not in info.value.response.text
+    answer = oai.chat.completions.create(model="default", messages=QUESTION, max_tokens=4,
+                                         temperature=0)
+    assert answer.choices[0].message.content  # the server serves on

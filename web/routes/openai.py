@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -11,9 +12,10 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from engine.api import Generation
+from engine.api import EngineError, Generation
 from web.completions import (
     chat_prompt_ids,
+    check_all,
     completion_prompts,
     finish_reason,
     generate_all,
@@ -40,6 +42,7 @@ from web.openai_schemas import (
 from web.responses import errors
 
 router = APIRouter(prefix="/v1", tags=["openai"])
+log = logging.getLogger("flowc.web.openai")
 STREAMED = {"text/event-stream": {"schema": {
     "type": "object", "required": ["data"], "properties": {"data": {"type": "string"}}}}}
 
@@ -57,6 +60,7 @@ async def chat_completions(body: ChatCompletionCreate, services: ServicesDep) ->
     tokenizer = services.tokenizer
     prompt = chat_prompt_ids(tokenizer, body.messages)
     samplings = sampling_for(body, services.settings, want_logprobs=body.logprobs)
+    check_all(services.engine, [prompt], samplings)
     meta = _meta("chatcmpl", services.model_name)
     services.slots.acquire()
     if body.stream:
@@ -80,6 +84,7 @@ async def completions(body: CompletionCreate, services: ServicesDep) -> Any:
     tokenizer = services.tokenizer
     prompts = completion_prompts(tokenizer, body.prompt)
     samplings = sampling_for(body, services.settings, want_logprobs=body.logprobs is not None)
+    check_all(services.engine, prompts, samplings)
     meta = _meta("cmpl", services.model_name)
     services.slots.acquire()
     if body.stream:
@@ -143,9 +148,15 @@ def _sse(chunks: AsyncIterator[dict[str, Any]], on_close: Callable[[], None]
         try:
             async for chunk in chunks:
                 yield f"data: {json.dumps(chunk)}\n\n"
-            yield "data: [DONE]\n\n"
+        except Exception as exc:  # after the first byte: the stream ends with the error
+            if not isinstance(exc, EngineError):
+                log.exception("a streamed completion failed")
+            message = str(exc) if isinstance(exc, EngineError) else "internal error"
+            error = {"message": message, "type": type(exc).__name__}
+            yield f"data: {json.dumps({'error': error})}\n\n"
         finally:
             on_close()
+        yield "data: [DONE]\n\n"
 
     return StreamingResponse(body(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache"})
