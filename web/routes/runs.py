@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 
+from compiler import Plan
+from graph import InputError, resolve_inputs
 from web.deps import PlansDep, RunsDep, StoreDep
 from web.errors import InvalidInput
 from web.responses import errors
@@ -105,14 +107,10 @@ def _run(store: Store, run_id: str) -> RunRecord:
     return record
 
 
-def _check_inputs(source: dict[str, Any], inputs: dict[str, Any]) -> None:
+def _check_inputs(plan: Plan, inputs: dict[str, Any]) -> None:
     """The executor's own input checks, answered 422 before a run is stored."""
-    from engine.run_state import InputError, resolve_inputs
-
-    from graph.model import Workflow
-
     try:
-        resolve_inputs(Workflow.model_validate(source).inputs, inputs, {})
+        resolve_inputs(plan.interface.inputs, inputs)
     except InputError as exc:
         raise InvalidInput([ProblemPublic(path=f"inputs.{exc.name}", node_id=exc.node_id,
                                           message=str(exc))]) from exc
