@@ -2,11 +2,11 @@
 
     runtime = WorkflowRuntime(engine, load_tools(["tools.py"]))
     result = await runtime.run(plan, {"alert": "..."})   # RunResult: status, outputs, trace
-    print(explain(plan, result.trace))                    # EXPLAIN ANALYZE
+    print(explain_run(plan, result.trace))                 # EXPLAIN ANALYZE
 """
 
 from executor.executor import Executor, RunResult, Status
-from executor.explain import explain
+from executor.explain import explain_run
 from executor.runtime import WorkflowRuntime
 from executor.tools import Tool, ToolError, ToolRegistry, ToolTimeout, load_tools
 from executor.trace import NodeTrace, PrefixTrace, Trace
@@ -26,6 +26,6 @@ __all__ = [
     "ToolTimeout",
     "Trace",
     "WorkflowRuntime",
-    "explain",
+    "explain_run",
     "load_tools",
 ]

@@ -11,7 +11,7 @@ _COLUMNS = ("step", "type", "runs", "est prompt", "prompt", "cached", "est decod
             "ttft s", "time s", "status")
 
 
-def explain(plan: Plan, trace: Trace) -> str:
+def explain_run(plan: Plan, trace: Trace) -> str:
     rows = [_row(step, depth, trace.node(step.id)) for step, depth in _steps(plan.steps, 0)]
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(_COLUMNS)]
     lines = [

@@ -108,7 +108,7 @@ class _ModelError(RuntimeError):
 
 
 def _report(results: list[RunResult], plan: Plan, trace: Path | None, explain: bool) -> None:
-    from executor import explain as explain_run
+    from executor import explain_run
 
     for result in results:
         print(json.dumps(result.outputs, ensure_ascii=False, default=str), flush=True)
