@@ -5,12 +5,12 @@
     print(explain_run(plan, result.trace))                 # EXPLAIN ANALYZE
 """
 
+from executor.events import EventKind, RunEvent
 from executor.executor import Executor, RunResult, Status
 from executor.explain import explain_run
 from executor.runtime import WorkflowRuntime
 from executor.tools import Tool, ToolError, ToolRegistry, ToolTimeout, load_tools
 from executor.trace import NodeTrace, PrefixTrace, Trace
-from executor.walk import EventKind, RunEvent
 
 __all__ = [
     "EventKind",

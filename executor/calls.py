@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.api import EngineAPI, Generation, SamplingParams
 from executor.errors import BudgetExceeded
+from executor.events import EventKind
 from executor.nodes import best_choice, check_output
 from executor.prompts import CallNode, PromptBuilder, messages_of, sampling_for
 from executor.state import Scope, TurnRecord
@@ -66,7 +67,7 @@ class Caller:
     budget: TokenBudget
     run_seed: int
     clock: Callable[[], float]
-    emit: Callable[[str, str, dict[str, Any]], None] | None = None
+    emit: Callable[[EventKind, str | None, dict[str, Any]], None] | None = None
     in_flight: set[str] = field(default_factory=set)
 
     async def llm(self, call: CallContext, node: LlmNode) -> None:

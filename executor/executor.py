@@ -23,6 +23,7 @@ from compiler import Plan
 from engine.api import EngineAPI
 from executor.calls import Caller, TokenBudget
 from executor.errors import NodeError
+from executor.events import EventKind, RunEvent, RunEvents
 from executor.nodes import render_value
 from executor.prefixes import PrefixPins, PrefixPool
 from executor.prompts import PromptBuilder
@@ -30,7 +31,7 @@ from executor.shape import plan_shape
 from executor.state import Scope
 from executor.tools import ToolRegistry
 from executor.trace import Trace
-from executor.walk import EventKind, RunContext, RunEvent, Walker
+from executor.walk import RunContext, Walker
 from graph import InputError, reducers_of, resolve_inputs
 
 Status = Literal["succeeded", "failed", "cancelled"]
@@ -120,15 +121,15 @@ class Executor:
 
     def _new_run(self, trace: Trace, seed: int,
                  on_event: Callable[[RunEvent], None] | None) -> RunContext:
-        run = RunContext(None, trace, None, time.monotonic(), on_event)  # type: ignore[arg-type]
+        events = RunEvents(time.monotonic(), on_event)
         budget = TokenBudget(self.interface.limits.max_tokens_total)
-        emit = run.emit if on_event is not None else None
-        run.caller = Caller(self.engine, self.prompts, self.interface.defaults, budget,
-                            seed, run.clock, emit)
+        caller = Caller(self.engine, self.prompts, self.interface.defaults, budget, seed,
+                        events.clock, events.emit if on_event is not None else None)
+        pins = None
         if self.optimize:
-            run.pins = PrefixPins(self.plan, self.pool, self.engine.tokenizer, run.clock,
-                                  trace.prefixes, self._priority, self.engine.page_size)
-        return run
+            pins = PrefixPins(self.plan, self.pool, self.engine.tokenizer, events.clock,
+                              trace.prefixes, self._priority, self.engine.page_size)
+        return RunContext(events, caller, trace, pins)
 
     async def _main(self, run: RunContext, scope: Scope) -> None:
         if run.pins is not None:

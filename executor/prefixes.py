@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compiler import Plan, PrefixGroup, Segment, render_segments
 from engine.api import EngineAPI, PrefixHandle
 from executor.trace import PrefixTrace
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass
@@ -78,7 +81,7 @@ class PrefixPins:
 
     plan: Plan
     pool: PrefixPool
-    tokenizer: Any
+    tokenizer: PreTrainedTokenizerBase
     clock: Callable[[], float]
     traces: list[PrefixTrace]
     priority_of: Callable[[str], int]

@@ -11,10 +11,10 @@ from typing import Any
 
 from compiler import Plan
 from engine.api import EngineAPI
+from executor.events import RunEvent
 from executor.executor import Executor, RunResult
 from executor.prefixes import PrefixPool
 from executor.tools import ToolRegistry
-from executor.walk import RunEvent
 
 _EXECUTORS_KEPT = 64
 

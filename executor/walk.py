@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from compiler import Route
 from engine.api import ConstraintError, EngineError
 from executor.calls import CallContext, Caller
 from executor.errors import BudgetExceeded, NodeError, RunLimitError
+from executor.events import EventKind, RunEvents
 from executor.flow import Dataflow, choose_edges
 from executor.nodes import assign, render_args, render_value
 from executor.prefixes import PrefixPins
@@ -27,37 +26,20 @@ from executor.tools import ToolError, ToolRegistry
 from executor.trace import NodeTrace, Trace
 from graph import LlmNode, MapNode, Node, SelectNode, SetNode, ToolNode, evaluate
 
-log = logging.getLogger(__name__)
-EventKind = Literal["run_start", "node_start", "token", "node_end", "run_end", "error"]
-
-
-@dataclass(frozen=True)
-class RunEvent:
-    kind: EventKind
-    node_id: str | None
-    data: dict[str, Any]
-    t: float  # seconds since the run started
-
 
 @dataclass
 class RunContext:
+    events: RunEvents
     caller: Caller
     trace: Trace
     pins: PrefixPins | None
-    started: float
-    on_event: Callable[[RunEvent], None] | None
     running: dict[str, int] = field(default_factory=dict)  # step ids in flight
 
     def clock(self) -> float:
-        return time.monotonic() - self.started
+        return self.events.clock()
 
     def emit(self, kind: EventKind, node_id: str | None, data: dict[str, Any]) -> None:
-        if self.on_event is None:
-            return
-        try:
-            self.on_event(RunEvent(kind, node_id, data, self.clock()))
-        except Exception:  # a broken listener must not break the run
-            log.exception("run event listener failed on %s", kind)
+        self.events.emit(kind, node_id, data)
 
 
 @dataclass

@@ -141,10 +141,6 @@ class Orders:
         """Whether a path of forward edges leads from `first` to `second`."""
         return bool(self._dag_ancestors[second] >> self.index[first] & 1)
 
-    def may_run_before(self, first: str, second: str) -> bool:
-        """Whether `first` may have run by the time `second` starts (loops included)."""
-        return bool(self._seen_before[second] >> self.index[first] & 1)
-
     def any_may_run_before(self, firsts: int, second: str) -> bool:
         """Whether a node of the bitset `firsts` (see `bits`) may have run before `second`."""
         return bool(self._seen_before[second] & firsts)
