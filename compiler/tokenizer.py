@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from engine.models.locations import cache_root, default_model_file
+from engine import cache_root, default_model_file
 
 # Used only when a tokenizer has no chat template of its own.
 FALLBACK_CHAT_TEMPLATE = (

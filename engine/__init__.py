@@ -25,7 +25,7 @@ from engine.api import (
     SamplingParams,
     StreamChunk,
 )
-from engine.models.locations import DEFAULT_MODEL_NAME, default_model_file
+from engine.models.locations import DEFAULT_MODEL_NAME, cache_root, default_model_file
 
 if TYPE_CHECKING:
     from engine.async_engine import AsyncEngine
@@ -69,6 +69,7 @@ __all__ = [
     "RequestError",
     "SamplingParams",
     "StreamChunk",
+    "cache_root",
     "default_model_file",
     "load_model",
 ]
