@@ -38,7 +38,7 @@ from engine.requests import (
     check_request,
     is_constrained,
 )
-from engine.sampling import Sampler, make_generator
+from engine.sampling import Sampler
 from engine.scheduler import ScheduledChunk, Scheduler, SchedulerOutput
 from engine.sequence import Sequence, SequenceKind, SequenceStatus
 
@@ -84,7 +84,8 @@ class LLMEngine:
         overlap = self.config.overlap_decode
         if overlap is None:
             overlap = self.runner.device.type == "cuda"
-        self.overlap = OverlapDecoder(self.runner, self.kv, self.limits.max_context, overlap)
+        self.overlap = OverlapDecoder(self.runner, self.kv, self.limits.max_context, overlap,
+                                      self.sampler)
         self.counters = EngineStats()
 
     @property
@@ -157,9 +158,8 @@ class LLMEngine:
         seq = Sequence(request_id, ids, sampling, priority, kind)
         request = Request(seq, TextStream(self.tokenizer, tuple(sampling.stop)))
         if sampling.temperature > 0:
-            seed = sampling.seed if sampling.seed is not None else hash(
+            request.seed = sampling.seed if sampling.seed is not None else hash(
                 (self.config.seed, request_id, next(self._ids)))
-            request.generator = make_generator(seed)
         self.requests[request_id] = request
         self.counters.prompt_tokens += len(ids)
         return request
@@ -215,12 +215,10 @@ class LLMEngine:
         if self.overlap.takes(requests):
             self.overlap.start(logits, requests)
             return self._accept(self.overlap.advance(self.scheduler))
-        # sample on the device; grammar masks are built on the host (constrained batches)
-        if any(r.constraint is not None for r in requests):
-            logits = logits.cpu()
+        # grammar masks are built on the host and applied on the logits' device
         allowed = allowed_tokens([r.constraint for r in requests], logits.shape[-1])
         result = self.sampler(logits, [r.seq.sampling for r in requests],
-                              [r.generator for r in requests], allowed)
+                              [r.noise_key() for r in requests], allowed)
         return self._accept(StepTokens(requests, result.token_ids, result.logprobs))
 
     def _drain(self) -> None:

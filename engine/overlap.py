@@ -7,7 +7,8 @@ learns it one step later. A sequence that turns out to have finished on that tok
 stop string) drops the result of its extra step, whose K/V went into a page it owns and
 that is released with it (later work on the page is ordered after it on the stream).
 
-Only plain greedy generation overlaps (see `overlappable`), and only while nothing else waits
+Unconstrained generation overlaps, greedy and sampled (see `overlappable`: a sampled row's
+draw happens on the device, keyed by its position), and only while nothing else waits
 for the scheduler: every running sequence is in the step, no request waits for admission,
 and each next token finds a page without preempting anyone. Anything else reads the step in
 flight first and goes through the scheduler as usual.
@@ -28,6 +29,7 @@ from engine.kv.manager import KVManager
 from engine.ops import fused_ops_enabled
 from engine.requests import Request
 from engine.runner import ModelRunner
+from engine.sampling import Sampler
 from engine.scheduler import ScheduledChunk, Scheduler
 from engine.sequence import Sequence, SequenceKind, SequenceStatus
 
@@ -55,11 +57,12 @@ class InflightStep:
 
 
 class OverlapDecoder:
-    """The greedy step in flight, and the launch of the next one before its tokens are read."""
+    """The step in flight, and the launch of the next one before its tokens are read."""
 
-    def __init__(self, runner: ModelRunner, kv: KVManager, max_context: int, enabled: bool
-                 ) -> None:
+    def __init__(self, runner: ModelRunner, kv: KVManager, max_context: int, enabled: bool,
+                 sampler: Sampler) -> None:
         self.runner = runner
+        self.sampler = sampler
         self.kv = kv
         self.max_context = max_context
         self.enabled = enabled
@@ -71,11 +74,11 @@ class OverlapDecoder:
         return self.enabled and all(overlappable(r) for r in requests)
 
     def start(self, logits: torch.Tensor, requests: list[Request]) -> None:
-        self.inflight = greedy_step(logits, requests)
+        self.inflight = draw_step(self.sampler, logits, requests)
 
     def advance(self, scheduler: Scheduler) -> StepTokens:
-        """Launch the next greedy step of the step in flight when nothing else needs the
-        scheduler, then read the step in flight's tokens."""
+        """Launch the next step of the step in flight when nothing else needs the scheduler,
+        then read the step in flight's tokens."""
         step, self.inflight = self.inflight, None
         assert step is not None
         members = None if scheduler.waiting else next_members(
@@ -99,21 +102,20 @@ class OverlapDecoder:
         for chunk in chunks:
             chunk.seq.num_computed_tokens += 1  # pages are published once tokens are read
         self.launched += 1
-        return greedy_step(logits, requests)
+        return draw_step(self.sampler, logits, requests)
 
 
-def greedy_step(logits: torch.Tensor, requests: list[Request]) -> InflightStep:
-    """Argmax tokens and their log-probabilities (as `engine.sampling.Sampler` computes them
-    for greedy rows; on CUDA in one fused pass, equal up to float32 summation order), left on
-    the device with an asynchronous copy to the host."""
-    if fused_ops_enabled(logits):
+def draw_step(sampler: Sampler, logits: torch.Tensor, requests: list[Request]) -> InflightStep:
+    """The requests' next tokens and their log-probabilities, left on the device with an
+    asynchronous copy to the host. All-greedy steps on CUDA take the fused argmax pass (equal
+    to `Sampler` up to float32 summation order)."""
+    params = [r.seq.sampling for r in requests]
+    if fused_ops_enabled(logits) and all(p.temperature == 0 for p in params):
         from engine.ops.triton_greedy import greedy_tokens
 
         tokens, chosen = greedy_tokens(logits)
     else:
-        logits = logits.float()
-        tokens = logits.argmax(dim=-1)
-        chosen = torch.log_softmax(logits, dim=-1).gather(1, tokens.unsqueeze(1)).squeeze(1)
+        tokens, chosen = sampler.choose(logits, params, [r.noise_key() for r in requests])
     packed = torch.stack((tokens.double(), chosen.double()))
     if not packed.is_cuda:
         return InflightStep(requests, tokens, packed, None)
@@ -126,8 +128,7 @@ def greedy_step(logits: torch.Tensor, requests: list[Request]) -> InflightStep:
 
 def overlappable(request: Request) -> bool:
     seq = request.seq
-    return (seq.kind is SequenceKind.GENERATE and request.constraint is None
-            and seq.sampling.temperature == 0)
+    return seq.kind is SequenceKind.GENERATE and request.constraint is None
 
 
 def next_members(step: InflightStep, running: list[Sequence], max_context: int

@@ -10,8 +10,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import torch
-
 from engine.api import (
     EmptyPromptError,
     Generation,
@@ -22,7 +20,7 @@ from engine.api import (
 from engine.constraints import Constraint
 from engine.detokenize import TextStream
 from engine.kv.block_pool import pages_for
-from engine.sampling import check_sampling
+from engine.sampling import check_sampling, row_key
 from engine.sequence import Sequence
 
 
@@ -38,11 +36,16 @@ class Request:
     seq: Sequence
     stream: TextStream
     constraint: Constraint | None = None
-    generator: torch.Generator | None = None
+    seed: int = 0  # decides a sampled request's noise (engine.sampling.row_key)
 
     @property
     def request_id(self) -> str:
         return self.seq.request_id
+
+    def noise_key(self) -> int:
+        """The key of the token this request draws next: at the position after its computed
+        tokens."""
+        return row_key(self.seed, self.seq.num_computed_tokens)
 
     def accept(self, token: int, logprob: float, eos_token_ids: tuple[int, ...],
                max_context: int) -> str | None:

@@ -1,18 +1,30 @@
-"""Choosing the next token of every generating sequence in a step, in one batch.
+"""Choosing the next token of every generating sequence in a step, in one batch, on the
+logits' device.
 
-Greedy rows take the argmax together; sampled rows share the temperature, top-k and top-p
-transforms, then draw with their own `torch.Generator` so that a request's seed decides its
-tokens whatever else is in the batch. Log-probabilities are those of the model's own
-distribution (before temperature, truncation and constraints).
+Greedy rows take the argmax. Sampled rows draw by the Gumbel-max trick with noise made from a
+key per row (`row_key`: the request's seed and the position of the token drawn), so a seeded
+request gets the same tokens whatever it is batched with, and the draw needs no host round
+trip: on CUDA one kernel reads the logits once (`engine.ops.triton_sample`), elsewhere torch
+ops do the same arithmetic. Top-k and top-p act on the temperature-scaled distribution, grammar
+masks on every row. Log-probabilities are those of the model's own distribution (before
+temperature, truncation and constraints).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
 
 from engine.api import SamplingParams
+from engine.ops import fused_ops_enabled
+
+_MASK_64 = (1 << 64) - 1
+_MASK_32 = 0xFFFF_FFFF
+_GOLDEN_32 = 0x9E3779B9
+_MIX_1 = 0x7FEB352D
+_MIX_2 = 0x846CA68B
 
 
 class SampleResult(NamedTuple):
@@ -20,10 +32,17 @@ class SampleResult(NamedTuple):
     logprobs: list[float]
 
 
-def make_generator(seed: int) -> torch.Generator:
-    generator = torch.Generator(device="cpu")
-    generator.manual_seed(seed & 0xFFFF_FFFF_FFFF_FFFF)
-    return generator
+def _splitmix64(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & _MASK_64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK_64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK_64
+    return x ^ (x >> 31)
+
+
+def row_key(seed: int, position: int) -> int:
+    """The 32-bit noise key of the token a request with `seed` draws at `position` (its index
+    in the sequence, prompt included)."""
+    return _splitmix64((seed & _MASK_64) ^ _splitmix64(position)) & 0xFFFF_FFFF
 
 
 def apply_top_k_top_p(logits: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor
@@ -43,40 +62,91 @@ def apply_top_k_top_p(logits: torch.Tensor, top_k: torch.Tensor, top_p: torch.Te
 
 
 class Sampler:
-    def __call__(
-        self,
-        logits: torch.Tensor,
-        params: list[SamplingParams],
-        generators: list[torch.Generator | None],
-        allowed: torch.Tensor | None = None,
-    ) -> SampleResult:
-        """`logits` [N, vocab] float32; `allowed` [N, vocab] bool from constraints or None."""
-        logits = logits.float()
-        logprobs = torch.log_softmax(logits, dim=-1)
+    def choose(self, logits: torch.Tensor, params: Sequence[SamplingParams],
+               keys: Sequence[int], allowed: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids [N] int64 and their log-probabilities [N] float32, left on the logits'
+        device. `logits` [N, vocab]; `keys` one per row (read for sampled rows only);
+        `allowed` [N, vocab] bool from constraints or None."""
+        device = logits.device
+        temperature = [p.temperature for p in params]
+        inv_temp = _to_device([1.0 / t if t > 0 else 0.0 for t in temperature],
+                              torch.float32, device)
+        choice = logits
         if allowed is not None:
-            logits = logits.masked_fill(~allowed, float("-inf"))
-        tokens = logits.argmax(dim=-1)
-        sampled = [i for i, p in enumerate(params) if p.temperature > 0]
-        if sampled:
-            tokens[sampled] = self._sample_rows(logits[sampled], [params[i] for i in sampled],
-                                                [generators[i] for i in sampled])
-        chosen = logprobs.gather(1, tokens.unsqueeze(1)).squeeze(1)
-        # one device-to-host transfer for both (token ids are exact in float64)
-        token_ids, chosen_logprobs = torch.stack((tokens.double(), chosen.double())).tolist()
-        return SampleResult([int(t) for t in token_ids], chosen_logprobs)
+            choice = choice.masked_fill(~allowed.to(device, non_blocking=True), float("-inf"))
+        truncated = [i for i, p in enumerate(params)
+                     if p.temperature > 0 and (p.top_k > 0 or p.top_p < 1)]
+        if truncated:
+            choice = _truncate(choice, inv_temp, [params[i] for i in truncated], truncated)
+        keys_device = _to_device([k if t > 0 else 0 for k, t in zip(keys, temperature,
+                                                                   strict=True)],
+                                 torch.int64, device)
+        if fused_ops_enabled(logits):
+            from engine.ops.triton_sample import sample_tokens
 
-    @staticmethod
-    def _sample_rows(logits: torch.Tensor, params: list[SamplingParams],
-                     generators: list[torch.Generator | None]) -> torch.Tensor:
-        temperature = torch.tensor([p.temperature for p in params], dtype=logits.dtype)
-        top_k = torch.tensor([p.top_k for p in params], dtype=torch.long)
-        top_p = torch.tensor([p.top_p for p in params], dtype=logits.dtype)
-        scaled = logits / temperature.to(logits.device).unsqueeze(1)
-        if bool((top_k > 0).any()) or bool((top_p < 1).any()):
-            scaled = apply_top_k_top_p(scaled, top_k.to(logits.device), top_p.to(logits.device))
-        probs = scaled.softmax(dim=-1).cpu()
-        return torch.stack([torch.multinomial(row, 1, generator=g).squeeze(0)
-                            for row, g in zip(probs, generators, strict=True)]).to(logits.device)
+            return sample_tokens(logits, choice.contiguous(), inv_temp, keys_device)
+        return gumbel_choice(logits, choice, inv_temp, keys_device)
+
+    def __call__(self, logits: torch.Tensor, params: Sequence[SamplingParams],
+                 keys: Sequence[int], allowed: torch.Tensor | None = None) -> SampleResult:
+        """`choose`, read to the host."""
+        tokens, chosen = self.choose(logits, params, keys, allowed)
+        # one device-to-host transfer for both (token ids are exact in float64)
+        token_ids, logprobs = torch.stack((tokens.double(), chosen.double())).tolist()
+        return SampleResult([int(t) for t in token_ids], logprobs)
+
+
+def _truncate(choice: torch.Tensor, inv_temp: torch.Tensor, params: list[SamplingParams],
+              rows: list[int]) -> torch.Tensor:
+    """`choice` with what top-k and top-p drop set to -inf on `rows` (judged on the
+    temperature-scaled distribution)."""
+    device = choice.device
+    index = torch.tensor(rows, device=device)
+    top_k = torch.tensor([p.top_k for p in params], dtype=torch.long, device=device)
+    top_p = torch.tensor([p.top_p for p in params], dtype=torch.float32, device=device)
+    picked = choice[index].float()
+    scaled = apply_top_k_top_p(picked * inv_temp[index].unsqueeze(1), top_k, top_p)
+    picked = picked.masked_fill(scaled == float("-inf"), float("-inf"))
+    choice = choice.clone()
+    choice[index] = picked.to(choice.dtype)
+    return choice
+
+
+def _to_device(values: list[float] | list[int], dtype: torch.dtype, device: torch.device
+               ) -> torch.Tensor:
+    """A small host list on `device`, copied without making the host wait on the stream."""
+    host = torch.tensor(values, dtype=dtype)
+    if device.type != "cuda":
+        return host
+    return host.pin_memory().to(device, non_blocking=True)
+
+
+def gumbel_noise(keys: torch.Tensor, vocab: int) -> torch.Tensor:
+    """The kernel's Gumbel noise [rows, vocab] in torch (int64 arithmetic kept to 32 bits)."""
+    cols = torch.arange(vocab, dtype=torch.int64, device=keys.device)
+    h = keys.unsqueeze(1) ^ ((cols * _GOLDEN_32) & _MASK_32)
+    h = h ^ (h >> 16)
+    h = (h * _MIX_1) & _MASK_32
+    h = h ^ (h >> 15)
+    h = (h * _MIX_2) & _MASK_32
+    h = h ^ (h >> 16)
+    u = ((h >> 8).to(torch.float32) + 0.5) * (1.0 / 16777216.0)
+    return -torch.log(-torch.log(u))
+
+
+def gumbel_choice(logits: torch.Tensor, choice: torch.Tensor, inv_temperature: torch.Tensor,
+                  keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`sample_tokens` in torch ops (the CPU path and the kernel's reference)."""
+    logits = logits.float()
+    choice = choice.float()
+    noise = gumbel_noise(keys, logits.shape[1])
+    sampled = (inv_temperature > 0).unsqueeze(1)
+    score = torch.where(sampled, choice * inv_temperature.unsqueeze(1) + noise, choice)
+    score = score.masked_fill(choice == float("-inf"), float("-inf"))
+    tokens = score.argmax(dim=-1)
+    logprobs = torch.log_softmax(logits, dim=-1).gather(1, tokens.unsqueeze(1)).squeeze(1)
+    return tokens, logprobs
 
 
 def check_sampling(params: SamplingParams, max_context: int) -> None:

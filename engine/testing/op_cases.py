@@ -266,3 +266,33 @@ def greedy_errors(ops, logits: torch.Tensor, block: int | None = None
     want_logprobs = torch.log_softmax(full, dim=-1).gather(1, want[:, None]).squeeze(1)
     wrong = (tokens != want).nonzero().flatten().tolist()
     return wrong, float((logprobs - want_logprobs).abs().max())
+
+
+def sample_inputs(rows: int, vocab: int, dtype, device: str, seed: int = 0
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(logits, choice, inverse temperatures, keys) for the sampled choice: greedy rows, hot
+    and cold sampled rows, a row whose choice is masked to a few columns."""
+    from engine.sampling import row_key
+
+    logits = greedy_logits(rows, vocab, dtype, "cpu", seed)
+    choice = logits.clone()
+    if rows > 3:
+        choice[3, :] = float("-inf")
+        choice[3, vocab // 4 :: 7] = logits[3, vocab // 4 :: 7]
+    inv_temp = torch.tensor([(0.0, 1.0, 2.0, 0.7)[i % 4] for i in range(rows)])
+    keys = torch.tensor([row_key(seed + i, 100 + i) for i in range(rows)], dtype=torch.int64)
+    return logits.to(device), choice.to(device), inv_temp.to(device), keys.to(device)
+
+
+def sample_errors(ops, inputs: tuple[torch.Tensor, ...], block: int | None = None
+                  ) -> tuple[list[int], float]:
+    """(rows whose fused token differs from the torch Gumbel-max choice, the largest absolute
+    error of the fused log-probabilities)."""
+    from engine.sampling import gumbel_choice
+
+    logits, choice, inv_temp, keys = inputs
+    kwargs = {} if block is None else {"block": block}
+    tokens, logprobs = ops.sample_tokens(logits, choice, inv_temp, keys, **kwargs)
+    want, want_logprobs = gumbel_choice(logits, choice, inv_temp, keys)
+    wrong = (tokens != want).nonzero().flatten().tolist()
+    return wrong, float((logprobs - want_logprobs).abs().max())

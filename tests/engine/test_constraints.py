@@ -11,7 +11,7 @@ import torch
 from compiler.tokenizer import load_tokenizer
 from engine.api import ConstraintError, SamplingParams
 from engine.constraints import Constraint, GrammarCompiler, allowed_tokens
-from engine.sampling import Sampler, make_generator
+from engine.sampling import Sampler, row_key
 
 SCHEMA = {
     "type": "object",
@@ -35,13 +35,12 @@ def setup():
 def run_constrained(setup, params, seed, max_steps=80):
     tokenizer, stop, compiler = setup
     constraint = Constraint(compiler.compile(params))
-    generator = make_generator(seed)
-    noise = make_generator(seed + 1000)
+    noise = torch.Generator().manual_seed(seed + 1000)
     ids = []
-    for _ in range(max_steps):
+    for step in range(max_steps):
         logits = torch.randn(1, len(tokenizer), generator=noise) * 4
         allowed = allowed_tokens([constraint], len(tokenizer))
-        token = Sampler()(logits, [SamplingParams(temperature=1.0)], [generator],
+        token = Sampler()(logits, [SamplingParams(temperature=1.0)], [row_key(seed, step)],
                           allowed).token_ids[0]
         assert constraint.accept(token)
         if constraint.is_terminated:

@@ -26,6 +26,7 @@ KERNEL_MODULES = [
     "engine.ops.triton_greedy",
     "engine.ops.triton_gated_gemm",
     "engine.ops.triton_decode_gemm",
+    "engine.ops.triton_sample",
 ]
 
 
@@ -35,7 +36,8 @@ def _import_interpreted() -> SimpleNamespace:
     for name in KERNEL_MODULES:
         module = sys.modules.get(name)
         modules[name] = importlib.reload(module) if module else importlib.import_module(name)
-    norm, activation, rotary, rotary_kv, kv, greedy, gated, decode_gemm = modules.values()
+    norm, activation, rotary, rotary_kv, kv, greedy, gated, decode_gemm, sample = (
+        modules.values())
     return SimpleNamespace(
         rms_norm=norm.rms_norm,
         add_rms_norm=norm.add_rms_norm,
@@ -48,6 +50,7 @@ def _import_interpreted() -> SimpleNamespace:
         gated_gemm_fits=gated.fits,
         decode_linear=decode_gemm.decode_linear,
         decode_gemm_fits=decode_gemm.fits,
+        sample_tokens=sample.sample_tokens,
     )
 
 
@@ -100,6 +103,14 @@ def test_rotary_in_place_matches_torch(dtype, q_heads, k_heads, head_dim):
 def test_greedy_tokens_match_argmax_and_log_softmax(dtype, vocab):
     logits = cases.greedy_logits(4, vocab, dtype, "cpu")
     wrong, error = cases.greedy_errors(OPS, logits, block=16)
+    assert wrong == [] and error < 2e-6, (wrong, error)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("vocab", [40, 100])
+def test_sampled_tokens_match_the_torch_gumbel_choice(dtype, vocab):
+    inputs = cases.sample_inputs(8, vocab, dtype, "cpu")
+    wrong, error = cases.sample_errors(OPS, inputs, block=16)
     assert wrong == [] and error < 2e-6, (wrong, error)
 
 

@@ -80,7 +80,17 @@ def test_requests_arriving_forking_and_aborting_mid_flight(default_loaded, promp
     assert pages_held_only_by_cache(engine)
 
 
-def test_sampled_or_constrained_requests_run_synchronously(default_loaded, prompts):
+def test_sampled_requests_overlap_and_draw_the_synchronous_tokens(default_loaded, prompts):
+    sampled = [SamplingParams(max_tokens=10, temperature=t, top_p=p, seed=i, logprobs=True)
+               for i, (t, p) in enumerate([(0.8, 1.0), (1.2, 0.9), (0.0, 1.0), (1.0, 0.5)])]
+    plain, overlapped = make(default_loaded, False), make(default_loaded, True)
+    expected = summary(plain.generate(prompts[:4], sampled))
+    assert summary(overlapped.generate(prompts[:4], sampled)) == expected
+    assert overlapped.stats().extra["overlapped_steps"] >= 5
+    assert pages_held_only_by_cache(overlapped)
+
+
+def test_constrained_requests_run_synchronously(default_loaded, prompts):
     engine = make(default_loaded, True)
-    engine.generate(prompts[:2], SamplingParams(max_tokens=6, temperature=0.8, seed=1))
+    engine.generate(prompts[:2], SamplingParams(max_tokens=6, regex="[a-z ]{1,12}"))
     assert engine.stats().extra["overlapped_steps"] == 0

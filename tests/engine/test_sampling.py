@@ -4,7 +4,7 @@ import torch
 from compiler.tokenizer import load_tokenizer
 from engine.api import SamplingParams
 from engine.detokenize import IncrementalDetokenizer, TextStream
-from engine.sampling import Sampler, apply_top_k_top_p, check_sampling, make_generator
+from engine.sampling import Sampler, apply_top_k_top_p, check_sampling, gumbel_noise, row_key
 
 VOCAB = 50
 
@@ -15,12 +15,12 @@ def tokenizer():
 
 
 def logits_rows(n, seed=0):
-    return torch.randn(n, VOCAB, generator=make_generator(seed)) * 3
+    return torch.randn(n, VOCAB, generator=torch.Generator().manual_seed(seed)) * 3
 
 
 def test_greedy_rows_take_the_argmax_and_report_model_logprobs():
     logits = logits_rows(4)
-    result = Sampler()(logits, [SamplingParams()] * 4, [None] * 4)
+    result = Sampler()(logits, [SamplingParams()] * 4, [0] * 4)
     assert result.token_ids == logits.argmax(-1).tolist()
     expected = torch.log_softmax(logits, -1).max(-1).values
     assert torch.allclose(torch.tensor(result.logprobs), expected)
@@ -32,7 +32,7 @@ def test_a_mask_restricts_greedy_and_sampled_rows():
     allowed[:, [3, 17]] = True
     params = [SamplingParams(), SamplingParams(temperature=1.0)]
     for seed in range(20):
-        tokens = Sampler()(logits, params, [None, make_generator(seed)], allowed).token_ids
+        tokens = Sampler()(logits, params, [0, row_key(seed, 0)], allowed).token_ids
         assert set(tokens) <= {3, 17}
 
 
@@ -50,21 +50,39 @@ def test_top_k_and_top_p_keep_exactly_the_expected_tokens():
 def test_a_seed_decides_the_tokens_whatever_else_is_in_the_batch():
     logits = logits_rows(3, seed=1)
     p = SamplingParams(temperature=1.0, top_p=0.9, top_k=20)
-    alone = [Sampler()(logits[2:], [p], [make_generator(7)]).token_ids[0] for _ in range(3)]
+    alone = [Sampler()(logits[2:], [p], [row_key(7, 40)]).token_ids[0] for _ in range(3)]
     batched = Sampler()(logits, [SamplingParams(), p, p],
-                        [None, make_generator(99), make_generator(7)]).token_ids[2]
+                        [0, row_key(99, 40), row_key(7, 40)]).token_ids[2]
     assert alone == [batched] * 3
 
 
 def test_temperature_sampling_follows_the_softmax():
     logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
     p = SamplingParams(temperature=0.5)
-    generator = make_generator(3)
     counts = torch.zeros(4)
-    for _ in range(2000):
-        counts[Sampler()(logits, [p], [generator]).token_ids[0]] += 1
+    for position in range(2000):
+        counts[Sampler()(logits, [p], [row_key(3, position)]).token_ids[0]] += 1
     expected = torch.softmax(logits[0] / 0.5, -1)
     assert torch.allclose(counts / 2000, expected, atol=0.03)
+
+
+def test_top_p_sampling_draws_only_the_nucleus_in_proportion():
+    logits = torch.tensor([[3.0, 2.0, 1.0, -2.0, -3.0]])
+    p = SamplingParams(temperature=1.0, top_p=0.8)
+    counts = torch.zeros(5)
+    for position in range(2000):
+        counts[Sampler()(logits, [p], [row_key(5, position)]).token_ids[0]] += 1
+    assert counts[2:].sum() == 0  # softmax 0.66, 0.24: the first two make 0.8
+    expected = torch.softmax(logits[0, :2], -1)
+    assert torch.allclose(counts[:2] / 2000, expected, atol=0.03)
+
+
+def test_row_keys_differ_by_seed_and_position_and_the_noise_is_uniform_gumbel():
+    keys = {row_key(seed, position) for seed in range(50) for position in range(50)}
+    assert len(keys) == 2500 and all(0 <= k < 2**32 for k in keys)
+    noise = gumbel_noise(torch.tensor([row_key(1, 2)]), 200_000)[0]
+    assert abs(noise.mean().item() - 0.5772) < 0.01  # the Euler-Mascheroni constant
+    assert abs(noise.var().item() - torch.pi ** 2 / 6) < 0.05
 
 
 @pytest.mark.parametrize(("params", "message"), [

@@ -26,6 +26,7 @@ from engine.ops.triton_greedy import greedy_tokens  # noqa: E402
 from engine.ops.triton_norm import add_rms_norm, rms_norm  # noqa: E402
 from engine.ops.triton_rotary import apply_rotary_  # noqa: E402
 from engine.ops.triton_rotary_kv import rotary_write_kv_  # noqa: E402
+from engine.ops.triton_sample import sample_tokens  # noqa: E402
 from engine.testing import op_cases as cases  # noqa: E402
 from engine.testing.op_cases import norm_errors, rotary_errors, silu_error  # noqa: E402
 
@@ -37,6 +38,7 @@ OPS = SimpleNamespace(
     rotary_write_kv_=rotary_write_kv_,
     write_kv=write_kv,
     greedy_tokens=greedy_tokens,
+    sample_tokens=sample_tokens,
     gate_up_silu=gate_up_silu,
     decode_linear=decode_linear,
 )
@@ -79,6 +81,14 @@ def test_decode_linear(dtype, rows, inner, cols):
 def test_greedy_tokens(dtype, rows, vocab):
     wrong, error = cases.greedy_errors(OPS, cases.greedy_logits(rows, vocab, dtype, "cuda"))
     assert wrong == [] and error < 2e-5, (wrong, error)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("rows", "vocab"), [(1, 128256), (64, 128256), (5, 1000)])
+def test_sampled_tokens(dtype, rows, vocab):
+    wrong, error = cases.sample_errors(OPS, cases.sample_inputs(rows, vocab, dtype, "cuda"))
+    assert len(wrong) <= rows // 32, (wrong, error)  # GPU log() may differ by an ulp
+    assert error < 2e-5, (wrong, error)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
