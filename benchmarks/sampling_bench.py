@@ -1,14 +1,14 @@
 """Sampled against greedy decoding on the GPU, one engine, one run.
 
     python benchmarks/sampling_bench.py --shape llama-3-8b \
-        --out benchmarks/results/sampling_gpu_llama-3-8b
+        --out benchmarks/results/sampling_gpu_llama-3-8b.json
 
 Offline: `--requests` prompts (lengths `--min-len`..`--max-len`), already in the prefix cache,
 each generating `--new-tokens` tokens with EOS ignored, greedy and sampled (temperature 1,
 top-p 1, a seed per request, as vLLM's throughput benchmark samples), in alternating runs;
 the median of `--repeats` runs of each. Decode steps: milliseconds per step at batch sizes 1,
 16 and 64 for greedy, sampled, and sampled with top-p 0.9 (the truncating path). Writes
-OUT.json and OUT.md.
+OUT (JSON) and OUT with the suffix .md.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def markdown(r: dict) -> str:
     a, o, s = r["args"], r["offline"], r["steps"]
     text = f"# Sampled against greedy decoding: {r['shape']} (dummy weights, bf16)\n\n"
     text += env_markdown(r["environment"])
-    text += f"- command: `{r['command']}`\n- overlapped steps: {r['overlapped_steps']}\n\n"
+    text += f"- overlapped steps: {r['overlapped_steps']}\n\n"
     text += (f"Offline: {a['requests']} cached prompts of {a['min_len']}-{a['max_len']} tokens, "
              f"{a['new_tokens']} new tokens each, medians of {a['repeats']} alternating runs.\n\n")
     text += table(["mode", "output tok/s"], [["greedy", o["greedy"]], ["sampled", o["sampled"]],
@@ -101,7 +101,6 @@ def main() -> None:
                                     dtype="bfloat16" if args.device == "cuda" else "float32",
                                     max_num_seqs=256, max_batch_tokens=8192))
     results = {"environment": environment(), "shape": args.shape,
-               "command": " ".join(["python", *sys.argv]),
                "args": vars(args) | {"out": str(args.out)}}
     results["offline"] = offline(engine, args, shape.vocab_size)
     print("offline", results["offline"], flush=True)
