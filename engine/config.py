@@ -19,6 +19,7 @@ DTYPES = {
 @dataclass
 class EngineConfig:
     model: str = "default"  # "default" | HF folder | .gguf file | "dummy:<shape>"
+    tokenizer: str | None = None  # a tokenizer folder for dummy:<shape> (None: the default's)
     dtype: str = "auto"  # "auto" (float32 on CPU, bfloat16 on CUDA) | a name in DTYPES
     device: str = "auto"  # "auto" (cuda when available) | "cpu" | "cuda" | "cuda:N"
     page_size: int = 16
@@ -35,6 +36,9 @@ class EngineConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.tokenizer is not None and not self.model.startswith("dummy:"):
+            raise ValueError("a tokenizer folder goes with a dummy:<shape> model only; a "
+                             "model folder or .gguf file brings its own")
         if self.page_size <= 0:
             raise ValueError(f"page_size must be positive, got {self.page_size}")
         if self.num_pages is not None and self.num_pages <= 0:

@@ -46,7 +46,7 @@ class Services:
                         interrupted)
         owns_engine = engine is None
         if engine is None:
-            engine = await build_engine(settings.model)
+            engine = await build_engine(settings.model, settings.tokenizer)
         slots = Slots(settings.max_concurrent_runs, settings.retry_after_s)
         runtime = WorkflowRuntime(engine, load_tools(settings.tools))
         runs = RunManager(store, runtime, settings, slots)
@@ -60,9 +60,10 @@ class Services:
         self.store.close()
 
 
-async def build_engine(model: str) -> EngineAPI:
+async def build_engine(model: str, tokenizer: str | None = None) -> EngineAPI:
     """Load the model once, in a worker thread so the loop stays free; the engine starts its
     own thread."""
     from engine import AsyncEngine, EngineConfig
 
-    return await asyncio.to_thread(AsyncEngine.from_config, EngineConfig(model=model))
+    config = EngineConfig(model=model, tokenizer=tokenizer)
+    return await asyncio.to_thread(AsyncEngine.from_config, config)

@@ -28,6 +28,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     model: str = "default"  # "default" | HF folder | .gguf file | "dummy:<shape>"
+    tokenizer: str | None = None  # a tokenizer folder for a dummy:<shape> model
     database_url: str = field(default_factory=default_database_url)
     api_key: str | None = None  # bearer token on every route but /health; None: no auth
     cors_origins: list[str] = field(default_factory=list)
@@ -56,6 +57,8 @@ class Settings:
             values["server_name"] = env["FLOWC_SERVER_NAME"]
         if env.get("FLOWC_MODEL"):
             values["model"] = env["FLOWC_MODEL"]
+        if env.get("FLOWC_TOKENIZER"):
+            values["tokenizer"] = env["FLOWC_TOKENIZER"]
         if env.get("FLOWC_DATABASE_URL"):
             values["database_url"] = env["FLOWC_DATABASE_URL"]
         if env.get("FLOWC_API_KEY"):

@@ -54,7 +54,7 @@ def load_model(config: EngineConfig, progress: Progress | None = None) -> Loaded
     backend = get_backend(config.attention, device)
     spec = config.model
     if spec.startswith("dummy:"):
-        return _load_dummy(spec, backend, device, dtype, config.seed)
+        return _load_dummy(spec, backend, device, dtype, config.seed, config.tokenizer)
     folder, name = resolve_folder(spec, progress)
     model_config = read_model_config(folder)
     model = build_model(model_config, backend, device, dtype)
@@ -125,14 +125,24 @@ def build_model(
     return model.eval().requires_grad_(False)
 
 
-def _load_dummy(spec, backend, device, dtype, seed) -> LoadedModel:
+def _load_dummy(spec, backend, device, dtype, seed, tokenizer_folder: str | None
+                ) -> LoadedModel:
+    """Random weights of a named shape; the tokenizer of `tokenizer_folder` (as written by
+    `flowc export-tokenizer`), else the default model's when it is installed, else none."""
     model_config = dummy_shape(spec.removeprefix("dummy:"))
+    if tokenizer_folder is None:
+        tokenizer = default_tokenizer_or_none()
+    else:
+        tokenizer = _tokenizer(Path(tokenizer_folder))
+        if tokenizer is None:
+            raise FileNotFoundError(f"no tokenizer in {tokenizer_folder}: write one with "
+                                    "`flowc export-tokenizer DIR`")
     model = build_model(model_config, backend, device, dtype)
     init_random_weights(model, seed)
     return LoadedModel(
         model=model,
         model_config=model_config,
-        tokenizer=default_tokenizer_or_none(),
+        tokenizer=tokenizer,
         eos_token_ids=model_config.eos_token_ids,
         name=spec,
     )

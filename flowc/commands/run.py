@@ -37,6 +37,9 @@ def run_command(
     inputs_jsonl: Annotated[Path | None, typer.Option(
         help="A JSON Lines file: one object of inputs per run; runs share one engine.")] = None,
     model: Annotated[str, typer.Option(help=MODEL_HELP)] = "default",
+    tokenizer: Annotated[Path | None, typer.Option(
+        help="A tokenizer folder for a dummy:SHAPE model (see `flowc export-tokenizer`).")
+    ] = None,
     tools: Annotated[list[Path] | None, typer.Option(
         help="A Python file whose TOOLS = {name: (callable, json_schema)} (repeatable).")
     ] = None,
@@ -67,10 +70,13 @@ def run_command(
         raise typer.Exit(1) from exc
     except ValueError as exc:
         _fail(str(exc))
+    if tokenizer is not None and (not model.startswith("dummy:") or not tokenizer.is_dir()):
+        _fail(f"--tokenizer {tokenizer}: a tokenizer folder, with a dummy:SHAPE model only")
     instances = [{**base, **line} for line in batch] if batch is not None else [base]
     _check_inputs(workflow, instances)
     try:
-        results, plan = asyncio.run(_run_all(workflow, instances, model, registry,
+        engine_options = {"tokenizer": str(tokenizer)} if tokenizer is not None else {}
+        results, plan = asyncio.run(_run_all(workflow, instances, model, engine_options, registry,
                                              not no_plan_opt, seed,
                                              live=sys.stderr.isatty() and batch is None))
     except _ModelError as exc:
@@ -79,13 +85,13 @@ def run_command(
 
 
 async def _run_all(workflow: Workflow, instances: list[dict[str, Any]], model: str,
-                   registry: ToolRegistry, optimize: bool, seed: int, live: bool
-                   ) -> tuple[list[RunResult], Plan]:
+                   engine_options: dict[str, str], registry: ToolRegistry, optimize: bool,
+                   seed: int, live: bool) -> tuple[list[RunResult], Plan]:
     import flowc
     from executor import WorkflowRuntime
 
     try:
-        engine = flowc.make_engine(model, optimize, seed)
+        engine = flowc.make_engine(model, optimize, seed, **engine_options)
     except (ValueError, OSError) as exc:
         raise _ModelError(f"cannot load model {model!r}: {exc}") from exc
     try:

@@ -18,6 +18,9 @@ def serve(
     model: Annotated[str, typer.Option(
         help="'default' (the embedded model), a model folder or .gguf file, or dummy:SHAPE",
     )] = "default",
+    tokenizer: Annotated[Path | None, typer.Option(
+        help="A tokenizer folder for a dummy:SHAPE model (see `flowc export-tokenizer`)")
+    ] = None,
     database_url: Annotated[str | None, typer.Option(
         help="SQLAlchemy URL of the store [default: SQLite under FLOWC_DATA_DIR or "
              "~/.local/share/flowc]; a postgresql:// URL lets several servers share one")] = None,
@@ -39,6 +42,10 @@ def serve(
 
     if model != "default" and not model.startswith("dummy:") and not Path(model).exists():
         raise typer.BadParameter(f"no such model folder or file: {model}", param_hint="--model")
+    if tokenizer is not None and not model.startswith("dummy:"):
+        raise typer.BadParameter("goes with a dummy:SHAPE model only", param_hint="--tokenizer")
+    if tokenizer is not None and not tokenizer.is_dir():
+        raise typer.BadParameter(f"no such folder: {tokenizer}", param_hint="--tokenizer")
     for path in tools or []:
         if not Path(path).is_file():
             raise typer.BadParameter(f"no such file: {path}", param_hint="--tools")
@@ -46,7 +53,9 @@ def serve(
     from web.settings import Settings
 
     settings = Settings.from_env(
-        host=host, port=port, model=model, database_url=database_url, api_key=api_key,
+        host=host, port=port, model=model,
+        tokenizer=str(tokenizer) if tokenizer is not None else None,
+        database_url=database_url, api_key=api_key,
         cors_origins=cors_origin or None, max_concurrent_runs=max_concurrent_runs,
         tools=tools or None)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
