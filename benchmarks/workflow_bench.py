@@ -71,7 +71,10 @@ async def run_once(engine: AsyncEngine, plan: Any, tools: Any, optimize: bool) -
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
-    settings = {"model": args.model, "device": args.device, "dtype": args.dtype, "seed": 0}
+    settings = {"model": args.model, "device": args.device, "dtype": args.dtype, "seed": 0,
+                "tokenizer": args.tokenizer}
+    if args.device.startswith("cuda"):
+        settings["num_pages"] = 4096  # two engines share the GPU's memory
     planned_engine = AsyncEngine(EngineConfig(**settings))
     baseline_engine = AsyncEngine(EngineConfig(**settings, enable_prefix_cache=False),
                                   loaded=planned_engine.engine.loaded)
@@ -146,12 +149,15 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--model", default="default")
     parser.add_argument("--max-tokens", type=int, default=16)
+    parser.add_argument("--tokenizer", default=None,
+                        help="a tokenizer folder for a dummy:SHAPE model (flowc export-tokenizer)")
     parser.add_argument("--examples", nargs="*", default=None)
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     report = bench(args)
     if not args.no_write:
-        out = ROOT / "benchmarks" / "results"
+        out = args.out_dir
         out.mkdir(parents=True, exist_ok=True)
         stem = f"workflow_bench_{args.device.split(':')[0]}"
         (out / f"{stem}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")

@@ -137,14 +137,17 @@ def gumbel_noise(keys: torch.Tensor, vocab: int) -> torch.Tensor:
 
 def gumbel_choice(logits: torch.Tensor, choice: torch.Tensor, inv_temperature: torch.Tensor,
                   keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """`sample_tokens` in torch ops (the CPU path and the kernel's reference)."""
+    """The sampled kernel's choice in torch ops (the CPU path and the kernel's reference):
+    noise is made for the sampled rows only."""
     logits = logits.float()
     choice = choice.float()
-    noise = gumbel_noise(keys, logits.shape[1])
-    sampled = (inv_temperature > 0).unsqueeze(1)
-    score = torch.where(sampled, choice * inv_temperature.unsqueeze(1) + noise, choice)
-    score = score.masked_fill(choice == float("-inf"), float("-inf"))
-    tokens = score.argmax(dim=-1)
+    tokens = choice.argmax(dim=-1)
+    sampled = (inv_temperature > 0).nonzero().flatten()
+    if sampled.numel():
+        rows = choice[sampled]
+        score = rows * inv_temperature[sampled].unsqueeze(1) + gumbel_noise(keys[sampled],
+                                                                             rows.shape[1])
+        tokens[sampled] = score.masked_fill(rows == float("-inf"), float("-inf")).argmax(-1)
     logprobs = torch.log_softmax(logits, dim=-1).gather(1, tokens.unsqueeze(1)).squeeze(1)
     return tokens, logprobs
 
