@@ -79,11 +79,7 @@ class Walker:
                     task.result()
                     flow.fire(self._fired_edges(graph, node_id, scope, item))
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(BaseException):
-                    await task
+            await _cancel_all(list(tasks))
 
     def _check_visits(self, graph: GraphShape, node_id: str, visit: int,
                       item: tuple[int, ...]) -> None:
@@ -197,12 +193,17 @@ class Walker:
                 await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             results = [task.result() for task in tasks]
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(BaseException):
-                    await task
+            await _cancel_all(tasks)
         scope.write(node.output, results)
+
+
+async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel the tasks still running and wait until each has ended."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(BaseException):
+            await task
 
 
 def _node_error(step_id: str, exc: Exception, item: tuple[int, ...]) -> NodeError:
