@@ -115,7 +115,7 @@ class RunManager:
             self._finish(run, status, result.outputs, error, result.error_node,
                          _trace_dict(result.trace))
         except asyncio.CancelledError:  # the server is stopping: the store marks it interrupted
-            self._on_event(run, _Ended("error", None, {
+            self._on_event(run, RunEvent("error", None, {
                 "status": "interrupted", "error": "the server stopped during the run"},
                 time.monotonic() - run.started))
             self._flush(run)
@@ -123,15 +123,15 @@ class RunManager:
         except Exception as exc:  # the executor failed outside a node: still a finished run
             log.exception("run %s failed", run.id)
             error = f"{type(exc).__name__}: {exc}"
-            self._on_event(run, _Ended("error", None, {"status": "failed", "error": error},
+            self._on_event(run, RunEvent("error", None, {"status": "failed", "error": error},
                                        time.monotonic() - run.started))
             self._finish(run, "failed", None, error, None, None)
         finally:
             self._close(run)
 
-    def _on_event(self, run: LiveRun, event: RunEvent | _Ended) -> None:
+    def _on_event(self, run: LiveRun, event: RunEvent) -> None:
         data = _jsonable(dict(event.data))
-        record = EventRecord(len(run.events), str(event.kind), event.node_id, data, event.t)
+        record = EventRecord(len(run.events), event.kind, event.node_id, data, event.t)
         run.events.append(record)
         run.unsaved += 1
         for queue in run.subscribers:
@@ -167,16 +167,6 @@ class RunManager:
         self.slots.release()
         for queue in run.subscribers:
             queue.put_nowait(None)
-
-
-@dataclass(frozen=True)
-class _Ended:
-    """The terminal event of a run the executor could not end itself."""
-
-    kind: str
-    node_id: str | None
-    data: dict[str, Any]
-    t: float
 
 
 def _trace_dict(trace: Trace) -> dict[str, Any]:

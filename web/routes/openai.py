@@ -60,8 +60,9 @@ async def chat_completions(body: ChatCompletionCreate, services: ServicesDep) ->
     tokenizer = services.tokenizer
     prompt = chat_prompt_ids(tokenizer, body.messages)
     samplings = sampling_for(body, services.settings, want_logprobs=body.logprobs)
-    check_all(services.engine, [prompt], samplings)
     meta = _meta("chatcmpl", services.model_name)
+    if body.stream:  # refusals before the first byte; generate raises them itself
+        check_all(services.engine, [prompt], samplings)
     services.slots.acquire()
     if body.stream:
         chunks = _chat_chunks(services, prompt, samplings, meta, body)
@@ -84,8 +85,9 @@ async def completions(body: CompletionCreate, services: ServicesDep) -> Any:
     tokenizer = services.tokenizer
     prompts = completion_prompts(tokenizer, body.prompt)
     samplings = sampling_for(body, services.settings, want_logprobs=body.logprobs is not None)
-    check_all(services.engine, prompts, samplings)
     meta = _meta("cmpl", services.model_name)
+    if body.stream:  # refusals before the first byte; generate raises them itself
+        check_all(services.engine, prompts, samplings)
     services.slots.acquire()
     if body.stream:
         return _sse(_completion_chunks(services, prompts, samplings, meta, body),
