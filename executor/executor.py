@@ -64,6 +64,7 @@ class Executor:
         self.pool = prefix_pool or PrefixPool(engine)
         self.shape = plan_shape(plan)
         self.reducers = reducers_of(plan.interface.state)
+        self.priorities = {s.id: int(round(s.priority * 1000)) for s in plan.walk()}
         self.prompts = PromptBuilder(engine.tokenizer, frozenset(engine.eos_token_ids))
         self.walker = Walker(self.tools, optimize, plan.interface.limits.max_node_visits,
                              self._priority)
@@ -168,10 +169,7 @@ class Executor:
         return RunResult(status, outputs, state, error, error_node, run.trace)
 
     def _priority(self, step_id: str) -> int:
-        try:
-            return int(round(self.plan.step(step_id).priority * 1000))
-        except KeyError:
-            return 0
+        return self.priorities.get(step_id, 0)
 
 
 def _in_flight(run: RunContext) -> tuple[str | None, str | None]:
