@@ -259,6 +259,10 @@ class AsyncEngine(EngineAPI):
                 self.release(handle)
         return [sum(g.logprobs or []) for g in results]
 
+    async def clear_prefix_cache(self) -> int:
+        """Forget every cached prefix not in use; return the pages freed."""
+        return await self._call(self.engine.clear_prefix_cache)
+
     def abort(self, request_id: str) -> None:
         self._post(lambda: self.engine.abort(request_id))
 

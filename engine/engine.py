@@ -172,6 +172,11 @@ class LLMEngine:
                                   "follow a regex, JSON schema or choices")
         return self._grammars.compile(sampling)
 
+    def clear_prefix_cache(self) -> int:
+        """Forget every cached prefix not in use (a cold start for benchmarks); return the
+        pages freed."""
+        return self.kv.clear_cache()
+
     # -- running ------------------------------------------------------------------------------
     def has_unfinished(self) -> bool:
         return (self.scheduler.has_work() or bool(self._pending)

@@ -9,6 +9,7 @@ from executor.events import EventKind, RunEvent
 from executor.executor import Executor, RunResult, Status
 from executor.explain import explain_run
 from executor.runtime import WorkflowRuntime
+from executor.schedule import Schedule
 from executor.tools import Tool, ToolError, ToolRegistry, ToolTimeout, load_tools
 from executor.trace import NodeTrace, PrefixTrace, Trace
 
@@ -19,6 +20,7 @@ __all__ = [
     "PrefixTrace",
     "RunEvent",
     "RunResult",
+    "Schedule",
     "Status",
     "Tool",
     "ToolError",

@@ -5,9 +5,9 @@ The Plan is its only input. A step starts as soon as its dependencies are done (
 submitted together so the engine batches them; `map` bodies run once per item in parallel
 with their results in order. The plan is honoured: its prefix groups are prefilled once their
 variables are known and pinned until their last consumer is done (`executor/prefixes.py`),
-requests carry the steps' critical-path priorities. `optimize=False` is the plain
-orchestrator baseline: one node at a time, no eager prefill, no pins (run it on an engine
-whose prefix cache is off). One Executor serves any number of runs, concurrent ones too.
+requests carry the steps' critical-path priorities. The other schedules
+(`executor/schedule.py`) are the baselines the plan is measured against. One Executor serves
+any number of runs, concurrent ones too.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from executor.events import EventKind, RunEvent, RunEvents
 from executor.nodes import render_value
 from executor.prefixes import PrefixPins, PrefixPool
 from executor.prompts import PromptBuilder
+from executor.schedule import Schedule
 from executor.shape import plan_shape
 from executor.state import Scope
 from executor.tools import ToolRegistry
@@ -53,20 +54,21 @@ class Executor:
         plan: Plan,
         engine: EngineAPI,
         tools: ToolRegistry | None = None,
-        optimize: bool = True,
+        schedule: Schedule = Schedule.PLANNED,
         prefix_pool: PrefixPool | None = None,
     ) -> None:
         self.plan = plan
         self.interface = plan.interface
         self.engine = engine
         self.tools = tools if tools is not None else ToolRegistry.with_builtins()
-        self.optimize = optimize
+        self.schedule = schedule
         self.pool = prefix_pool or PrefixPool(engine)
         self.shape = plan_shape(plan)
         self.reducers = reducers_of(plan.interface.state)
-        self.priorities = {s.id: int(round(s.priority * 1000)) for s in plan.walk()}
+        self.priorities = ({s.id: int(round(s.priority * 1000)) for s in plan.walk()}
+                           if schedule.honours_plan else {})
         self.prompts = PromptBuilder(engine.tokenizer, frozenset(engine.eos_token_ids))
-        self.walker = Walker(self.tools, optimize, plan.interface.limits.max_node_visits,
+        self.walker = Walker(self.tools, schedule, plan.interface.limits.max_node_visits,
                              self._priority)
 
     async def run(
@@ -79,11 +81,11 @@ class Executor:
     ) -> RunResult:
         """Run the plan once. `seed` seeds every sampled call that sets no seed of its own."""
         limits = self.interface.limits
-        trace = Trace(self.plan.workflow, optimized=self.optimize, started_at=time.time())
+        trace = Trace(self.plan.workflow, schedule=self.schedule, started_at=time.time())
         estimate = self.plan.estimate
         trace.predicted_prefill_naive = estimate.prefill_tokens_naive
         trace.predicted_prefill_planned = estimate.prefill_tokens_planned
-        trace.predicted_saving = estimate.prefill_saved if self.optimize else 0
+        trace.predicted_saving = estimate.prefill_saved if self.schedule.honours_plan else 0
         run = self._new_run(trace, seed, on_event)
         steps_before = self.engine.stats().steps
         run.emit("run_start", None, {"workflow": self.plan.workflow})
@@ -127,7 +129,7 @@ class Executor:
         caller = Caller(self.engine, self.prompts, self.interface.defaults, budget, seed,
                         events.clock, events.emit if on_event is not None else None)
         pins = None
-        if self.optimize:
+        if self.schedule.honours_plan:
             pins = PrefixPins(self.plan, self.pool, self.engine.tokenizer, events.clock,
                               trace.prefixes, self._priority, self.engine.page_size)
         return RunContext(events, caller, trace, pins)

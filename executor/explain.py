@@ -16,8 +16,8 @@ def explain_run(plan: Plan, trace: Trace) -> str:
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(_COLUMNS)]
     lines = [
         f"EXPLAIN ANALYZE {trace.workflow}: {trace.status} in {trace.duration_s:.2f} s, "
-        f"{trace.engine_steps} engine steps, plan optimisations "
-        f"{'on' if trace.optimized else 'off'}",
+        f"{trace.engine_steps} engine steps, schedule {trace.schedule}"
+        + ("" if trace.optimized else " (plan optimisations off)"),
         "  ".join(c.ljust(w) for c, w in zip(_COLUMNS, widths, strict=True)).rstrip(),
     ]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]

@@ -14,6 +14,7 @@ from engine.api import EngineAPI
 from executor.events import RunEvent
 from executor.executor import Executor, RunResult
 from executor.prefixes import PrefixPool
+from executor.schedule import Schedule
 from executor.tools import ToolRegistry
 
 _EXECUTORS_KEPT = 64
@@ -21,11 +22,11 @@ _EXECUTORS_KEPT = 64
 
 class WorkflowRuntime:
     def __init__(self, engine: EngineAPI, tools: ToolRegistry | None = None,
-                 optimize: bool = True) -> None:
-        """`optimize=False` runs node by node without prefix pins (the baseline)."""
+                 schedule: Schedule = Schedule.PLANNED) -> None:
+        """`schedule` other than `planned` runs a baseline (see executor/schedule.py)."""
         self.engine = engine
         self.tools = tools if tools is not None else ToolRegistry.with_builtins()
-        self.optimize = optimize
+        self.schedule = schedule
         self.prefixes = PrefixPool(engine)
         self._executors: OrderedDict[int, tuple[Plan, Executor]] = OrderedDict()
 
@@ -36,7 +37,7 @@ class WorkflowRuntime:
         if kept is not None and kept[0] is plan:
             self._executors.move_to_end(key)
             return kept[1]
-        executor = Executor(plan, self.engine, self.tools, self.optimize, self.prefixes)
+        executor = Executor(plan, self.engine, self.tools, self.schedule, self.prefixes)
         self._executors[key] = (plan, executor)  # holding the plan keeps its id unique
         while len(self._executors) > _EXECUTORS_KEPT:
             self._executors.popitem(last=False)

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from executor.schedule import Schedule
+
 
 @dataclass
 class NodeTrace:
@@ -65,7 +67,7 @@ class PrefixTrace:
 @dataclass
 class Trace:
     workflow: str
-    optimized: bool = True
+    schedule: Schedule = Schedule.PLANNED
     started_at: float = 0.0  # wall clock (time.time) at the start
     duration_s: float = 0.0
     status: str = "running"
@@ -75,6 +77,11 @@ class Trace:
     predicted_prefill_planned: int = 0
     predicted_saving: int = 0
     engine_steps: int = 0  # engine steps taken while the run was going
+
+    @property
+    def optimized(self) -> bool:
+        """Whether the run honoured the plan (its prefix pins, speculation, priorities)."""
+        return self.schedule.honours_plan
 
     @property
     def llm_calls(self) -> list[NodeTrace]:
@@ -112,6 +119,7 @@ class Trace:
     def to_dict(self) -> dict[str, Any]:
         return {
             "workflow": self.workflow,
+            "schedule": str(self.schedule),
             "optimized": self.optimized,
             "started_at": self.started_at,
             "duration_s": self.duration_s,

@@ -20,6 +20,7 @@ from executor.events import EventKind, RunEvents
 from executor.flow import Dataflow, choose_edges
 from executor.nodes import assign, render_args, render_value
 from executor.prefixes import PrefixPins
+from executor.schedule import Schedule
 from executor.shape import GraphShape
 from executor.state import Scope
 from executor.tools import ToolError, ToolRegistry
@@ -47,7 +48,7 @@ class Walker:
     """Runs graphs for one executor; all per-run state lives in the RunContext."""
 
     tools: ToolRegistry
-    optimize: bool
+    schedule: Schedule
     max_visits: int
     priority: Callable[[str], int]
 
@@ -60,10 +61,7 @@ class Walker:
         tasks: dict[asyncio.Task[None], str] = {}
         try:
             while True:
-                ready = flow.ready()
-                if not self.optimize:
-                    ready = ready[:1] if not tasks else []
-                for node_id in ready:
+                for node_id in self.schedule.launchable(flow.ready(), len(tasks)):
                     visits[node_id] += 1
                     self._check_visits(graph, node_id, visits[node_id], item)
                     flow.begin(node_id)
@@ -176,8 +174,7 @@ class Walker:
         if not isinstance(items, list | tuple):
             raise ValueError(f"over {node.over!r} gave {type(items).__name__}, not a list")
         body = graph.bodies[step_id]
-        limit = node.max_concurrency if self.optimize else 1
-        slots = asyncio.Semaphore(limit or max(1, len(items)))
+        slots = asyncio.Semaphore(self.schedule.map_concurrency(node.max_concurrency, len(items)))
 
         async def one(index: int, value: Any) -> Any:
             async with slots:

@@ -64,14 +64,15 @@ async def arun(
 ) -> RunResult:
     """Compile and run a workflow; returns the executor's RunResult. Without `engine`, one is
     made for `model` and closed afterwards."""
-    from executor import WorkflowRuntime
+    from executor import Schedule, WorkflowRuntime
 
     own = engine is None
     engine = engine if engine is not None else make_engine(model, optimize, seed)
     try:
         plan = compile(workflow, engine.tokenizer)
         registry = tools if tools is not None else make_tools(tool_files, allow_http)
-        runtime = WorkflowRuntime(engine, registry, optimize)
+        runtime = WorkflowRuntime(engine, registry,
+                                  Schedule.PLANNED if optimize else Schedule.SEQUENTIAL)
         return await runtime.run(plan, inputs or {}, seed=seed, on_event=on_event,
                                  cancel=cancel)
     finally:

@@ -22,6 +22,10 @@ class KVManager:
         self._published: dict[str, tuple[int, RadixNode | None]] = {}
         self.tables = BlockTableMirror()
 
+    def clear_cache(self) -> int:
+        """Drop every cached prefix no sequence or pin holds; return the pages freed."""
+        return self.cache.evict(self.pool.num_pages) if self.cache is not None else 0
+
     def take_cached_prefix(self, seq: Sequence) -> int:
         """Give a sequence with no pages the cached pages of its longest cached prefix."""
         assert not seq.block_table and seq.num_computed_tokens == 0

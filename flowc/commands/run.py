@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from compiler import Plan
     from executor import RunResult, ToolRegistry
 
+SCHEDULES = ("planned", "dataflow", "superstep", "sequential")
 MODEL_HELP = "'default' (the embedded model), a model folder or .gguf file, or dummy:SHAPE"
 
 
@@ -50,7 +51,11 @@ def run_command(
     explain: Annotated[bool, typer.Option(
         help="Print per-node actuals beside the plan's estimates (on stderr).")] = False,
     no_plan_opt: Annotated[bool, typer.Option(
-        "--no-plan-opt", help="Run node by node without prefix sharing (a baseline).")] = False,
+        "--no-plan-opt", help="Run node by node with the prefix cache off (a baseline).")
+    ] = False,
+    schedule: Annotated[str | None, typer.Option(
+        help="planned (the default), or a baseline: dataflow, superstep or sequential, with "
+             "the prefix cache on (see docs/executor.md).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for sampled generations.")] = 0,
 ) -> None:
     """Run a workflow and print its outputs as JSON."""
@@ -70,6 +75,9 @@ def run_command(
         raise typer.Exit(1) from exc
     except ValueError as exc:
         _fail(str(exc))
+    if schedule is not None and (schedule not in SCHEDULES or no_plan_opt):
+        _fail(f"--schedule {schedule}: one of {', '.join(SCHEDULES)}, without --no-plan-opt")
+    chosen = "sequential" if no_plan_opt else schedule or "planned"
     if tokenizer is not None and (not model.startswith("dummy:") or not tokenizer.is_dir()):
         _fail(f"--tokenizer {tokenizer}: a tokenizer folder, with a dummy:SHAPE model only")
     instances = [{**base, **line} for line in batch] if batch is not None else [base]
@@ -77,7 +85,7 @@ def run_command(
     try:
         engine_options = {"tokenizer": str(tokenizer)} if tokenizer is not None else {}
         results, plan = asyncio.run(_run_all(workflow, instances, model, engine_options, registry,
-                                             not no_plan_opt, seed,
+                                             chosen, not no_plan_opt, seed,
                                              live=sys.stderr.isatty() and batch is None))
     except _ModelError as exc:
         _fail(str(exc))
@@ -85,18 +93,18 @@ def run_command(
 
 
 async def _run_all(workflow: Workflow, instances: list[dict[str, Any]], model: str,
-                   engine_options: dict[str, str], registry: ToolRegistry, optimize: bool,
-                   seed: int, live: bool) -> tuple[list[RunResult], Plan]:
+                   engine_options: dict[str, str], registry: ToolRegistry, schedule: str,
+                   prefix_cache: bool, seed: int, live: bool) -> tuple[list[RunResult], Plan]:
     import flowc
-    from executor import WorkflowRuntime
+    from executor import Schedule, WorkflowRuntime
 
     try:
-        engine = flowc.make_engine(model, optimize, seed, **engine_options)
+        engine = flowc.make_engine(model, prefix_cache, seed, **engine_options)
     except (ValueError, OSError) as exc:
         raise _ModelError(f"cannot load model {model!r}: {exc}") from exc
     try:
         plan = flowc.compile(workflow, engine.tokenizer)
-        runtime = WorkflowRuntime(engine, registry, optimize)
+        runtime = WorkflowRuntime(engine, registry, Schedule(schedule))
         if live:
             from flowc.live_view import LiveView
 

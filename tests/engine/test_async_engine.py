@@ -97,6 +97,22 @@ def test_prefill_score_and_release_through_the_api(engines, default_loaded):
     assert engine.stats().generated_tokens >= 3
 
 
+def test_clearing_the_prefix_cache_makes_the_next_request_compute_its_prompt(engines,
+                                                                          default_loaded):
+    _, engine = engines
+    prompt = chat(default_loaded.tokenizer, "Count from one to twenty, slowly, in words. " * 4)
+
+    async def main() -> tuple[int, int, int]:
+        await engine.generate(prompt, SamplingParams(max_tokens=1))
+        warm = await engine.generate(prompt, SamplingParams(max_tokens=1))
+        freed = await engine.clear_prefix_cache()
+        cold = await engine.generate(prompt, SamplingParams(max_tokens=1))
+        return warm.cached_tokens, freed, cold.cached_tokens
+
+    warm, freed, cold = asyncio.run(main())
+    assert warm >= 16 and freed >= warm // 16 and cold == 0
+
+
 def test_check_raises_what_submitting_would_without_queueing(engines, default_loaded):
     _, engine = engines
     ids = chat(default_loaded.tokenizer, "Name a color.")

@@ -99,13 +99,13 @@ def sampled() -> Workflow:
 
 
 def run_on(engine: Any, workflow: Any, inputs: dict[str, Any] | None = None,
-           optimize: bool = True, seed: int = 0, tools: Any = None, **options: Any) -> Any:
+           schedule: str = "planned", seed: int = 0, tools: Any = None, **options: Any) -> Any:
     """Compile `workflow` with the engine's tokenizer and run it to its result."""
     import compiler
-    from executor import Executor
+    from executor import Executor, Schedule
 
     plan = compiler.compile(workflow, engine.tokenizer)
-    executor = Executor(plan, engine, tools, optimize=optimize)
+    executor = Executor(plan, engine, tools, schedule=Schedule(schedule))
     return asyncio.run(executor.run(inputs or {}, seed=seed, **options))
 
 

@@ -14,7 +14,7 @@ import pytest
 
 import compiler
 from engine.api import EngineAPI, EngineStats
-from executor import Executor, RunResult, ToolRegistry
+from executor import Executor, RunResult, Schedule, ToolRegistry
 from graph import Workflow
 
 
@@ -59,10 +59,11 @@ class NoModelEngine(EngineAPI):
 
 
 def run(spec: dict[str, Any], inputs: dict[str, Any] | None = None,
-        tools: ToolRegistry | None = None, optimize: bool = True) -> RunResult:
+        tools: ToolRegistry | None = None,
+        schedule: Schedule = Schedule.PLANNED) -> RunResult:
     workflow = Workflow.model_validate({"flowc": 1, "name": "t", **spec})
     plan = compiler.compile(workflow)
-    executor = Executor(plan, NoModelEngine(), tools=tools, optimize=optimize)
+    executor = Executor(plan, NoModelEngine(), tools=tools, schedule=schedule)
     return asyncio.run(executor.run(inputs or {}))
 
 
@@ -231,10 +232,56 @@ def test_missing_and_badly_typed_inputs_are_clear_errors() -> None:
 
 def test_the_baseline_runs_one_node_at_a_time_with_the_same_outputs() -> None:
     fast = run(ROUTER, {"n": 5})
-    slow = run(ROUTER, {"n": 5}, optimize=False)
+    slow = run(ROUTER, {"n": 5}, schedule=Schedule.SEQUENTIAL)
     assert slow.outputs == fast.outputs
     spans = sorted(slow.trace.nodes, key=lambda n: n.start)
     assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
+
+
+SLOW_AND_FAST = {
+    "nodes": [
+        {"id": "slow", "type": "tool", "tool": "wait", "args": {"seconds": 0.3}, "output": "s"},
+        {"id": "fast", "type": "tool", "tool": "wait", "args": {"seconds": 0.01}, "output": "f"},
+        {"id": "after_fast", "type": "set", "assign": {"g": "f + '!'"}},
+        {"id": "join", "type": "set", "assign": {"j": "s + g"}},
+    ],
+    "edges": [{"from": "fast", "to": "after_fast"}, {"from": "slow", "to": "join"},
+              {"from": "after_fast", "to": "join"}],
+    "outputs": {"j": "{{ j }}"},
+}
+
+
+def waiting_tools() -> ToolRegistry:
+    async def wait(seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        return f"{seconds:g}"
+
+    tools = ToolRegistry()
+    tools.register("wait", wait)
+    return tools
+
+
+@pytest.mark.parametrize("schedule", list(Schedule))
+def test_every_schedule_gives_the_same_outputs(schedule: Schedule) -> None:
+    result = run(SLOW_AND_FAST, tools=waiting_tools(), schedule=schedule)
+    assert result.status == "succeeded", result.error
+    assert result.outputs == {"j": "0.30.01!"}
+    assert result.trace.schedule == schedule
+    assert result.trace.to_dict()["schedule"] == str(schedule)
+
+
+def test_dataflow_starts_a_node_once_its_inputs_are_done() -> None:
+    result = run(SLOW_AND_FAST, tools=waiting_tools(), schedule=Schedule.DATAFLOW)
+    slow, after_fast = result.trace.node("slow")[0], result.trace.node("after_fast")[0]
+    assert after_fast.start < slow.end
+
+
+def test_a_superstep_starts_after_every_node_of_the_previous_one_finished() -> None:
+    result = run(SLOW_AND_FAST, tools=waiting_tools(), schedule=Schedule.SUPERSTEP)
+    slow, fast = result.trace.node("slow")[0], result.trace.node("fast")[0]
+    after_fast = result.trace.node("after_fast")[0]
+    assert fast.start < slow.end  # one superstep: both submitted together
+    assert after_fast.start >= slow.end
 
 
 def test_cancelling_the_caller_stops_the_run_and_its_tools() -> None:
