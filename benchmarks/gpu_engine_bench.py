@@ -318,23 +318,12 @@ def run_flowc(args, shape, copy_gbs: float) -> dict:
 
 # -- transformers -----------------------------------------------------------------------------
 def hf_model(shape, device: str):
-    from transformers import AutoModelForCausalLM, LlamaConfig
+    from transformers import AutoModelForCausalLM
+    from transformers_engine import hf_config
 
-    config = LlamaConfig(
-        vocab_size=shape.vocab_size,
-        hidden_size=shape.hidden_size,
-        intermediate_size=shape.intermediate_size,
-        num_hidden_layers=shape.num_layers,
-        num_attention_heads=shape.num_heads,
-        num_key_value_heads=shape.num_kv_heads,
-        head_dim=shape.head_dim,
-        rms_norm_eps=shape.rms_norm_eps,
-        max_position_embeddings=shape.max_position_embeddings,
-        tie_word_embeddings=shape.tie_word_embeddings,
-    )
     with torch.device(device):
         model = AutoModelForCausalLM.from_config(
-            config, dtype=torch.bfloat16, attn_implementation="sdpa"
+            hf_config(shape), dtype=torch.bfloat16, attn_implementation="sdpa"
         )
     return model.eval()
 

@@ -1,0 +1,77 @@
+"""An EngineAPI that makes every free-text generation run to its `max_tokens` (EOS ignored),
+so a benchmark's modes decode the same number of tokens whatever the model says.
+Constrained requests (choices, regex, JSON schema) are passed through unchanged."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
+
+from engine.api import EngineAPI, EngineStats, Generation, PrefixHandle, SamplingParams, StreamChunk
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+
+def fixed_length(sampling: SamplingParams) -> SamplingParams:
+    constrained = (sampling.regex is not None or sampling.json_schema is not None
+                   or sampling.choices is not None)
+    if constrained:
+        return sampling
+    return dataclasses.replace(sampling, ignore_eos=True, stop=(), stop_token_ids=())
+
+
+class FixedLengthEngine(EngineAPI):
+    def __init__(self, engine: EngineAPI) -> None:
+        self.inner = engine
+
+    @property
+    def model_name(self) -> str:
+        return self.inner.model_name
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        return self.inner.tokenizer
+
+    @property
+    def eos_token_ids(self) -> tuple[int, ...]:
+        return self.inner.eos_token_ids
+
+    @property
+    def page_size(self) -> int:
+        return self.inner.page_size
+
+    @property
+    def max_context(self) -> int:
+        return self.inner.max_context
+
+    def check(self, token_ids: Sequence[int], sampling: SamplingParams) -> None:
+        self.inner.check(token_ids, fixed_length(sampling))
+
+    async def prefill(self, token_ids: Sequence[int], priority: int = 0) -> PrefixHandle:
+        return await self.inner.prefill(token_ids, priority)
+
+    def release(self, handle: PrefixHandle) -> None:
+        self.inner.release(handle)
+
+    async def generate(self, token_ids: Sequence[int], sampling: SamplingParams,
+                       priority: int = 0, request_id: str | None = None) -> Generation:
+        return await self.inner.generate(token_ids, fixed_length(sampling), priority, request_id)
+
+    def stream(self, token_ids: Sequence[int], sampling: SamplingParams, priority: int = 0,
+               request_id: str | None = None) -> AsyncIterator[StreamChunk]:
+        return self.inner.stream(token_ids, fixed_length(sampling), priority, request_id)
+
+    async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]]
+                    ) -> list[float]:
+        return await self.inner.score(token_ids, continuations)
+
+    def abort(self, request_id: str) -> None:
+        self.inner.abort(request_id)
+
+    def stats(self) -> EngineStats:
+        return self.inner.stats()
+
+    def close(self) -> None:
+        self.inner.close()
