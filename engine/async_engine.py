@@ -132,9 +132,9 @@ class AsyncEngine(EngineAPI):
                 self._send(request_id, error, last=True)
             self.engine.step()  # drain the abort outputs
             return
+        self._stats = self.engine.stats()  # before delivering: a woken caller reads fresh counters
         for out in outputs:
             self._deliver(out)
-        self._stats = self.engine.stats()
 
     def _deliver(self, out: StepOutput) -> None:
         self._send(out.request_id, StreamChunk(out.token_ids, out.text, out.finished),

@@ -32,6 +32,7 @@ class EngineConfig:
     attention: str = "auto"  # "auto" | "reference" | "triton"
     use_cuda_graphs: bool = True
     capture_graphs_at_start: bool = True  # every decode bucket's graph before the first step
+    warm_up: bool | None = None  # serve synthetic traffic of every shape at start; None: CUDA
     overlap_decode: bool | None = None  # launch greedy steps ahead of reading; None: on CUDA
     seed: int = 0
 

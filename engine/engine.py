@@ -87,6 +87,12 @@ class LLMEngine:
         self.overlap = OverlapDecoder(self.runner, self.kv, self.limits.max_context, overlap,
                                       self.sampler)
         self.counters = EngineStats()
+        self.warmup_s = 0.0
+        warm = self.config.warm_up
+        if warm or (warm is None and self.runner.device.type == "cuda"):
+            from engine.warmup import warm_up
+
+            self.warmup_s = warm_up(self)
 
     @property
     def page_size(self) -> int:

@@ -7,6 +7,11 @@ than `prefill_chunk` (or than the budget left) is computed in chunks over severa
 When a running sequence needs a page and none is free (after evicting cached prefixes), the
 lowest-priority, latest running sequence not yet scheduled is preempted by recompute: it
 loses its pages and waits again with all its tokens.
+
+A waiting sequence whose next `SHARED_PAGES_TO_WAIT` uncached pages are the very tokens a
+running sequence is still prefilling waits for them to be computed and cached rather than
+computing them a second time (many requests with one new long prefix arriving together: a
+batch of runs, a fan-out of branches).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from dataclasses import dataclass, field
 
 from engine.kv.manager import KVManager
 from engine.sequence import Sequence, SequenceStatus
+
+SHARED_PAGES_TO_WAIT = 2
 
 
 @dataclass
@@ -148,6 +155,14 @@ class Scheduler:
         self.num_preemptions += 1
 
     def _admit_waiting(self, out: SchedulerOutput, budget: int) -> None:
+        deferred: list[Sequence] = []
+        try:
+            self._admit(out, budget, deferred)
+        finally:
+            for seq in deferred:
+                self.waiting.push(seq)
+
+    def _admit(self, out: SchedulerOutput, budget: int, deferred: list[Sequence]) -> None:
         while self.waiting and budget > 0 and len(self.running) < self.max_num_seqs:
             seq = self.waiting.peek()
             if seq in out.preempted:
@@ -156,10 +171,14 @@ class Scheduler:
             if seq.num_preemptions == 0:
                 seq.num_cached_tokens = cached
             n = self._chunk_size(seq, budget)
-            if n and not self.kv.can_grow(seq, n):
+            wait = bool(n) and self._computed_by_another(seq)
+            if wait or n and not self.kv.can_grow(seq, n):
                 self.kv.release(seq)
                 seq.num_computed_tokens = 0
-                return
+                if not wait:
+                    return
+                deferred.append(self.waiting.pop())
+                continue
             self.waiting.pop()
             seq.status = SequenceStatus.RUNNING
             self.running.append(seq)
@@ -169,3 +188,12 @@ class Scheduler:
             out.chunks.append(ScheduledChunk(seq, seq.num_computed_tokens, n))
             self.kv.grow(seq, n)
             budget -= n
+
+    def _computed_by_another(self, seq: Sequence) -> bool:
+        """Whether a running sequence is still prefilling the next uncached pages of `seq`."""
+        end = seq.num_computed_tokens + SHARED_PAGES_TO_WAIT * self.kv.page_size
+        if end > seq.max_cached_prefix:
+            return False
+        head = seq.token_ids[:end]
+        return any(other.num_computed_tokens < end <= other.num_prompt_tokens
+                   and other.token_ids[:end] == head for other in self.running)
