@@ -71,7 +71,7 @@ class _Group:
     ids: tuple[int, ...] | None = None
     task: asyncio.Future[PrefixHandle] | None = None
     released: bool = False
-    head: _Group | None = None  # its static head, pinned first: concurrent runs share it
+    head: _Group | None = None  # pinned first: its parent group, or else its static head
     acquired: bool = False  # whether it holds a pin of the pool
 
 
@@ -85,7 +85,7 @@ class PrefixPins:
     clock: Callable[[], float]
     traces: list[PrefixTrace]
     priority_of: Callable[[str], int]
-    min_tokens: int = 16  # the engine shares whole pages: a shorter prefix is not worth a pin
+    page_size: int = 16  # the engine shares whole pages: only those are worth pinning
     _groups: list[_Group] = field(default_factory=list)
     _done: set[str] = field(default_factory=set)
 
@@ -93,7 +93,7 @@ class PrefixPins:
         for group in self.plan.prefix_groups:
             if group.waits_on and self._on_threads(group):
                 continue  # thread prompts extend earlier calls' token ids, not re-rendered text
-            if group.tokens < self.min_tokens:
+            if group.tokens < self.page_size:
                 continue
             trace = PrefixTrace(group.id, group.tokens, group.consumers, group.speculative)
             self._groups.append(_Group(group, trace))
@@ -101,15 +101,20 @@ class PrefixPins:
             entry.head = self._head_of(entry.group)
 
     def _head_of(self, group: PrefixGroup) -> _Group | None:
-        """The pinned group of the group's leading static segments (made when no group of
-        the plan is exactly that), or None when the group is static or its head too short."""
+        """The group to pin before this one, so that this one's prefill extends its pages
+        instead of computing them again: the enclosing group this one extends, else the
+        group of its leading static segments (made when no group of the plan is exactly
+        that, and shared by concurrent runs); None when there is neither."""
+        parent = next((e for e in self._groups if e.group.id == group.parent), None)
+        if parent is not None:
+            return parent
         head: list[Segment] = []
         for segment in group.segments:
             if segment.kind != "static":
                 break
             head.append(segment)
         ids = tuple(t for s in head for t in s.token_ids)
-        if len(head) == len(group.segments) or len(ids) < self.min_tokens:
+        if len(head) == len(group.segments) or len(ids) < self.page_size:
             return None
         for entry in self._groups:
             if not entry.group.waits_on and entry.group.token_ids == ids:
@@ -166,10 +171,12 @@ class PrefixPins:
         if entry.task is not None:
             return
         try:
-            entry.ids = tuple(render_segments(self.tokenizer, entry.group.segments, values))
+            ids = render_segments(self.tokenizer, entry.group.segments, values)
         except Exception as exc:  # a value the prefix needs is not there: skip the group
             entry.trace.error = f"{type(exc).__name__}: {exc}"
             return
+        # a partial last page is never shared: its consumers would compute it again
+        entry.ids = tuple(ids[:len(ids) - len(ids) % self.page_size])
         if not entry.ids:
             return
         # a speculative prefill must not delay the router it speculates on
