@@ -58,11 +58,24 @@ def sampling_for(request: ChatCompletionCreate | CompletionCreate, settings: Set
         max_tokens=max_tokens,
         temperature=1.0 if request.temperature is None else request.temperature,
         top_p=1.0 if request.top_p is None else request.top_p,
-        seed=request.seed, stop=stops, logprobs=want_logprobs,
+        seed=request.seed, stop=stops, logprobs=want_logprobs, ignore_eos=request.ignore_eos,
         json_schema=_json_schema(request) if isinstance(request, ChatCompletionCreate) else None,
+        choices=_guided_choice(request),
     )
     return [replace(base, seed=None if base.seed is None else base.seed + i)
             for i in range(request.n)]
+
+
+def _guided_choice(request: ChatCompletionCreate | CompletionCreate) -> tuple[str, ...] | None:
+    """vLLM's `guided_choice`: the reply is one of these strings; a JSON response_format
+    would be a second constraint on the same reply."""
+    if request.guided_choice is None:
+        return None
+    fmt = request.response_format if isinstance(request, ChatCompletionCreate) else None
+    if fmt is not None and fmt.type != "text":
+        _bad("guided_choice", f"guided_choice and response_format {fmt.type!r} both constrain "
+             "the reply: give only one of them")
+    return tuple(request.guided_choice)
 
 
 def _json_schema(request: ChatCompletionCreate) -> dict[str, Any] | None:

@@ -1,12 +1,13 @@
 """Bodies of the OpenAI-compatible routes: the fields flowc honours, with OpenAI's names.
 
 Unknown fields are ignored (clients send many); `frequency_penalty`, `presence_penalty` and
-`user` are accepted and have no effect.
+`user` are accepted and have no effect. Two of vLLM's extensions are honoured, as vLLM takes them
+in the body (the `openai` client's `extra_body`): `ignore_eos` and `guided_choice`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,6 +61,13 @@ class SamplingCreate(Lenient):
     frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     user: str | None = None
+    ignore_eos: bool = Field(default=False, description=(
+        "vLLM's extension: keep generating past the end-of-sequence token until max_tokens "
+        "(or a stop string, or the end of a guided_choice)"))
+    guided_choice: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        default=None, min_length=1, description=(
+            "vLLM's extension: the reply is exactly one of these strings (constrained "
+            "decoding); excludes a JSON response_format"))
 
     def stop_strings(self) -> tuple[str, ...]:
         stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
