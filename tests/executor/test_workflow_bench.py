@@ -1,0 +1,60 @@
+"""The workflow benchmark at its small size on the embedded model: the compiled plan (A) and
+the superstep baseline (B) give the same greedy outputs, decode as many tokens, and the plan
+computes no more prefill tokens than the baseline."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from fixed_length import FixedLengthEngine  # noqa: E402
+from workflow_bench import SCHEDULES, run_executor  # noqa: E402
+from workloads import workloads  # noqa: E402
+
+import flowc  # noqa: E402
+from graph import load  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def fixed(engine):
+    """The session's engine, every free-text call decoding exactly its max_tokens."""
+    return FixedLengthEngine(engine)
+
+
+@pytest.fixture(scope="module")
+def tools():
+    return flowc.make_tools([ROOT / "examples" / "tools.py"])
+
+
+def greedy(workflow: dict) -> dict:
+    """The workflow with every call greedy (sampled calls differ only by seed anyway)."""
+    nodes = [*workflow["nodes"]]
+    for node in workflow["nodes"]:
+        if node.get("type") == "map":
+            nodes += node["body"]["nodes"]
+    for node in nodes:
+        node.pop("temperature", None)
+    workflow.setdefault("defaults", {})["temperature"] = 0.0
+    return workflow
+
+
+@pytest.mark.parametrize("workload", workloads("small"), ids=lambda w: w.name)
+def test_the_plan_gives_the_baselines_outputs_with_no_more_prefill(workload, fixed, tools):
+    plan = flowc.compile(load(greedy(workload.workflow)), fixed.tokenizer)
+    measured = {}
+    for mode in ("A", "B"):
+        asyncio.run(fixed.inner.clear_prefix_cache())
+        measured[mode] = asyncio.run(
+            run_executor(fixed, plan, tools, SCHEDULES[mode], workload.instances, seed=0))
+    a, b = measured["A"], measured["B"]
+    count = len(workload.instances)
+    assert a["succeeded"] == b["succeeded"] == count, a["errors"] + b["errors"]
+    assert a["outputs"] == b["outputs"]
+    assert a["generated_tokens"] == b["generated_tokens"]
+    assert a["prefill_computed"] <= b["prefill_computed"]
