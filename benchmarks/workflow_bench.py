@@ -113,14 +113,30 @@ def _decode_step_ms(results: Sequence[RunResult]) -> float | None:
 # -- a workload in every mode ------------------------------------------------------------------
 def predicted_prefill(plan: Plan, instances: int) -> int:
     """The plan's prefill optimum for `instances` concurrent runs: each run's planned prefill,
-    with the prefixes that read no input (the same in every run) computed once."""
-    static = sum(g.tokens - _parent_tokens(plan, g.parent) for g in plan.prefix_groups
-                 if not g.waits_on and not g.speculative)
-    return instances * plan.estimate.prefill_tokens_planned - (instances - 1) * static
+    with the calls' static prompt heads (the same in every run) computed once in all."""
+    return instances * plan.estimate.prefill_tokens_planned - (instances - 1) * _static_union(plan)
 
 
-def _parent_tokens(plan: Plan, parent: str | None) -> int:
-    return next((g.tokens for g in plan.prefix_groups if g.id == parent), 0)
+def _static_union(plan: Plan) -> int:
+    """Tokens in the union (as a prefix tree) of every call's leading static tokens."""
+    heads = []
+    for step in plan.walk():
+        if step.call is None:
+            continue
+        head: list[int] = []
+        for segment in step.call.segments:
+            if segment.kind != "static":
+                break
+            head += segment.token_ids
+        heads.append(tuple(head))
+    heads.sort()
+    total, previous = 0, ()
+    for head in heads:
+        pairs = enumerate(zip(head, previous, strict=False))
+        common = next((i for i, (a, b) in pairs if a != b), min(len(head), len(previous)))
+        total += len(head) - common
+        previous = head
+    return total
 
 
 def bench_workload(workload: Workload, modes: Sequence[str], engines: dict[str, EngineAPI],
