@@ -52,6 +52,7 @@ MODES = ("A", "B", "B-df", "B-LG", "C")
 SCHEDULES = {"A": Schedule.PLANNED, "B": Schedule.SUPERSTEP, "B-df": Schedule.DATAFLOW,
              "C": Schedule.SEQUENTIAL}
 Measurement = dict[str, Any]
+ENGINE_START: dict[str, float] = {}  # flowc's engine start, its warm-up traffic included
 
 
 # -- one measurement ---------------------------------------------------------------------------
@@ -234,7 +235,10 @@ def make_engines(args: argparse.Namespace, modes: Sequence[str]) -> dict[str, En
                                 "seed": 0, "tokenizer": args.tokenizer}
     if args.num_pages:
         settings["num_pages"] = args.num_pages
+    started = time.perf_counter()
     engine = FixedLengthEngine(AsyncEngine(EngineConfig(**settings)))
+    ENGINE_START["seconds"] = round(time.perf_counter() - started, 1)
+    ENGINE_START["warm_up_seconds"] = round(engine.inner.engine.warmup_s, 1)
     engines: dict[str, EngineAPI] = {m: engine for m in modes if m != "C"}
     engines.setdefault("A", engine)
     if "C" in modes:
@@ -242,7 +246,7 @@ def make_engines(args: argparse.Namespace, modes: Sequence[str]) -> dict[str, En
 
         if args.model.startswith("dummy:"):
             hf = TransformersEngine.from_dummy(args.model.removeprefix("dummy:"), args.device,
-                                               args.dtype, engine.tokenizer)
+                                               args.dtype, args.tokenizer)
         else:
             loaded = engine.inner.engine.loaded  # type: ignore[attr-defined]
             hf = TransformersEngine.from_folder(loaded.folder, args.device, args.dtype)
@@ -309,6 +313,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "modes": modes,
         "runs": args.runs,
         "bench_seconds": round(time.perf_counter() - started, 1),
+        "engine_start": ENGINE_START,
         "rows": rows,
     }
 
