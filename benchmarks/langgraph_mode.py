@@ -211,8 +211,7 @@ async def run_instances(workflow: dict[str, Any] | Workflow, instances: Sequence
     """Every instance (a dict of inputs) through one compiled graph, all concurrently.
     `model` None asks the server for its first model's name."""
     flow = _workflow(workflow)
-    async with AsyncOpenAI(base_url=base_url, api_key="EMPTY", max_retries=0,
-                           timeout=600.0) as client:
+    async with AsyncOpenAI(base_url=base_url, api_key="EMPTY", timeout=600.0) as client:
         served = model or (await client.models.list()).data[0].id
         app = build_langgraph(flow, base_url, tools, ignore_eos=ignore_eos, model=served,
                               client=client)

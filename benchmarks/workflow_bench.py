@@ -45,7 +45,7 @@ import flowc  # noqa: E402
 from compiler import Plan  # noqa: E402
 from engine import AsyncEngine, EngineConfig  # noqa: E402
 from engine.api import EngineAPI  # noqa: E402
-from executor import RunResult, Schedule, ToolRegistry, WorkflowRuntime  # noqa: E402
+from executor import RunResult, Schedule, ToolRegistry, WorkflowRuntime, explain_run  # noqa: E402
 from graph import load  # noqa: E402
 
 MODES = ("A", "B", "B-df", "B-LG", "C")
@@ -65,8 +65,10 @@ async def run_executor(engine: EngineAPI, plan: Plan, tools: ToolRegistry, sched
     started = time.perf_counter()
     results = await asyncio.gather(*(runtime.run(plan, i, seed=seed) for i in instances))
     seconds = time.perf_counter() - started
-    return _measurement(seconds, engine, before, [r.outputs for r in results],
-                        [r.status for r in results], results)
+    measured = _measurement(seconds, engine, before, [r.outputs for r in results],
+                            [r.status for r in results], results)
+    measured["results"] = results
+    return measured
 
 
 async def run_langgraph(engine: AsyncEngine, workload: Workload, tools: ToolRegistry,
@@ -175,6 +177,12 @@ def _run_mode(mode: str, workload: Workload, plan: Plan, engines: dict[str, Engi
         return _sync(run_langgraph(inner, workload, tools, base_url))
     measured = _sync(run_executor(engine, plan, tools, SCHEDULES[mode], instances, args.seed))
     measured["instances"] = len(instances)
+    if args.explain_dir is not None and mode != "C":
+        args.explain_dir.mkdir(parents=True, exist_ok=True)
+        run = sum(1 for _ in args.explain_dir.glob(f"{workload.name}_{mode}_*.txt")) + 1
+        text = explain_run(plan, measured.pop("results")[0].trace)
+        (args.explain_dir / f"{workload.name}_{mode}_{run}.txt").write_text(text)
+    measured.pop("results", None)
     return measured
 
 
@@ -369,6 +377,14 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _open_file_limit() -> None:
+    """As many open files as allowed: B-LG holds a client and a server socket per request."""
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu")
@@ -386,8 +402,11 @@ def main() -> None:
     parser.add_argument("--num-pages", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--commit", default=None, help="the commit measured (default: git's)")
+    parser.add_argument("--explain-dir", type=Path, default=None,
+                        help="write EXPLAIN ANALYZE of each run's first instance here")
     parser.add_argument("--out", type=Path, default=None, help="the .json to write (and .md)")
     args = parser.parse_args()
+    _open_file_limit()
     report = bench(args)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
