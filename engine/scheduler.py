@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from engine.kv.manager import KVManager
 from engine.sequence import Sequence, SequenceStatus
 
-SHARED_PAGES_TO_WAIT = 2
+SHARED_PAGES_TO_WAIT = 1
 
 
 @dataclass

@@ -146,14 +146,6 @@ class PrefixPins:
             if entry.task and not entry.released and after and set(after) <= self._done:
                 self._release(entry)
 
-    async def wait_for(self, step_id: str) -> None:
-        """Wait until the started prefills of the step's groups are pinned (or failed: the
-        call then computes its prefix itself)."""
-        pending = [e.task for e in self._groups
-                   if e.task is not None and not e.task.done() and step_id in e.group.consumers]
-        if pending:
-            await asyncio.wait(pending)
-
     def close(self) -> None:
         for entry in self._groups:
             if entry.task and not entry.released:
@@ -185,10 +177,7 @@ class PrefixPins:
         entry.trace.start = self.clock()
         if entry.head is not None:
             self._prefill(entry.head, values)
-        if entry.head is not None and entry.head.task is not None:
-            entry.task = asyncio.ensure_future(self._after_head(entry, priority))
-        else:
-            entry.task = self._acquire(entry, priority)
+        entry.task = self._acquire(entry, priority)
         entry.task.add_done_callback(lambda task, e=entry: self._record(e, task))
         self.traces.append(entry.trace)
 
@@ -198,11 +187,6 @@ class PrefixPins:
         entry.acquired = True
         entry.trace.shared = self.pool.is_shared(entry.ids)
         return task
-
-    async def _after_head(self, entry: _Group, priority: int) -> PrefixHandle:
-        assert entry.head is not None and entry.head.task is not None
-        await asyncio.wait([entry.head.task])
-        return await asyncio.shield(self._acquire(entry, priority))
 
     def _record(self, entry: _Group, task: asyncio.Task[PrefixHandle]) -> None:
         if task.cancelled():

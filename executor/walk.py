@@ -149,8 +149,6 @@ class Walker:
                         scope: Scope, item: tuple[int, ...], visit: int,
                         record: NodeTrace) -> None:
         if isinstance(node, LlmNode | SelectNode):
-            if run.pins is not None:
-                await run.pins.wait_for(step_id)
             request_id = f"{uuid.uuid4().hex[:8]}:{step_id}#{visit}" + "".join(
                 f"[{i}]" for i in item)
             call = CallContext(step_id, node, scope, graph.visible[step_id], record,
