@@ -60,7 +60,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Overwrite, Send
 from openai import AsyncOpenAI
 
-from executor import ToolRegistry, load_tools
+from executor import ToolRegistry, load_tools, render_args, render_value
 from graph import (
     LlmNode,
     MapNode,
@@ -93,7 +93,6 @@ FLOWC_TEMPERATURE = 0.0  # flowc's default: greedy
 RECURSION_SLACK = 16
 _CHANNEL_TYPES: dict[str, type] = {"append": list, "extend": list, "merge": dict,
                                    "replace": object}
-_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{).)*)\}\}\s*$", re.DOTALL)
 
 State = dict[str, Any]
 NodeFn = Callable[[State], Awaitable[State]]
@@ -243,26 +242,6 @@ def _registry(tools: Tools) -> ToolRegistry:
 
 
 # -- values --------------------------------------------------------------------------------
-
-
-def render_value(template: str, values: Mapping[str, Any]) -> Any:
-    """A template's value, as flowc's executor takes it: a lone `{{ expression }}` keeps its
-    type (lists, objects, numbers); anything else renders to text."""
-    match = _SINGLE_EXPRESSION.match(template)
-    if match:
-        return evaluate(match.group("expr"), values)
-    return render(template, values)
-
-
-def render_args(args: Any, values: Mapping[str, Any]) -> Any:
-    """Tool arguments with every string, at any depth, rendered as a template."""
-    if isinstance(args, str):
-        return render_value(args, values)
-    if isinstance(args, Mapping):
-        return {k: render_args(v, values) for k, v in args.items()}
-    if isinstance(args, list):
-        return [render_args(v, values) for v in args]
-    return args
 
 
 def _public(state: Mapping[str, Any]) -> State:

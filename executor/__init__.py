@@ -8,6 +8,7 @@
 from executor.events import EventKind, RunEvent
 from executor.executor import Executor, RunResult, Status
 from executor.explain import explain_run
+from executor.nodes import render_args, render_value
 from executor.runtime import WorkflowRuntime
 from executor.schedule import Schedule
 from executor.tools import Tool, ToolError, ToolRegistry, ToolTimeout, load_tools
@@ -30,4 +31,6 @@ __all__ = [
     "WorkflowRuntime",
     "explain_run",
     "load_tools",
+    "render_args",
+    "render_value",
 ]
