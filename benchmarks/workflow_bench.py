@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from compile_watch import CompileWatch  # noqa: E402
 from fixed_length import FixedLengthEngine  # noqa: E402
 from workloads import Workload, workloads  # noqa: E402
 
@@ -172,10 +173,17 @@ def _run_mode(mode: str, workload: Workload, plan: Plan, engines: dict[str, Engi
         instances = instances[:args.c_instances]
     if isinstance(inner, AsyncEngine):
         _sync(inner.clear_prefix_cache())
+    with CompileWatch(inner.engine if isinstance(inner, AsyncEngine) else None) as watch:
+        if mode == "B-LG":
+            assert base_url is not None and isinstance(inner, AsyncEngine)
+            measured = _sync(run_langgraph(inner, workload, tools, base_url))
+        else:
+            measured = _sync(run_executor(engine, plan, tools, SCHEDULES[mode], instances,
+                                          args.seed))
+    measured["compiled"] = list(watch.compiled)
+    measured["graphs_captured"] = watch.graphs_captured
     if mode == "B-LG":
-        assert base_url is not None and isinstance(inner, AsyncEngine)
-        return _sync(run_langgraph(inner, workload, tools, base_url))
-    measured = _sync(run_executor(engine, plan, tools, SCHEDULES[mode], instances, args.seed))
+        return measured
     measured["instances"] = len(instances)
     if args.explain_dir is not None and mode != "C":
         args.explain_dir.mkdir(parents=True, exist_ok=True)
@@ -217,6 +225,9 @@ def _summary(workload: Workload, plan: Plan, runs: dict[str, list[Measurement]]
             "engine_steps": last["engine_steps"],
             "decode_step_ms": last["decode_step_ms"],
             "same_outputs_as_A": _agreement(reference, last["outputs"]),
+            "compiles_per_run": [len(m.get("compiled", ())) for m in measured],
+            "graph_captures_per_run": [m.get("graphs_captured", 0) for m in measured],
+            "compiled_first_run": measured[0].get("compiled", []),
         }
     return {
         "workload": workload.name,
@@ -359,8 +370,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"Command: `{env['command']}`",
         "",
         "| workload | mode | median s | runs s | instances/min | vs A | prefill computed "
-        "(predicted) | cache hits | engine steps | decode step ms | same outputs as A |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "(predicted) | cache hits | engine steps | decode step ms | same outputs as A | "
+        "compiles, captures per run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["rows"]:
         a = row["modes"].get("A")
@@ -373,8 +385,14 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{sample} | {runs} | {m['instances_per_min']} | {ratio} | "
                 f"{m['prefill_computed']} ({row['predicted_prefill']}) | "
                 f"{m['cache_hit_rate']:.0%} | {m['engine_steps']} | {m['decode_step_ms']} | "
-                f"{m['same_outputs_as_A']} |")
+                f"{m['same_outputs_as_A']} | {_compiles(m)} |")
     return "\n".join(lines) + "\n"
+
+
+def _compiles(mode: dict[str, Any]) -> str:
+    compiles = mode.get("compiles_per_run", [])
+    captures = mode.get("graph_captures_per_run", [])
+    return ", ".join(f"{a}+{b}" for a, b in zip(compiles, captures, strict=False))
 
 
 def _open_file_limit() -> None:
