@@ -39,11 +39,10 @@ class CompileWatch:
     def graphs_captured(self) -> int:
         return self._graph_count() - self._graphs
 
-    def _on_compile(self, *, fn: Any, compile: dict[str, Any], **_: Any) -> bool:
-        constants = {k[0] if isinstance(k, tuple) else k: v
-                     for k, v in compile.get("constants", {}).items()}
+    def _on_compile(self, *, repr: str, **_: Any) -> bool:
+        # `repr` names the kernel, its launch options and each argument's specialized type.
         at = time.perf_counter() - self._started
-        self.compiled.append(f"{at:.2f}s {fn.name} {constants}")
+        self.compiled.append(f"{at:.2f}s {repr}")
         return False
 
     def _graph_count(self) -> int:

@@ -42,7 +42,8 @@ def empty_prefix_slots(seq, kv_head, lse_part, kv_starts, stride_lb, stride_lh,
         tl.store(ptrs, tl.full([BLOCK_H, BLOCK_PS], float("-inf"), tl.float32), mask=mask)
 
 
-@triton.jit
+# Batch sizes and block-table widths change from step to step: one variant serves them all.
+@triton.jit(do_not_specialize=["num_tiles", "num_seqs", "stride_bt"])
 def _cascade_kernel(
     q_ptr,
     k_cache,

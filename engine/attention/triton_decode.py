@@ -118,7 +118,8 @@ def decode_program(
     tl.store(lse_ptrs, lse, mask=row_mask)
 
 
-@triton.jit
+# The block table's width changes from batch to batch: one variant serves every width.
+@triton.jit(do_not_specialize=["stride_bt"])
 def _decode_kernel(
     q_ptr,
     k_cache,

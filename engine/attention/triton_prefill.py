@@ -23,7 +23,8 @@ from engine.attention.triton_common import (
 from engine.forward import ForwardBatch
 
 
-@triton.jit
+# The block table's width changes from batch to batch: one variant serves every width.
+@triton.jit(do_not_specialize=["stride_bt"])
 def _prefill_kernel(
     q_ptr,
     k_cache,
