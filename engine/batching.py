@@ -94,9 +94,10 @@ def _logit_rows(chunks: list[ScheduledChunk], query_start: np.ndarray
 def _to_device(longs: list[np.ndarray], ints: list[np.ndarray], device: torch.device
                ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """The arrays (flattened) as int64 and int32 tensors on `device`, through one copy of
-    their bytes (the int64 part first, so both parts stay aligned)."""
-    packed_longs = np.concatenate([a.ravel() for a in longs]).astype(np.int64, copy=False)
-    packed_ints = np.concatenate([a.ravel() for a in ints]).astype(np.int32, copy=False)
+    their bytes. Each array starts on a 16-byte boundary, as a tensor of its own would: Triton
+    specializes kernels on pointer alignment, so an unaligned slice would compile a variant."""
+    packed_longs, long_sizes = _pack(longs, np.int64)
+    packed_ints, int_sizes = _pack(ints, np.int32)
     raw = torch.from_numpy(np.concatenate([packed_longs.view(np.uint8),
                                            packed_ints.view(np.uint8)]))
     if device.type == "cuda":
@@ -104,9 +105,26 @@ def _to_device(longs: list[np.ndarray], ints: list[np.ndarray], device: torch.de
     elif raw.device != device:
         raw = raw.to(device)
     split = packed_longs.nbytes
-    as_longs = raw[:split].view(torch.int64).split([a.size for a in longs])
-    as_ints = raw[split:].view(torch.int32).split([a.size for a in ints])
-    return list(as_longs), list(as_ints)
+    as_longs = raw[:split].view(torch.int64).split(long_sizes)
+    as_ints = raw[split:].view(torch.int32).split(int_sizes)
+    return ([t[:a.size] for t, a in zip(as_longs, longs, strict=True)],
+            [t[:a.size] for t, a in zip(as_ints, ints, strict=True)])
+
+
+_ALIGN_BYTES = 16
+
+
+def _pack(arrays: list[np.ndarray], dtype: type[np.integer]) -> tuple[np.ndarray, list[int]]:
+    """The arrays flattened into one, each padded to a whole number of 16-byte units, and the
+    padded sizes."""
+    per_unit = _ALIGN_BYTES // np.dtype(dtype).itemsize
+    sizes = [-(-a.size // per_unit) * per_unit for a in arrays]
+    packed = np.zeros(sum(sizes), dtype=dtype)
+    offset = 0
+    for array, size in zip(arrays, sizes, strict=True):
+        packed[offset:offset + array.size] = array.ravel()
+        offset += size
+    return packed, sizes
 
 
 def shared_prefix_groups(tables: np.ndarray, seq_lens: np.ndarray, page_size: int

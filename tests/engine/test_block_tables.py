@@ -99,3 +99,20 @@ def test_batch_tables_are_zero_past_each_sequence_and_slots_follow_pages():
     assert batch.query_start.tolist() == [0, 4, 5] and batch.seq_lens.tolist() == [10, 6]
     assert batch.logits_indices.tolist() == [3, 4] and not batch.is_decode
     assert [(r.chunk_index, r.position) for r in rows] == [(0, 9), (1, 5)]
+
+
+def test_every_batch_field_starts_on_a_16_byte_boundary_whatever_the_batch_size():
+    """Triton specializes kernels on pointer alignment: a field sliced at an odd offset would
+    compile a new kernel variant in the middle of serving."""
+    page_size = 4
+    for count in range(1, 7):
+        seqs = [seq(f"s{i}", [i + 1, i + 20][: -(-(3 + i) // page_size)], tokens=3 + i)
+                for i in range(count)]
+        chunks = [ScheduledChunk(s, 0, 3 + i) for i, s in enumerate(seqs)]
+        batch, _ = build_forward_batch(chunks, page_size, torch.device("cpu"))
+        fields = [batch.input_ids, batch.positions, batch.slot_mapping, batch.logits_indices,
+                  batch.seq_lens, batch.query_lens, batch.query_start, batch.block_tables]
+        assert all(f.data_ptr() % 16 == 0 for f in fields), count
+        assert batch.seq_lens.tolist() == [3 + i for i in range(count)]
+        assert batch.query_start.tolist() == [sum(3 + i for i in range(k)) for k in
+                                              range(count + 1)]
