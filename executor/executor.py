@@ -131,7 +131,7 @@ class Executor:
         pins = None
         if self.schedule.honours_plan:
             pins = PrefixPins(self.plan, self.pool, self.engine.tokenizer, events.clock,
-                              trace.prefixes, self._priority, self.engine.page_size)
+                              trace.prefixes, self.engine.page_size)
         return RunContext(events, caller, trace, pins)
 
     async def _main(self, run: RunContext, scope: Scope) -> None:

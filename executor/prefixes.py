@@ -75,6 +75,11 @@ class _Group:
     acquired: bool = False  # whether it holds a pin of the pool
 
 
+# Eager prefill is work ahead of need: it takes the step budget calls leave, never delays a
+# call (a pin whose consumer starts now then finds the consumer's pages and only holds them).
+EAGER_PRIORITY = -1
+
+
 @dataclass
 class PrefixPins:
     """One run's view of the plan's prefix groups."""
@@ -84,7 +89,6 @@ class PrefixPins:
     tokenizer: PreTrainedTokenizerBase
     clock: Callable[[], float]
     traces: list[PrefixTrace]
-    priority_of: Callable[[str], int]
     page_size: int = 16  # the engine shares whole pages: only those are worth pinning
     _groups: list[_Group] = field(default_factory=list)
     _done: set[str] = field(default_factory=set)
@@ -171,13 +175,10 @@ class PrefixPins:
         entry.ids = tuple(ids[:len(ids) - len(ids) % self.page_size])
         if not entry.ids:
             return
-        # a speculative prefill must not delay the router it speculates on
-        priority = 0 if entry.group.speculative else max(
-            (self.priority_of(c) for c in entry.group.consumers), default=0)
         entry.trace.start = self.clock()
         if entry.head is not None:
             self._prefill(entry.head, values)
-        entry.task = self._acquire(entry, priority)
+        entry.task = self._acquire(entry, EAGER_PRIORITY)
         entry.task.add_done_callback(lambda task, e=entry: self._record(e, task))
         self.traces.append(entry.trace)
 
