@@ -7,8 +7,10 @@ Offline: `--requests` prompts (lengths `--min-len`..`--max-len`), already in the
 each generating `--new-tokens` tokens with EOS ignored, greedy and sampled (temperature 1,
 top-p 1, a seed per request, as vLLM's throughput benchmark samples), in alternating runs;
 the median of `--repeats` runs of each. Decode steps: milliseconds per step at batch sizes 1,
-16 and 64 for greedy, sampled, and sampled with top-p 0.9 (the truncating path). Writes
-OUT (JSON) and OUT with the suffix .md.
+16 and 64 for greedy, sampled, sampled with top-p 0.9 (the truncating path), and greedy under
+a regular expression and under a JSON schema (grammar masks built each step). A `dummy`
+shape takes its tokenizer from `--tokenizer DIR` (`flowc export-tokenizer DIR`), else the
+default model's. Writes OUT (JSON) and OUT with the suffix .md.
 """
 
 from __future__ import annotations
@@ -28,13 +30,21 @@ from gpu_engine_bench import random_prompt, timed, workload  # noqa: E402
 from engine import EngineConfig, LLMEngine, SamplingParams  # noqa: E402
 from engine.models.shapes import dummy_shape  # noqa: E402
 
+NOTES_SCHEMA = {"type": "object", "required": ["notes"],
+                "properties": {"notes": {"type": "string", "minLength": 4000}}}
+
 MODES = {
     "greedy": lambda i, n: SamplingParams(max_tokens=n, ignore_eos=True),
     "sampled": lambda i, n: SamplingParams(max_tokens=n, ignore_eos=True, temperature=1.0,
                                            seed=i),
     "sampled top-p 0.9": lambda i, n: SamplingParams(max_tokens=n, ignore_eos=True,
                                                      temperature=1.0, top_p=0.9, seed=i),
+    # constrained outputs that cannot end early, so every request decodes all its steps
+    "regex": lambda i, n: SamplingParams(max_tokens=n, ignore_eos=True, regex="[a-z ]{4000}"),
+    "json schema": lambda i, n: SamplingParams(max_tokens=n, ignore_eos=True,
+                                               json_schema=NOTES_SCHEMA),
 }
+OFFLINE_MODES = ("greedy", "sampled")
 
 
 def generate(engine: LLMEngine, prompts: list[list[int]], mode: str, new: int) -> float:
@@ -45,7 +55,7 @@ def generate(engine: LLMEngine, prompts: list[list[int]], mode: str, new: int) -
 def offline(engine: LLMEngine, args, vocab: int) -> dict:
     prompts = [p for p, _ in workload(args.requests, args.min_len, args.max_len, vocab)]
     engine.generate(prompts, [SamplingParams(max_tokens=1)] * len(prompts))  # cache prompts
-    runs: dict[str, list[float]] = {"greedy": [], "sampled": []}
+    runs: dict[str, list[float]] = {mode: [] for mode in OFFLINE_MODES}
     for index in range(args.repeats + 1):
         for mode in runs:
             seconds = generate(engine, prompts, mode, args.new_tokens)
@@ -58,7 +68,7 @@ def offline(engine: LLMEngine, args, vocab: int) -> dict:
 def step_ms(engine: LLMEngine, args, vocab: int) -> dict:
     rng = random.Random(2)
     result: dict[str, dict[str, float]] = {}
-    for batch in (1, 16, 64):
+    for batch in args.batches:
         prompts = [random_prompt(rng, args.min_len, vocab) for _ in range(batch)]
         engine.generate(prompts, [SamplingParams(max_tokens=1)] * batch)
         for mode in MODES:
@@ -95,11 +105,14 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--step-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--tokenizer", default=None, help="a tokenizer folder for the dummy shape")
     args = parser.parse_args()
     shape = dummy_shape(args.shape)
     engine = LLMEngine(EngineConfig(model=f"dummy:{args.shape}", device=args.device,
                                     dtype="bfloat16" if args.device == "cuda" else "float32",
-                                    max_num_seqs=256, max_batch_tokens=8192))
+                                    max_num_seqs=256, max_batch_tokens=8192,
+                                    tokenizer=args.tokenizer))
     results = {"environment": environment(), "shape": args.shape,
                "args": vars(args) | {"out": str(args.out)}}
     results["offline"] = offline(engine, args, shape.vocab_size)
