@@ -62,6 +62,36 @@ class GraphDetailPublic(BaseModel):
     graph: dict[str, Any] = Field(description="The workflow in flowc's JSON format")
 
 
+class VersionPublic(BaseModel):
+    version: int
+    name: str
+    created_at: datetime
+
+
+class VersionsPublic(BaseModel):
+    data: list[VersionPublic]
+    count: int
+
+
+class CheckPublic(BaseModel):
+    """A workflow checked without being stored: every problem the upload would answer."""
+
+    valid: bool
+    errors: list[ProblemPublic]
+    warnings: list[ProblemPublic]
+
+
+class ExamplePublic(BaseModel):
+    name: str = Field(description="The example's file name without .json")
+    title: str = Field(description="The workflow's name")
+    description: str
+
+
+class ExamplesPublic(BaseModel):
+    data: list[ExamplePublic]
+    count: int
+
+
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
