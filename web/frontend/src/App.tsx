@@ -64,7 +64,9 @@ export function App() {
   const problems = useCheck(api, doc, report);
   const placed = useMemo(() => place(problems), [problems]);
 
-  useEffect(() => saveDraft(localStorage, { doc, graphId: state.graphId, version: state.version }), [doc, state.graphId, state.version]);
+  useEffect(() => {
+    saveDraft(localStorage, { doc, graphId: state.graphId, version: state.version });
+  }, [doc, state.graphId, state.version]);
 
   const edit = useCallback((change: (p: Part) => Part, typing?: string) => dispatch({ type: "edit", edit: change, typing }), []);
   const editDoc = useCallback((change: (d: WorkflowDoc) => WorkflowDoc, typing?: string) => dispatch({ type: "editDoc", edit: change, typing }), []);
@@ -205,7 +207,9 @@ export function App() {
     }),
     [part, placed, overlay, runView, state.selection, state.scope],
   );
-  const onPositions = useCallback((p: Record<string, Point>) => (positions.current = p), []);
+  const onPositions = useCallback((p: Record<string, Point>) => {
+    positions.current = p;
+  }, []);
   const errorCount = problems.filter((p) => p.severity === "error").length;
 
   return (

@@ -12,7 +12,7 @@ import {
   type Edge,
   type NodeChange,
 } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { addEdge, moveNodes, removeEdges, removeNodes } from "../model/edit";
 import { layout } from "../model/layout";
 import type { Part } from "../model/part";
@@ -41,12 +41,20 @@ export function Canvas(props: Props) {
   const [nodes, setNodes] = useState<FlowNodeType[]>([]);
   const edges = useMemo(() => flowEdges({ ...view, positions }), [view, positions]);
 
-  useEffect(() => setNodes(flowNodes({ ...view, positions })), [view, positions]);
-  useEffect(() => props.onPositions(positions), [positions, props.onPositions]);
   useEffect(() => {
-    const frame = requestAnimationFrame(() => void flow.fitView({ padding: 0.2, maxZoom: 1 }));
+    setNodes(flowNodes({ ...view, positions }));
+  }, [view, positions]);
+  useEffect(() => {
+    props.onPositions(positions);
+  }, [positions, props.onPositions]);
+  const fitted = useRef(-1);
+  const laidOut = layoutIds(view.part).every((id) => positions[id]);
+  useEffect(() => {
+    if (!laidOut || fitted.current === props.fitKey) return;
+    fitted.current = props.fitKey;
+    const frame = requestAnimationFrame(() => void flow.fitView({ padding: 0.15, maxZoom: 1 }));
     return () => cancelAnimationFrame(frame);
-  }, [props.fitKey, flow]);
+  }, [props.fitKey, laidOut, flow, nodes]);
 
   const onNodesChange = useCallback((changes: NodeChange<FlowNodeType>[]) => {
     setNodes((current) => applyNodeChanges(changes, current));
@@ -100,11 +108,10 @@ export function Canvas(props: Props) {
         onPaneClick={(e) => (props.placing ? place(e.clientX, e.clientY, props.placing) : props.onSelectNode(null))}
         deleteKeyCode={["Delete", "Backspace"]}
         minZoom={0.2}
-        fitView
       >
         <Background />
         <Controls />
-        <MiniMap pannable zoomable />
+        <MiniMap pannable zoomable style={{ width: 140, height: 90 }} />
       </ReactFlow>
     </div>
   );

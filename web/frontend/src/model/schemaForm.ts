@@ -77,7 +77,7 @@ function spec(schema: SchemaNode, name: string, prop: SchemaNode, required: bool
   const inner = resolve(schema, nonNull(prop));
   return {
     name,
-    title: typeof prop.title === "string" ? prop.title : name,
+    title: typeof prop.title === "string" ? prop.title : name.charAt(0).toUpperCase() + name.slice(1).replace(/_/g, " "),
     kind: kindOf(inner),
     required,
     options: Array.isArray(inner.enum) ? inner.enum.map(String) : [],
