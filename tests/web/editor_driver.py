@@ -47,9 +47,10 @@ class Editor:
         page.set_default_timeout(TIMEOUT_MS)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
-    def open(self) -> Editor:
+    def open(self, ready: bool = True) -> Editor:
+        """Load the page; `ready` waits for the palette (the server's schema has come)."""
         self.page.goto(self.url)
-        self.page.get_by_test_id("palette-llm").wait_for()
+        self.page.get_by_test_id("palette" + ("-llm" if ready else "")).wait_for()
         return self
 
     def shot(self, name: str) -> Path:

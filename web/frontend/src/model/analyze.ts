@@ -18,7 +18,8 @@ export function analyze(plan: Plan, trace: Trace): AnalyzeRow[] {
     .filter((s) => s.node_type === "llm" || s.node_type === "select")
     .map((step) => {
       const records = trace.nodes.filter((n) => n.node_id === step.id);
-      const shared = plan.prefix_groups.filter((g) => g.consumers.includes(step.id)).reduce((sum, g) => sum + g.tokens, 0);
+      // a group that extends another counts the whole prefix: the deepest one is what is shared
+      const shared = Math.max(0, ...plan.prefix_groups.filter((g) => g.consumers.includes(step.id)).map((g) => g.tokens));
       return {
         step: step.id,
         type: step.node_type,
