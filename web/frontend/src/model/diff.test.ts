@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { Plan } from "../api/types";
 import { graphDiff, isEmpty, planDiff } from "./diff";
+import type { JsonObject } from "./types";
 
-const A = {
+const A: JsonObject = {
   flowc: 1,
   name: "g",
   nodes: [
@@ -26,7 +27,7 @@ function plan(stages: Record<string, number>, planned: number, path: string[]): 
 
 describe("diffs of two versions", () => {
   it("finds added, removed and changed nodes and edges, and ignores layout", () => {
-    const b = {
+    const b: JsonObject = {
       ...A,
       description: "new",
       nodes: [{ id: "a", type: "llm", output: "x", prompt: "hello" }, { id: "c", type: "set", assign: {} }],
