@@ -74,10 +74,9 @@ class VersionsPublic(BaseModel):
 
 
 class CheckPublic(BaseModel):
-    """A workflow checked without being stored: every problem the upload would answer."""
+    """A valid workflow checked without being stored: its warnings (a 422 lists errors)."""
 
-    valid: bool
-    errors: list[ProblemPublic]
+    valid: Literal[True] = True
     warnings: list[ProblemPublic]
 
 

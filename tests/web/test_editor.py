@@ -44,7 +44,8 @@ def test_draw_a_four_node_graph_with_the_mouse(editor: Editor) -> None:
     editor.place("set", width / 2 - 110, 30)
     editor.fill("field-id", "prep")
     editor.fill("field-assign", '{"subject": "topic | trim"}')
-    for name, x, text in (("pros", width / 2 - 360, "advantage"), ("cons", width / 2 + 140, "drawback")):
+    for name, x, text in (("pros", width / 2 - 360, "advantage"),
+                          ("cons", width / 2 + 140, "drawback")):
         editor.place("llm", x, 190)
         editor.fill("field-id", name)
         editor.fill("field-output", f"{name}_text")

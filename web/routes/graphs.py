@@ -103,17 +103,14 @@ async def list_versions(graph_id: str, store: StoreDep) -> VersionsPublic:
     return VersionsPublic(data=data, count=len(data))
 
 
-@router.post("/check", response_model=CheckPublic, responses=errors(413),
+@router.post("/check", response_model=CheckPublic, responses=errors(413, 422),
              openapi_extra=WORKFLOW_BODY)
 async def check_graph(request: Request, settings: SettingsDep, plans: PlansDep) -> CheckPublic:
-    """Validate and compile a workflow without storing it: the problems an upload would
-    answer (errors) and its warnings, always as 200. The editor checks drafts with it."""
-    try:
-        _, workflow, warnings = await _read_workflow(request, settings.max_graph_nodes)
-        await _compile(plans, workflow)
-    except InvalidInput as exc:
-        return CheckPublic(valid=False, errors=exc.problems, warnings=[])
-    return CheckPublic(valid=True, errors=[], warnings=warnings)
+    """Validate and compile a workflow without storing it: 422 with every problem an upload
+    would meet, else its warnings. The editor checks drafts with it as the user edits."""
+    _, workflow, warnings = await _read_workflow(request, settings.max_graph_nodes)
+    await _compile(plans, workflow)
+    return CheckPublic(warnings=warnings)
 
 
 @router.delete("/graphs/{graph_id}", status_code=status.HTTP_204_NO_CONTENT,

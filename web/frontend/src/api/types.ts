@@ -106,7 +106,6 @@ export interface Example {
 }
 
 export interface Check {
-  valid: boolean;
-  errors: Problem[];
+  valid: true;
   warnings: Problem[];
 }
