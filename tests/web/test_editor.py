@@ -130,7 +130,7 @@ def test_run_streams_tokens_and_fills_the_timeline(editor: Editor) -> None:
         text = node.get_by_test_id("node-stream").inner_text()
         assert text and text != "succeeded", f"{name} streamed no tokens"
     editor.by("analyze").wait_for()
-    assert "verdict_text" in editor.by("outputs").inner_text()
+    assert '"verdict"' in editor.by("outputs").inner_text()
     editor.shot("4-run")
 
 
