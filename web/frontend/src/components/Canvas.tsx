@@ -7,6 +7,7 @@ import {
   MiniMap,
   ReactFlow,
   applyNodeChanges,
+  useNodesInitialized,
   useReactFlow,
   type Connection,
   type Edge,
@@ -48,13 +49,13 @@ export function Canvas(props: Props) {
     props.onPositions(positions);
   }, [positions, props.onPositions]);
   const fitted = useRef(-1);
+  const measured = useNodesInitialized();
   const laidOut = layoutIds(view.part).every((id) => positions[id]);
   useEffect(() => {
-    if (!laidOut || fitted.current === props.fitKey) return;
+    if (!laidOut || !measured || fitted.current === props.fitKey) return;
     fitted.current = props.fitKey;
-    const frame = requestAnimationFrame(() => void flow.fitView({ padding: 0.15, maxZoom: 1 }));
-    return () => cancelAnimationFrame(frame);
-  }, [props.fitKey, laidOut, flow, nodes]);
+    void flow.fitView({ padding: 0.15, maxZoom: 1 });
+  }, [props.fitKey, laidOut, measured, flow]);
 
   const onNodesChange = useCallback((changes: NodeChange<FlowNodeType>[]) => {
     setNodes((current) => applyNodeChanges(changes, current));

@@ -1,12 +1,18 @@
 // Automatic layout with ELK's layered algorithm, for nodes that have no position yet.
 // Positioned nodes keep theirs; the others are placed by ELK, shifted below them.
-import ELK from "elkjs/lib/elk.bundled.js";
+import type { ELK } from "elkjs/lib/elk-api";
 import type { EdgeDoc, Point } from "./types";
 
 export const NODE_WIDTH = 220;
 export const NODE_HEIGHT = 96;
 
-const elk = new ELK();
+let elk: Promise<ELK> | null = null;
+
+/** ELK is large: it is loaded the first time a graph needs laying out. */
+function engine(): Promise<ELK> {
+  elk ??= import("elkjs/lib/elk.bundled.js").then((m) => new m.default());
+  return elk;
+}
 
 const OPTIONS = {
   "elk.algorithm": "layered",
@@ -29,7 +35,7 @@ export async function layout(ids: string[], edges: EdgeDoc[], known: Record<stri
       .filter((e) => inside.has(e.from) && inside.has(e.to) && e.from !== e.to)
       .map((e, i) => ({ id: `e${i}`, sources: [e.from], targets: [e.to] })),
   };
-  const placed = await elk.layout(graph);
+  const placed = await (await engine()).layout(graph);
   const top = below(Object.values(known));
   const positions: Record<string, Point> = { ...known };
   for (const child of placed.children ?? []) {
