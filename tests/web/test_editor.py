@@ -185,6 +185,9 @@ def test_examples_menu_and_a_map_body_as_a_sub_flow(editor: Editor) -> None:
     editor.node("per_section").get_by_test_id("open-body").click()
     editor.node("summarise").wait_for()
     assert "per_section body" in editor.by("crumbs").inner_text()
+    source = json.loads((EXAMPLES[0].parent / "map_reduce_summary.json").read_text())
+    body = next(n["body"] for n in source["nodes"] if n["id"] == "per_section")
+    assert editor.by("body-result").input_value() == body["result"]
     editor.shot("6-map-body")
 
 

@@ -257,7 +257,19 @@ export function App() {
       <main className="workspace">
         <Palette types={server.schema ? nodeTypes(server.schema) : []} placing={placing} onPick={setPlacing} />
         <Canvas view={view} placing={placing} fitKey={fitKey} onEdit={edit} onAdd={addOfType} onSelectNode={(id) => select(id ? { kind: "node", id } : null)} onSelectEdge={(index) => select({ kind: "edge", index })} onPositions={onPositions} />
-        <Inspector schema={server.schema} doc={doc} part={part} selection={state.selection} placed={placed} problems={problems} onEdit={edit} onEditDoc={editDoc} onSelect={select} />
+        <Inspector
+          schema={server.schema}
+          doc={doc}
+          scope={state.scope}
+          part={part}
+          selection={state.selection}
+          placed={placed}
+          problems={problems}
+          onEdit={edit}
+          onEditDoc={editDoc}
+          onSelect={select}
+          onOpenBody={(id) => dispatch({ type: "scope", scope: [...state.scope, id] })}
+        />
       </main>
       <section className="panel">
         <nav className="tabs">

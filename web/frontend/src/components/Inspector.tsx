@@ -1,16 +1,17 @@
 // The side panel: the selected node's form (from the JSON Schema), the selected edge's
 // condition, or the workflow's own settings when nothing is selected.
 import { DONE, removeEdges, removeNodes, setField, setWhen } from "../model/edit";
-import type { Part } from "../model/part";
+import { getPart, getSettings, setBodySetting, type Part } from "../model/part";
 import type { Placed } from "../model/problems";
-import { nodeFields, workflowFields } from "../model/schemaForm";
-import type { Json, JsonObject, Problem, WorkflowDoc } from "../model/types";
+import { nodeFields, subflowFields, workflowFields } from "../model/schemaForm";
+import type { Json, JsonObject, Problem, Scope, WorkflowDoc } from "../model/types";
 import type { Selection } from "../state/editor";
 import { SchemaForm } from "./SchemaForm";
 
 interface Props {
   schema: JsonObject | null;
   doc: WorkflowDoc;
+  scope: Scope;
   part: Part;
   selection: Selection;
   placed: Placed;
@@ -18,6 +19,7 @@ interface Props {
   onEdit: (edit: (part: Part) => Part, typing?: string) => void;
   onEditDoc: (edit: (doc: WorkflowDoc) => WorkflowDoc, typing?: string) => void;
   onSelect: (selection: Selection) => void;
+  onOpenBody: (id: string) => void;
 }
 
 export function Inspector(props: Props) {
@@ -47,11 +49,13 @@ export function Inspector(props: Props) {
             props.onEdit((part) => setField(part, node.id, field, value), `${node.id}/${field}`);
             if (field === "id" && typeof value === "string") props.onSelect({ kind: "node", id: value });
           }}
+          onOpenSubflow={() => props.onOpenBody(node.id)}
         />
         <button onClick={() => props.onEdit((part) => removeNodes(part, new Set([node.id])), undefined)}>Delete node</button>
       </aside>
     );
   }
+  if (props.scope.length > 0) return <BodyForm {...props} schema={schema} />;
   return (
     <aside className="inspector" data-testid="inspector">
       <h3>Workflow</h3>
@@ -61,6 +65,28 @@ export function Inspector(props: Props) {
         testPrefix="workflow"
         problems={(f) => props.problems.filter((p) => p.node_id === null && (p.path === f || p.path.startsWith(`${f}.`) || p.path.startsWith(`${f}[`)))}
         onChange={(field, value) => props.onEditDoc((doc) => withKey(doc, field, value), `workflow/${field}`)}
+      />
+    </aside>
+  );
+}
+
+/** A map body's own settings (its `result`), when the canvas shows the body. */
+function BodyForm(props: Props & { schema: JsonObject }) {
+  const { doc, scope } = props;
+  const id = scope[scope.length - 1]!;
+  const holder = getPart(doc, scope.slice(0, -1)).nodes.find((n) => n.id === id);
+  const fields = holder ? subflowFields(props.schema, holder.type) : [];
+  return (
+    <aside className="inspector" data-testid="inspector">
+      <h3>
+        Body of <code>{id}</code>
+      </h3>
+      <SchemaForm
+        fields={fields}
+        value={getSettings(doc, scope)}
+        testPrefix="body"
+        problems={(f) => props.problems.filter((p) => p.node_id === id && p.path.endsWith(`.body.${f}`))}
+        onChange={(field, value) => props.onEditDoc((d) => setBodySetting(d, scope, field, value), `body/${scope.join(".")}/${field}`)}
       />
     </aside>
   );

@@ -9,15 +9,30 @@ interface Props {
   value: JsonObject;
   problems: (field: string) => Problem[];
   onChange: (field: string, value: Json | undefined) => void;
+  onOpenSubflow?: (field: string) => void; // a sub-flow is drawn on the canvas, not typed
   testPrefix: string;
 }
 
-export function SchemaForm({ fields, value, problems, onChange, testPrefix }: Props) {
+export function SchemaForm({ fields, value, problems, onChange, onOpenSubflow, testPrefix }: Props) {
   return (
     <div className="form">
-      {fields.map((field) => (
-        <Field key={field.name} field={field} value={value[field.name]} problems={problems(field.name)} onChange={(v) => onChange(field.name, v)} testId={`${testPrefix}-${field.name}`} />
-      ))}
+      {fields.map((field) =>
+        field.kind === "subflow" && onOpenSubflow ? (
+          <div key={field.name} className="field">
+            <span className="field-label">{field.title}</span>
+            <button data-testid={`${testPrefix}-${field.name}`} onClick={() => onOpenSubflow(field.name)}>
+              edit as a sub-flow ▸
+            </button>
+            {problems(field.name).map((p, i) => (
+              <span key={i} className="field-message">
+                {p.message}
+              </span>
+            ))}
+          </div>
+        ) : (
+          <Field key={field.name} field={field} value={value[field.name]} problems={problems(field.name)} onChange={(v) => onChange(field.name, v)} testId={`${testPrefix}-${field.name}`} />
+        ),
+      )}
     </div>
   );
 }

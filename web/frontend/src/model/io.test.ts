@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { exampleTexts } from "./examples.testing";
 import { addNode, moveNodes, setField } from "./edit";
 import { exportText, importText } from "./io";
-import { getPart, setPart } from "./part";
+import { getPart, getSettings, setBodySetting, setPart } from "./part";
 import type { WorkflowDoc } from "./types";
 
 function load(text: string): WorkflowDoc {
@@ -41,6 +41,16 @@ describe("the JSON round trip", () => {
     let part = setField(getPart(doc, []), "x", "prompt", "hello");
     part = setField(part, "x", "max_tokens", undefined);
     expect(JSON.stringify(setPart(doc, [], part).nodes[0])).toBe('{"id":"x","type":"llm","output":"o","prompt":"hello"}');
+  });
+
+  it("edits a map body's own settings and its nodes in place", () => {
+    const doc = load('{"flowc": 1, "name": "a", "nodes": [{"id": "m", "type": "map", "over": "xs", "output": "ys", "body": {"nodes": [{"id": "b", "type": "set", "assign": {}}], "result": "{{ b }}"}}]}');
+    const changed = setBodySetting(doc, ["m"], "result", "{{ c }}");
+    expect(getSettings(changed, ["m"]).result).toBe("{{ c }}");
+    const moved = setPart(changed, ["m"], moveNodes(getPart(changed, ["m"]), { b: { x: 1, y: 2 } }));
+    expect(JSON.stringify(moved.nodes[0])).toBe(
+      '{"id":"m","type":"map","over":"xs","output":"ys","body":{"nodes":[{"id":"b","type":"set","assign":{}}],"result":"{{ c }}"},"ui":{"layout":{"b":{"x":1,"y":2}}}}',
+    );
   });
 
   it("refuses what is not a workflow, saying why", () => {

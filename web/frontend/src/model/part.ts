@@ -1,7 +1,7 @@
 // A graph part: the nodes, edges and positions of one scope (the workflow or a map body).
 // Positions of the top level live in `layout`; those of a body in its map node's
 // `ui.layout` (both are the editor's and never change the plan).
-import { isObject, type EdgeDoc, type JsonObject, type NodeDoc, type Point, type Scope, type WorkflowDoc } from "./types";
+import { isObject, type EdgeDoc, type Json, type JsonObject, type NodeDoc, type Point, type Scope, type WorkflowDoc } from "./types";
 
 export interface Part {
   nodes: NodeDoc[];
@@ -28,6 +28,31 @@ export function setPart(doc: WorkflowDoc, scope: Scope, part: Part): WorkflowDoc
   const [first, ...rest] = scope;
   const nodes = doc.nodes.map((node) => (node.id === first ? setInMap(node, rest, part) : node));
   return { ...doc, nodes };
+}
+
+/** The settings of a scope other than its graph: the workflow's, or a map body's (`result`). */
+export function getSettings(doc: WorkflowDoc, scope: Scope): JsonObject {
+  return locate(doc, scope).holder;
+}
+
+/** The document with one setting of a map body changed; `undefined` removes it. */
+export function setBodySetting(doc: WorkflowDoc, scope: Scope, key: string, value: Json | undefined): WorkflowDoc {
+  const [first, ...rest] = scope;
+  const nodes = doc.nodes.map((node) => (node.id === first ? updateBody(node, rest, key, value) : node));
+  return { ...doc, nodes };
+}
+
+function updateBody(mapNode: NodeDoc, scope: Scope, key: string, value: Json | undefined): NodeDoc {
+  const body = isObject(mapNode.body) ? mapNode.body : {};
+  if (scope.length > 0) {
+    const [first, ...rest] = scope;
+    const nodes = ((body.nodes as NodeDoc[] | undefined) ?? []).map((n) => (n.id === first ? updateBody(n, rest, key, value) : n));
+    return { ...mapNode, body: { ...body, nodes } };
+  }
+  const next: JsonObject = { ...body };
+  if (value === undefined) delete next[key];
+  else next[key] = value;
+  return { ...mapNode, body: next };
 }
 
 function setInMap(mapNode: NodeDoc, scope: Scope, part: Part): NodeDoc {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { newNode, nodeFields, nodeTypes, parseValue, showValue, workflowFields } from "./schemaForm";
+import { newNode, nodeFields, nodeTypes, parseValue, showValue, subflowFields, workflowFields } from "./schemaForm";
 import type { JsonObject } from "./types";
 
 // The shape of GET /v1/schema (pydantic's JSON Schema of the format), cut down.
@@ -61,6 +61,8 @@ describe("forms from the JSON Schema", () => {
 
   it("makes a map body a sub-flow and an unknown type's fields from its schema", () => {
     expect(nodeFields(SCHEMA, "map").find((f) => f.name === "body")?.kind).toBe("subflow");
+    expect(subflowFields(SCHEMA, "map").map((f) => f.name)).toEqual(["result"]);
+    expect(subflowFields(SCHEMA, "llm")).toEqual([]);
     const vote = nodeFields(SCHEMA, "vote");
     expect(vote.map((f) => [f.name, f.kind])).toEqual([["id", "text"], ["method", "enum"], ["strict", "boolean"]]);
     expect(vote[1]!.options).toEqual(["majority", "unanimous"]);

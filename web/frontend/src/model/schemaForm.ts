@@ -28,6 +28,18 @@ export function nodeFields(schema: SchemaNode, type: string): FieldSpec[] {
   return fields(schema, resolve(schema, { $ref: ref }));
 }
 
+/** The settings of a node type's sub-flow (a map body's `result`), its graph left out. */
+export function subflowFields(schema: SchemaNode, type: string): FieldSpec[] {
+  const ref = mapping(schema)[type];
+  const node = ref === undefined ? {} : resolve(schema, { $ref: ref });
+  const properties = isObject(node.properties) ? Object.values(node.properties) : [];
+  for (const prop of properties) {
+    const inner = isObject(prop) ? resolve(schema, nonNull(prop)) : {};
+    if (kindOf(inner) === "subflow") return fields(schema, inner);
+  }
+  return [];
+}
+
 export function workflowFields(schema: SchemaNode): FieldSpec[] {
   return fields(schema, schema);
 }
