@@ -17,6 +17,7 @@ import { useServer } from "./hooks/useServer";
 import { useShortcuts } from "./hooks/useShortcuts";
 import { addNode, moveNodes, paste, uniqueId } from "./model/edit";
 import { emptyWorkflow, exportText, importText } from "./model/io";
+import { sameGraph } from "./model/diff";
 import { layout } from "./model/layout";
 import { overlay as planOverlay } from "./model/overlay";
 import { getPart, type Part } from "./model/part";
@@ -288,11 +289,4 @@ export function App() {
       </section>
     </div>
   );
-}
-
-/** Whether two documents differ only in where their nodes are drawn. */
-function sameGraph(a: WorkflowDoc, b: WorkflowDoc): boolean {
-  if (a === b) return true;
-  const strip = ({ layout: _layout, ...rest }: WorkflowDoc) => JSON.stringify(rest);
-  return strip(a) === strip(b);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Plan } from "../api/types";
-import { graphDiff, isEmpty, planDiff } from "./diff";
+import { graphDiff, isEmpty, planDiff, sameGraph } from "./diff";
 import type { JsonObject } from "./types";
 
 const A: JsonObject = {
@@ -43,6 +43,8 @@ describe("diffs of two versions", () => {
       settings: ["description"],
     });
     expect(isEmpty(graphDiff(A, { ...A, layout: {} }))).toBe(true);
+    expect(sameGraph(A, { ...A, layout: {} })).toBe(true);
+    expect(sameGraph(A, { ...A, name: "h" })).toBe(false);
   });
 
   it("says how the plan changed", () => {
