@@ -3,10 +3,12 @@ draft without storing it, the examples menu, and the editor's page at `/`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from live_server import tiny_graph
@@ -99,3 +101,19 @@ def test_the_live_server_serves_the_editor_or_says_how_to_build_it(client: httpx
     answer = client.get("/")
     assert answer.status_code in (200, 503)
     assert 'id="root"' in answer.text if answer.status_code == 200 else "npm" in answer.text
+
+
+def test_a_broken_example_file_is_left_out_of_the_menu(tmp_path: Path) -> None:
+    from fastapi import HTTPException
+
+    from web.routes.examples import get_example, list_examples
+    from web.settings import Settings
+
+    (tmp_path / "good.json").write_text('{"name": "good", "description": "fine"}')
+    (tmp_path / "bad.json").write_text("{nope")
+    settings = Settings(examples_dir=tmp_path, server_name="test")
+    listed = asyncio.run(list_examples(settings))
+    assert [x.name for x in listed.data] == ["good"]
+    with pytest.raises(HTTPException) as refused:
+        asyncio.run(get_example("bad", settings))
+    assert "not a JSON object" in refused.value.detail
