@@ -167,15 +167,17 @@ def test_the_draft_survives_a_reload(editor: Editor) -> None:
 def test_every_example_imports_laid_out_without_overlaps(editor: Editor, example: Path) -> None:
     editor.import_file(example)
     source = json.loads(example.read_text())
-    expected = len(source["nodes"]) + any(e["to"] == "done" for e in source.get("edges", []))
+    edges = source.get("edges", [])
+    expected = {n["id"] for n in source["nodes"]} | {e["to"] for e in edges if e["to"] == "done"}
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         boxes = editor.node_boxes()
-        if len(boxes) == expected and not overlapping(boxes):
+        if set(boxes) == expected and not overlapping(boxes):
             break
         time.sleep(0.2)
-    assert len(boxes) == expected
+    assert set(boxes) == expected
     assert not overlapping(boxes), overlapping(boxes)
+    assert source["name"] in editor.by("doc-state").inner_text()
     assert editor.export() == source  # the round trip is exact
     editor.shot(f"5-example-{example.stem}")
 
