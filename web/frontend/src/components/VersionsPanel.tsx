@@ -65,7 +65,7 @@ export function VersionsPanel({ api, graphId, version, onOpen, onError }: Props)
             ))}
           </select>
         ))}{" "}
-        <button onClick={compare} data-testid="diff">
+        <button onClick={compare} data-testid="diff" disabled={versions.length < 2}>
           Compare
         </button>
       </div>
