@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.api import EngineAPI, EngineError
 from web.deps import bearer_auth
+from web.editor import mount_editor
 from web.errors import (
     InvalidInput,
     engine_error_response,
@@ -29,7 +30,7 @@ from web.errors import (
 )
 from web.metrics import Metrics
 from web.middleware import BodyLimit, CountRequests
-from web.routes import graphs, health, openai, runs
+from web.routes import examples, graphs, health, openai, runs
 from web.services import Services
 from web.settings import Settings
 
@@ -64,7 +65,8 @@ def create_app(settings: Settings | None = None, engine: EngineAPI | None = None
     app.add_exception_handler(StarletteHTTPException, http_error_response)
     guarded = [Depends(bearer_auth(settings.api_key))] if settings.api_key else []
     app.include_router(health.health_router)
-    routers = (health.metrics_router, graphs.router, runs.router, openai.router)
+    routers = (health.metrics_router, graphs.router, examples.router, runs.router,
+               openai.router)
     if locked:
         routers += (_schema_router(app),)
     for router in routers:
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, engine: EngineAPI | None = None
                            allow_methods=["*"], allow_headers=["*"])
     app.add_middleware(CountRequests, metrics=metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    mount_editor(app)
     return app
 
 

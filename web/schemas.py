@@ -62,6 +62,35 @@ class GraphDetailPublic(BaseModel):
     graph: dict[str, Any] = Field(description="The workflow in flowc's JSON format")
 
 
+class VersionPublic(BaseModel):
+    version: int
+    name: str
+    created_at: datetime
+
+
+class VersionsPublic(BaseModel):
+    data: list[VersionPublic]
+    count: int
+
+
+class CheckPublic(BaseModel):
+    """A valid workflow checked without being stored: its warnings (a 422 lists errors)."""
+
+    valid: Literal[True] = True
+    warnings: list[ProblemPublic]
+
+
+class ExamplePublic(BaseModel):
+    name: str = Field(description="The example's file name without .json")
+    title: str = Field(description="The workflow's name")
+    description: str
+
+
+class ExamplesPublic(BaseModel):
+    data: list[ExamplePublic]
+    count: int
+
+
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -16,6 +16,11 @@ def data_dir() -> Path:
     return Path(base) / "flowc"
 
 
+def default_examples_dir() -> Path:
+    """The repository's examples/graphs, beside the packages in a source checkout."""
+    return Path(__file__).resolve().parents[1] / "examples" / "graphs"
+
+
 def default_database_url() -> str:
     return f"sqlite:///{data_dir() / 'flowc.db'}"
 
@@ -42,6 +47,7 @@ class Settings:
     default_completion_tokens: int = 512  # when a chat request gives no max_tokens
     max_completion_tokens: int = 4096  # the most max_tokens an OpenAI request may ask
     max_n: int = 16
+    examples_dir: Path = field(default_factory=default_examples_dir)  # the editor's menu
     server_name: str = ""  # owner of this server's runs in a shared store; host:port if unset
 
     def __post_init__(self) -> None:
@@ -67,6 +73,8 @@ class Settings:
             values["cors_origins"] = env["FLOWC_CORS_ORIGINS"].split(",")
         if env.get("FLOWC_MAX_CONCURRENT_RUNS"):
             values["max_concurrent_runs"] = int(env["FLOWC_MAX_CONCURRENT_RUNS"])
+        if env.get("FLOWC_EXAMPLES_DIR"):
+            values["examples_dir"] = Path(env["FLOWC_EXAMPLES_DIR"])
         if env.get("FLOWC_TOOLS"):
             values["tools"] = env["FLOWC_TOOLS"].split(os.pathsep)
         for name, kind in LIMIT_VARIABLES.items():

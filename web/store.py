@@ -42,6 +42,13 @@ class GraphVersion:
 
 
 @dataclass(frozen=True)
+class VersionRecord:
+    version: int
+    name: str
+    created_at: float
+
+
+@dataclass(frozen=True)
 class RunRecord:
     id: str
     graph_id: str
@@ -124,6 +131,15 @@ class Store:
             if row is None:
                 return None
             return GraphVersion(graph_id, row.version, row.name, row.source, row.created_at)
+
+    def list_versions(self, graph_id: str) -> list[VersionRecord] | None:
+        """A graph's versions, oldest first; None when there is no such graph."""
+        with self._session() as s:
+            if s.get(GraphRow, graph_id) is None:
+                return None
+            rows = s.scalars(select(GraphVersionRow).where(GraphVersionRow.graph_id == graph_id)
+                             .order_by(GraphVersionRow.version))
+            return [VersionRecord(r.version, r.name, r.created_at) for r in rows]
 
     def delete_graph(self, graph_id: str) -> bool:
         with self._session.begin() as s:

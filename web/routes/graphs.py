@@ -1,5 +1,5 @@
 """/v1/graphs: upload (JSON body or file), versions, listing, deletion, the format's schema,
-and compiling a stored graph into its plan."""
+checking a workflow without storing it, and compiling a stored graph into its plan."""
 
 from __future__ import annotations
 
@@ -18,11 +18,14 @@ from web.deps import PlansDep, SettingsDep, StoreDep
 from web.errors import InvalidInput
 from web.responses import errors
 from web.schemas import (
+    CheckPublic,
     GraphDetailPublic,
     GraphPublic,
     GraphsPublic,
     GraphSummaryPublic,
     ProblemPublic,
+    VersionPublic,
+    VersionsPublic,
     timestamp,
 )
 from web.store import GraphVersion
@@ -86,6 +89,28 @@ async def get_graph(graph_id: str, store: StoreDep, version: Version = None) -> 
     found = _found(store.get_graph(graph_id, version), graph_id, version)
     return GraphDetailPublic(id=found.id, version=found.version, name=found.name,
                              created_at=timestamp(found.created_at), graph=found.source)
+
+
+@router.get("/graphs/{graph_id}/versions", response_model=VersionsPublic,
+            responses=errors(404))
+async def list_versions(graph_id: str, store: StoreDep) -> VersionsPublic:
+    """A graph's versions, oldest first."""
+    versions = store.list_versions(graph_id)
+    if versions is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no graph {graph_id!r}")
+    data = [VersionPublic(version=v.version, name=v.name, created_at=timestamp(v.created_at))
+            for v in versions]
+    return VersionsPublic(data=data, count=len(data))
+
+
+@router.post("/check", response_model=CheckPublic, responses=errors(413, 422),
+             openapi_extra=WORKFLOW_BODY)
+async def check_graph(request: Request, settings: SettingsDep, plans: PlansDep) -> CheckPublic:
+    """Validate and compile a workflow without storing it: 422 with every problem an upload
+    would meet, else its warnings. The editor checks drafts with it as the user edits."""
+    _, workflow, warnings = await _read_workflow(request, settings.max_graph_nodes)
+    await _compile(plans, workflow)
+    return CheckPublic(warnings=warnings)
 
 
 @router.delete("/graphs/{graph_id}", status_code=status.HTTP_204_NO_CONTENT,
