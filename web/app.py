@@ -29,7 +29,7 @@ from web.errors import (
 )
 from web.metrics import Metrics
 from web.middleware import BodyLimit, CountRequests
-from web.routes import graphs, health, openai, runs
+from web.routes import graphs, health, openai, responses, runs
 from web.services import Services
 from web.settings import Settings
 
@@ -64,7 +64,8 @@ def create_app(settings: Settings | None = None, engine: EngineAPI | None = None
     app.add_exception_handler(StarletteHTTPException, http_error_response)
     guarded = [Depends(bearer_auth(settings.api_key))] if settings.api_key else []
     app.include_router(health.health_router)
-    routers = (health.metrics_router, graphs.router, runs.router, openai.router)
+    routers = (health.metrics_router, graphs.router, runs.router, openai.router,
+               responses.router)
     if locked:
         routers += (_schema_router(app),)
     for router in routers:

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from engine.api import EngineAPI, Generation, PromptScores
-from web.chat_prompt import chat_prompt_ids
+from web.chat_request import prepare_chat
 from web.completions import (
     check_all,
     check_context,
@@ -22,7 +22,7 @@ from web.completions import (
 )
 from web.deps import ServicesDep
 from web.logprobs import chat_logprobs, completion_logprobs
-from web.openai_errors import OPENAI_ERRORS, OpenAIError, OpenAIRoute, invalid
+from web.openai_errors import OPENAI_ERRORS, OpenAIError, OpenAIRoute
 from web.openai_schemas import (
     AssistantMessage,
     ChatChoice,
@@ -37,7 +37,7 @@ from web.openai_schemas import (
 from web.openai_stream import STREAMED, chat_chunks, completion_chunks, sse
 from web.services import Services
 from web.tool_parser import finished_calls
-from web.tool_use import ToolUse, tool_use
+from web.tool_use import ToolUse
 
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
 DEFAULT_MODEL = "default"
@@ -73,17 +73,9 @@ async def get_model(model_id: str, services: ServicesDep) -> ModelPublic:
 async def chat_completions(body: ChatCompletionCreate, services: ServicesDep) -> Any:
     served_model(services, body.model)
     tokenizer, engine = services.tokenizer, services.engine
-    if body.top_logprobs and not body.logprobs:
-        raise invalid("top_logprobs", "top_logprobs needs logprobs: true")
-    tools = tool_use(body, tokenizer.chat_template)
-    prompt = chat_prompt_ids(tokenizer, body.messages, body.tools)
-    samplings = sampling_for(body, services.settings, len(tokenizer), logprobs=body.logprobs,
-                             top_logprobs=body.top_logprobs or 0,
-                             structural_tag=tools.structural_tag if tools else None)
-    check_context(engine, [prompt], samplings[0].max_tokens)
+    chat = prepare_chat(body, services)
+    prompt, samplings, tools = chat.prompt, chat.samplings, chat.tools
     meta = _meta("chatcmpl", services.model_name)
-    if body.stream:  # refusals before the first byte; generate raises them itself
-        check_all(engine, [prompt], samplings)
     services.slots.acquire()
     if body.stream:
         include = bool(body.stream_options and body.stream_options.include_usage)
