@@ -87,8 +87,10 @@ def _read_call(fmt: ToolFormat, text: str, at: int) -> tuple[PartialCall, int]:
     args_end = json_value_end(text, args_start)
     if args_end is None:
         return PartialCall(name, text[args_start:], False), len(text)
+    # the call is whole once its arguments are (a reply cut inside the closing text keeps it)
     closed = text.startswith(fmt.call_close, args_end)
-    return PartialCall(name, text[args_start:args_end], closed), args_end + len(fmt.call_close)
+    return PartialCall(name, text[args_start:args_end], True), (
+        args_end + len(fmt.call_close) if closed else args_end)
 
 
 def new_call_id() -> str:
