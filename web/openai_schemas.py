@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from web.tool_schemas import Lenient, ToolCall, ToolCallIn, ToolChoice, ToolDefinition
 
@@ -66,9 +66,9 @@ class SamplingCreate(Strict):
     seed: int | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
-    frequency_penalty: float | None = Field(default=None, ge=0.0, le=0.0,
+    frequency_penalty: float | None = Field(default=None,
                                             description="Only 0 (penalties are not applied)")
-    presence_penalty: float | None = Field(default=None, ge=0.0, le=0.0,
+    presence_penalty: float | None = Field(default=None,
                                            description="Only 0 (penalties are not applied)")
     logit_bias: dict[str, float] | None = Field(
         default=None, description="Token id (as a string) to a bias in [-100, 100] added to "
@@ -86,6 +86,13 @@ class SamplingCreate(Strict):
         default=None, min_length=1, description=(
             "vLLM's extension: the reply is exactly one of these strings (constrained "
             "decoding); excludes a JSON response_format"))
+
+    @field_validator("frequency_penalty", "presence_penalty")
+    @classmethod
+    def _no_penalty(cls, value: float | None) -> float | None:
+        if value:
+            raise ValueError("penalties are not applied on this server: send 0 or leave it out")
+        return value
 
     def stop_strings(self) -> tuple[str, ...]:
         stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
