@@ -83,11 +83,13 @@ def invalid(param: str, message: str, code: str | None = None) -> OpenAIError:
 
 
 def context_too_long(prompt_tokens: int, max_tokens: int, context: int) -> OpenAIError:
+    """Worded so that clients recognise a context overflow by its message too (LangChain looks
+    for "prompt is too long", litellm for "maximum context length")."""
     return OpenAIError(
-        400, f"This model's maximum context length is {context} tokens. However, you requested "
-             f"{prompt_tokens + max_tokens} tokens ({prompt_tokens} in the messages, "
-             f"{max_tokens} in the completion). Please reduce the length of the messages or "
-             "completion.", param="messages", code="context_length_exceeded")
+        400, f"The prompt is too long: this model's maximum context length is {context} tokens, "
+             f"and you requested {prompt_tokens + max_tokens} tokens ({prompt_tokens} in the "
+             f"messages, {max_tokens} in the completion). Please reduce the length of the "
+             "messages or completion.", param="messages", code="context_length_exceeded")
 
 
 def as_openai_error(exc: Exception) -> OpenAIError:

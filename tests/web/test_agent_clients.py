@@ -1,7 +1,7 @@
 """Agent frameworks against a live server, unchanged: langchain-openai (bind_tools,
 with_structured_output in function-calling and JSON-schema modes, a context overflow
-recognised as one), LangGraph's create_react_agent looping through a calculator tool,
-litellm and instructor.
+recognised as one), LangGraph's create_react_agent looping through a calculator tool, and
+litellm.
 
 The 135M model seldom decides to call a tool by itself, so the agent's model forces the call
 (tool_choice "required") until a tool result is the last message, then forbids one ("none")
@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import warnings
 
-import openai
 import pytest
 from live_server import LiveServer
 from pydantic import BaseModel, Field
@@ -111,12 +110,3 @@ def test_litellm_tools_and_context_overflow(litellm_module, server: LiveServer) 
         litellm.completion(**base, messages=[{"role": "user", "content": "alert " * 9000}],
                            max_tokens=4, num_retries=0)
 
-
-def test_instructor_default_tools_mode(server: LiveServer) -> None:
-    instructor = pytest.importorskip("instructor")
-    client = instructor.from_openai(openai.OpenAI(base_url=f"{server.url}/v1",
-                                                  api_key="unused", max_retries=0))
-    city = client.chat.completions.create(
-        model="default", response_model=City, max_tokens=60, temperature=0, max_retries=0,
-        messages=[{"role": "user", "content": "Name a big city and its population."}])
-    assert isinstance(city, City) and city.city
