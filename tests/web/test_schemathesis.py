@@ -31,8 +31,10 @@ def test_schemathesis_finds_nothing(server: LiveServer, client: httpx.Client,
         "--checks", "all", "--exclude-checks", "positive_data_acceptance",
         "--exclude-path-regex", GENERATING,
         "--max-examples", "15", "--phases", "examples,coverage,fuzzing",
-        "--seed", "1", "--max-time", "45", "--workers", "2",
+        "--seed", "1", "--max-time", "45", "--workers", "1",
         "--generation-database", "none", "--request-timeout", "20", "--no-color",
     ]
+    # one worker: hypothesis describes filters with ast.parse, which Python 3.11 does not make
+    # thread-safe ("AST constructor recursion depth mismatch" with two)
     done = subprocess.run(command, capture_output=True, text=True, timeout=150, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
