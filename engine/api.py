@@ -52,9 +52,15 @@ class SamplingParams:
     stop_token_ids: tuple[int, ...] = ()
     ignore_eos: bool = False
     logprobs: bool = False
-    regex: str | None = None  # at most one of regex, json_schema, choices
+    top_logprobs: int = 0  # with logprobs: this many most likely alternatives per token
+    logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, added to its logit)
+    regex: str | None = None  # at most one of regex, json_schema, choices, structural_tag
     json_schema: dict[str, Any] | None = None
     choices: tuple[str, ...] | None = None
+    structural_tag: dict[str, Any] | None = None  # the grammar library's structural tag JSON
+
+
+TopLogprobs = list[list[tuple[int, float]]]  # per token: (token id, log-probability), best first
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,14 @@ class Generation(NamedTuple):
     logprobs: list[float] | None
     first_token_s: float  # seconds from submit to the first generated token
     decode_s: float
+    top_logprobs: TopLogprobs | None = None  # with SamplingParams.top_logprobs
+
+
+class PromptScores(NamedTuple):
+    """Log-probabilities of a prompt's tokens after the first, each given the ones before."""
+
+    logprobs: list[float]
+    top_logprobs: TopLogprobs | None
 
 
 class StreamChunk(NamedTuple):
@@ -163,6 +177,15 @@ class EngineAPI(ABC):
     async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]]
                     ) -> list[float]:
         """Summed log-probability of each continuation after `token_ids` (for `select`)."""
+
+    async def score_prompt(self, token_ids: Sequence[int], top_logprobs: int = 0
+                           ) -> PromptScores:
+        """The log-probability of every token of `token_ids` after the first (and its
+        `top_logprobs` most likely alternatives). This default scores one token at a time
+        through `score`, without alternatives; engines override it with one pass."""
+        ids = list(token_ids)
+        values = [(await self.score(ids[:i], [[ids[i]]]))[0] for i in range(1, len(ids))]
+        return PromptScores(values, [[] for _ in values] if top_logprobs else None)
 
     @abstractmethod
     def abort(self, request_id: str) -> None:

@@ -27,6 +27,7 @@ from engine.api import (
     EngineStats,
     Generation,
     PrefixHandle,
+    PromptScores,
     RequestError,
     SamplingParams,
     StreamChunk,
@@ -258,6 +259,15 @@ class AsyncEngine(EngineAPI):
             if handle is not None:
                 self.release(handle)
         return [sum(g.logprobs or []) for g in results]
+
+    async def score_prompt(self, token_ids: Seq[int], top_logprobs: int = 0) -> PromptScores:
+        ids = list(token_ids)
+        if len(ids) < 2:
+            return PromptScores([], [] if top_logprobs else None)
+        request_id, chunks = await self._submit(
+            lambda rid: self.engine.add_score(ids[:1], ids[1:], 0, rid, top_logprobs), None)
+        scored = await self._wait(request_id, chunks)
+        return PromptScores(list(scored.logprobs or []), scored.top_logprobs)
 
     async def clear_prefix_cache(self) -> int:
         """Forget every cached prefix not in use; return the pages freed."""

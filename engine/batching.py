@@ -11,6 +11,7 @@ from engine.forward import ForwardBatch, PrefixGroup
 from engine.kv.block_tables import BlockTableMirror
 from engine.scheduler import ScheduledChunk
 from engine.sequence import Sequence
+from engine.token_scores import top_alternatives
 
 
 class LogitRows(NamedTuple):
@@ -179,5 +180,8 @@ def record_scores(logits: torch.Tensor, seqs: list[Sequence], positions: list[in
     targets = torch.tensor([s.token_ids[p + 1] for s, p in zip(seqs, positions, strict=True)],
                            device=logits.device)
     chosen = logits.log_softmax(dim=-1).gather(1, targets.unsqueeze(1)).squeeze(1).tolist()
-    for seq, value in zip(seqs, chosen, strict=True):
+    tops = top_alternatives(logits, [s.sampling.top_logprobs for s in seqs])
+    for seq, value, top in zip(seqs, chosen, tops, strict=True):
         seq.logprobs.append(value)
+        if seq.sampling.top_logprobs:
+            seq.top_logprobs.append(top)

@@ -1,4 +1,5 @@
-"""Constrained decoding (regex, JSON schema, a list of choices) through xgrammar.
+"""Constrained decoding (regex, JSON schema, a list of choices, a structural tag) through
+xgrammar.
 
 A request's constraint is compiled once at `add_request` (a bad regex or schema raises
 `ConstraintError` there) into a grammar; its `GrammarMatcher` then yields, before each token,
@@ -72,7 +73,7 @@ class GrammarCompiler:
             return self._compile(params)
 
     def _compile(self, params: SamplingParams) -> xgr.CompiledGrammar | None:
-        given = [name for name in ("regex", "json_schema", "choices")
+        given = [name for name in ("regex", "json_schema", "choices", "structural_tag")
                  if getattr(params, name) is not None]
         if len(given) > 1:
             raise ConstraintError(f"at most one constraint per request, got {', '.join(given)}")
@@ -86,6 +87,8 @@ class GrammarCompiler:
                     raise ConstraintError("json_schema must be a JSON object (a dict)")
                 return self._compiler.compile_json_schema(
                     json.dumps(params.json_schema), any_whitespace=False)
+            if params.structural_tag is not None:
+                return self._compiler.compile_structural_tag(json.dumps(params.structural_tag))
             return self._compiler.compile_grammar(_choices_grammar(params.choices or ()))
         except ConstraintError:
             raise

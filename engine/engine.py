@@ -41,6 +41,7 @@ from engine.requests import (
 from engine.sampling import Sampler
 from engine.scheduler import ScheduledChunk, Scheduler, SchedulerOutput
 from engine.sequence import Sequence, SequenceKind, SequenceStatus
+from engine.token_scores import apply_logit_bias, top_alternatives
 
 if TYPE_CHECKING:
     import xgrammar as xgr
@@ -143,14 +144,15 @@ class LLMEngine:
         return request.request_id
 
     def add_score(self, token_ids: Seq[int], continuation: Seq[int], priority: int = 0,
-                  request_id: str | None = None) -> str:
+                  request_id: str | None = None, top_logprobs: int = 0) -> str:
         """Queue scoring `continuation` after `token_ids`; the finished generation's
-        `logprobs` hold one log-probability per continuation token."""
+        `logprobs` hold one log-probability per continuation token (and `top_logprobs` that
+        many alternatives each)."""
         prefix = check_prompt(token_ids, self.limits)
         if not continuation:
             raise RequestError("a continuation to score is empty")
         full = check_prompt([*prefix, *continuation], self.limits)
-        sampling = SamplingParams(max_tokens=0, logprobs=True)
+        sampling = SamplingParams(max_tokens=0, logprobs=True, top_logprobs=top_logprobs)
         request = self._new_request(full, sampling, priority, request_id, SequenceKind.SCORE)
         request.seq.score_from = len(prefix)
         self.scheduler.add(request.seq)
@@ -205,6 +207,7 @@ class LLMEngine:
         for seq in plan.preempted:
             if seq.kind is SequenceKind.SCORE:
                 seq.logprobs.clear()
+                seq.top_logprobs.clear()
         return [self._finish(self.requests[seq.request_id], "stop") for seq in plan.ready]
 
     def _postprocess(self, chunks: list[ScheduledChunk]) -> list[StepOutput]:
@@ -228,8 +231,14 @@ class LLMEngine:
             return self._accept(self.overlap.advance(self.scheduler))
         # grammar masks are built on the host and applied on the logits' device
         allowed = allowed_tokens([r.constraint for r in requests], logits.shape[-1])
-        result = self.sampler(logits, [r.seq.sampling for r in requests],
-                              [r.noise_key() for r in requests], allowed)
+        params = [r.seq.sampling for r in requests]
+        logits = apply_logit_bias(logits, params)
+        result = self.sampler(logits, params, [r.noise_key() for r in requests], allowed)
+        tops = top_alternatives(logits, [p.top_logprobs if p.logprobs else 0 for p in params])
+        for request, top in zip(requests, tops, strict=True):
+            if request.seq.sampling.top_logprobs and \
+                    request.seq.status is not SequenceStatus.FINISHED:
+                request.seq.top_logprobs.append(top)
         return self._accept(StepTokens(requests, result.token_ids, result.logprobs))
 
     def _drain(self) -> None:

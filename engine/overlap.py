@@ -128,7 +128,9 @@ def draw_step(sampler: Sampler, logits: torch.Tensor, requests: list[Request]) -
 
 def overlappable(request: Request) -> bool:
     seq = request.seq
-    return seq.kind is SequenceKind.GENERATE and request.constraint is None
+    sampling = seq.sampling
+    return (seq.kind is SequenceKind.GENERATE and request.constraint is None
+            and not sampling.logit_bias and not sampling.top_logprobs)
 
 
 def next_members(step: InflightStep, running: list[Sequence], max_context: int

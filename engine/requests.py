@@ -81,6 +81,7 @@ class Request:
             logprobs=list(seq.logprobs) if seq.sampling.logprobs else None,
             first_token_s=(first - seq.submit_time) if first is not None else 0.0,
             decode_s=(now - first) if first is not None else 0.0,
+            top_logprobs=list(seq.top_logprobs) if seq.sampling.top_logprobs else None,
         )
 
 
@@ -129,4 +130,5 @@ def check_request(token_ids: Any, sampling: SamplingParams, limits: Limits) -> l
 
 
 def is_constrained(sampling: SamplingParams) -> bool:
-    return any(x is not None for x in (sampling.regex, sampling.json_schema, sampling.choices))
+    return any(x is not None for x in (sampling.regex, sampling.json_schema, sampling.choices,
+                                       sampling.structural_tag))

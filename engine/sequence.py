@@ -59,6 +59,7 @@ class Sequence:
         self.num_cached_tokens = 0  # prompt tokens found in the prefix cache on first admission
         self.num_preemptions = 0
         self.logprobs: list[float] = []
+        self.top_logprobs: list[list[tuple[int, float]]] = []  # with sampling.top_logprobs
         self.finish_reason: str | None = None
 
     def __repr__(self) -> str:

@@ -30,7 +30,7 @@ from web.errors import (
 )
 from web.metrics import Metrics
 from web.middleware import BodyLimit, CountRequests
-from web.routes import examples, graphs, health, openai, runs
+from web.routes import examples, graphs, health, openai, responses, runs
 from web.services import Services
 from web.settings import Settings
 
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, engine: EngineAPI | None = None
     guarded = [Depends(bearer_auth(settings.api_key))] if settings.api_key else []
     app.include_router(health.health_router)
     routers = (health.metrics_router, graphs.router, examples.router, runs.router,
-               openai.router)
+               openai.router, responses.router)
     if locked:
         routers += (_schema_router(app),)
     for router in routers:

@@ -10,17 +10,9 @@ from dataclasses import replace
 from typing import Any
 
 from engine.api import EngineAPI, Generation, SamplingParams, StreamChunk
-from web.errors import InvalidInput
-from web.openai_schemas import ChatCompletionCreate, ChatMessage, CompletionCreate
+from web.openai_errors import context_too_long, invalid
+from web.openai_schemas import ChatCompletionCreate, CompletionCreate, Usage
 from web.settings import Settings
-
-CHAT_ROLES = {"developer": "system", "tool": "user"}
-
-
-def chat_prompt_ids(tokenizer: Any, messages: Sequence[ChatMessage]) -> list[int]:
-    chat = [{"role": CHAT_ROLES.get(m.role, m.role), "content": m.text()} for m in messages]
-    text = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-    return list(tokenizer.encode(text, add_special_tokens=False))
 
 
 def completion_prompts(tokenizer: Any, prompt: Any) -> list[list[int]]:
@@ -41,12 +33,16 @@ def completion_prompts(tokenizer: Any, prompt: Any) -> list[list[int]]:
 
 
 def sampling_for(request: ChatCompletionCreate | CompletionCreate, settings: Settings,
-                 want_logprobs: bool) -> list[SamplingParams]:
+                 vocab_size: int, logprobs: bool, top_logprobs: int = 0,
+                 structural_tag: dict[str, Any] | None = None) -> list[SamplingParams]:
     """One SamplingParams per choice; with a seed, choice i uses seed + i."""
     max_tokens = request.max_tokens
     if isinstance(request, ChatCompletionCreate):
         max_tokens = request.max_completion_tokens or max_tokens
-    max_tokens = max_tokens or settings.default_completion_tokens
+    if max_tokens is None:
+        max_tokens = settings.default_completion_tokens
+    if max_tokens == 0 and not (isinstance(request, CompletionCreate) and request.echo):
+        _bad("max_tokens", "max_tokens 0 needs echo (it scores the prompt alone)")
     if max_tokens > settings.max_completion_tokens:
         _bad("max_tokens", f"at most {settings.max_completion_tokens} on this server")
     if request.n > settings.max_n:
@@ -58,12 +54,33 @@ def sampling_for(request: ChatCompletionCreate | CompletionCreate, settings: Set
         max_tokens=max_tokens,
         temperature=1.0 if request.temperature is None else request.temperature,
         top_p=1.0 if request.top_p is None else request.top_p,
-        seed=request.seed, stop=stops, logprobs=want_logprobs, ignore_eos=request.ignore_eos,
+        seed=request.seed, stop=stops, logprobs=logprobs, top_logprobs=top_logprobs,
+        logit_bias=_logit_bias(request, vocab_size), ignore_eos=request.ignore_eos,
         json_schema=_json_schema(request) if isinstance(request, ChatCompletionCreate) else None,
-        choices=_guided_choice(request),
+        choices=_guided_choice(request), structural_tag=structural_tag,
     )
     return [replace(base, seed=None if base.seed is None else base.seed + i)
             for i in range(request.n)]
+
+
+def _logit_bias(request: ChatCompletionCreate | CompletionCreate, vocab_size: int
+                ) -> tuple[tuple[int, float], ...]:
+    pairs = []
+    for key, bias in (request.logit_bias or {}).items():
+        if not key.isdigit() or int(key) >= vocab_size:
+            _bad(f"logit_bias.{key}", f"keys are token ids in [0, {vocab_size})")
+        if not -100 <= bias <= 100:
+            _bad(f"logit_bias.{key}", "a bias lies in [-100, 100]")
+        pairs.append((int(key), float(bias)))
+    return tuple(pairs)
+
+
+def check_context(engine: EngineAPI, prompts: list[list[int]], max_tokens: int) -> None:
+    """A prompt that fills the context is a context_length_exceeded 400 naming both lengths
+    (a reply that would run past the context's end is cut there, as the engine does)."""
+    for prompt in prompts:
+        if len(prompt) >= engine.max_context:
+            raise context_too_long(len(prompt), max_tokens, engine.max_context)
 
 
 def _guided_choice(request: ChatCompletionCreate | CompletionCreate) -> tuple[str, ...] | None:
@@ -150,9 +167,15 @@ def finish_reason(generation: Generation) -> str:
     return "length" if generation.finish_reason == "length" else "stop"
 
 
-def token_texts(tokenizer: Any, token_ids: Sequence[int]) -> list[str]:
-    return [tokenizer.decode([t]) for t in token_ids]
+def usage(prompts: list[list[int]], results: Sequence[Generation]) -> Usage:
+    prompt_tokens = sum(len(p) for p in prompts)
+    completion_tokens = sum(len(g.token_ids) for g in results)
+    per_prompt = max(1, len(results) // max(1, len(prompts)))
+    cached = sum(g.cached_tokens for g in results[::per_prompt])
+    return Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                 total_tokens=prompt_tokens + completion_tokens,
+                 prompt_tokens_details={"cached_tokens": cached})
 
 
 def _bad(path: str, message: str) -> None:
-    raise InvalidInput.one(path, message)
+    raise invalid(path, message)

@@ -1,19 +1,25 @@
 """Bodies of the OpenAI-compatible routes: the fields flowc honours, with OpenAI's names.
 
-Unknown fields are ignored (clients send many); `frequency_penalty`, `presence_penalty` and
-`user` are accepted and have no effect. Two of vLLM's extensions are honoured, as vLLM takes them
-in the body (the `openai` client's `extra_body`): `ignore_eos` and `guided_choice`.
+A request's top-level fields are checked: one flowc cannot honour (`suffix`, `functions`,
+`audio`, ...) is refused with a 400 naming it rather than ignored. Fields without effect on
+the answer are accepted (`user`, `metadata`, `service_tier`, `prompt_cache_key`,
+`safety_identifier`, `store` false, `frequency_penalty` and `presence_penalty` at 0). Messages
+and their parts are read leniently (clients send back whole answers). Two of vLLM's extensions
+are honoured, as vLLM takes them in the body (the `openai` client's `extra_body`):
+`ignore_eos` and `guided_choice`.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from web.tool_schemas import Lenient, ToolCall, ToolCallIn, ToolChoice, ToolDefinition
 
 
-class Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class TextPart(Lenient):
@@ -25,6 +31,8 @@ class ChatMessage(Lenient):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
     name: str | None = None
+    tool_calls: list[ToolCallIn] | None = None
+    tool_call_id: str | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -48,8 +56,8 @@ class StreamOptions(Lenient):
     include_usage: bool = False
 
 
-class SamplingCreate(Lenient):
-    model: str = Field(description="Any name: the server answers with the model it serves")
+class SamplingCreate(Strict):
+    model: str = Field(description="The served model's name, or 'default'")
     max_tokens: int | None = Field(default=None, ge=1, le=32768)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
@@ -58,9 +66,19 @@ class SamplingCreate(Lenient):
     seed: int | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
-    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
-    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(default=None,
+                                            description="Only 0 (penalties are not applied)")
+    presence_penalty: float | None = Field(default=None,
+                                           description="Only 0 (penalties are not applied)")
+    logit_bias: dict[str, float] | None = Field(
+        default=None, description="Token id (as a string) to a bias in [-100, 100] added to "
+                                  "its logit")
     user: str | None = None
+    metadata: dict[str, str] | None = None
+    service_tier: str | None = None
+    store: Literal[False] | None = Field(default=None, description="Answers are not stored")
+    prompt_cache_key: str | None = None
+    safety_identifier: str | None = None
     ignore_eos: bool = Field(default=False, description=(
         "vLLM's extension: keep generating past the end-of-sequence token until max_tokens "
         "(or a stop string, or the end of a guided_choice)"))
@@ -68,6 +86,13 @@ class SamplingCreate(Lenient):
         default=None, min_length=1, description=(
             "vLLM's extension: the reply is exactly one of these strings (constrained "
             "decoding); excludes a JSON response_format"))
+
+    @field_validator("frequency_penalty", "presence_penalty")
+    @classmethod
+    def _no_penalty(cls, value: float | None) -> float | None:
+        if value:
+            raise ValueError("penalties are not applied on this server: send 0 or leave it out")
+        return value
 
     def stop_strings(self) -> tuple[str, ...]:
         stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
@@ -80,13 +105,18 @@ class ChatCompletionCreate(SamplingCreate):
     logprobs: bool = False
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     response_format: ResponseFormat | None = None
+    tools: list[ToolDefinition] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool = True
 
 
 class CompletionCreate(SamplingCreate):
     prompt: str | list[str] | list[int] | list[list[int]]
-    max_tokens: int | None = Field(default=16, ge=1, le=32768)
-    logprobs: int | None = Field(default=None, ge=0, le=5)
+    max_tokens: int | None = Field(default=16, ge=0, le=32768,
+                                   description="0 only with echo: score the prompt alone")
+    logprobs: int | None = Field(default=None, ge=0, le=20)
     echo: bool = False
+    best_of: int | None = Field(default=None, ge=1, le=1, description="Only 1")
 
 
 class Usage(BaseModel):
@@ -96,11 +126,17 @@ class Usage(BaseModel):
     prompt_tokens_details: dict[str, int] | None = None
 
 
+class TopLogprob(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+
+
 class TokenLogprob(BaseModel):
     token: str
     logprob: float
     bytes: list[int] | None = None
-    top_logprobs: list[dict[str, Any]] = Field(default_factory=list)
+    top_logprobs: list[TopLogprob] = Field(default_factory=list)
 
 
 class ChoiceLogprobs(BaseModel):
@@ -110,13 +146,14 @@ class ChoiceLogprobs(BaseModel):
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str | None
+    tool_calls: list[ToolCall] | None = None
 
 
 class ChatChoice(BaseModel):
     index: int
     message: AssistantMessage
     logprobs: ChoiceLogprobs | None = None
-    finish_reason: Literal["stop", "length"]
+    finish_reason: Literal["stop", "length", "tool_calls"]
 
 
 class ChatCompletionPublic(BaseModel):
@@ -131,8 +168,9 @@ class ChatCompletionPublic(BaseModel):
 
 class CompletionLogprobs(BaseModel):
     tokens: list[str]
-    token_logprobs: list[float]
-    top_logprobs: list[dict[str, float]] | None = None
+    token_logprobs: list[float | None] = Field(
+        description="None for the first token of an echoed prompt (nothing precedes it)")
+    top_logprobs: list[dict[str, float] | None] | None = None
     text_offset: list[int]
 
 

@@ -85,3 +85,32 @@ def test_bad_constraints_raise_a_clear_value_error(setup, params, message):
 def test_no_constraint_compiles_to_nothing(setup):
     assert setup[2].compile(SamplingParams()) is None
     assert allowed_tokens([None, None], 10) is None
+
+
+def structural_tag(forced: bool) -> dict:
+    tag = {"type": "tag", "begin": '<call>{"name": "f", "arguments": ',
+           "content": {"type": "json_schema", "json_schema": SCHEMA, "max_whitespace_cnt": 1},
+           "end": "}</call>"}
+    body = ({"type": "tags_with_separator", "tags": [tag], "separator": "\n",
+             "at_least_one": True, "stop_after_first": True} if forced else
+            {"type": "triggered_tags", "triggers": ["<call>"], "tags": [tag],
+             "at_least_one": False, "stop_after_first": True})
+    return {"type": "structural_tag", "format": body}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_forced_structural_tag_outputs_one_valid_call(setup, seed):
+    text = run_constrained(setup, SamplingParams(structural_tag=structural_tag(True)), seed,
+                           max_steps=200)
+    match = re.fullmatch(r'<call>\{"name": "f", "arguments": (.*)\}</call>', text, re.S)
+    assert match, text
+    jsonschema.validate(json.loads(match.group(1)), SCHEMA)
+
+
+def test_bad_structural_tag_is_a_constraint_error(setup):
+    _, _, compiler = setup
+    with pytest.raises(ConstraintError, match="structural_tag"):
+        compiler.compile(SamplingParams(structural_tag={"type": "structural_tag",
+                                                        "format": {"type": "nope"}}))
+    with pytest.raises(ConstraintError, match="at most one"):
+        compiler.compile(SamplingParams(regex="a", structural_tag=structural_tag(False)))

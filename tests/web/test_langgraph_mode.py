@@ -184,7 +184,7 @@ def test_run_langgraph_runs_instances_concurrently_in_order(live: LiveServer) ->
 def test_a_refused_request_fails_the_run_with_the_servers_reason(live: LiveServer) -> None:
     workflow = example("map_reduce_summary")
     workflow["nodes"][2]["body"]["nodes"][0]["stop"] = ["a", "b", "c", "d", "e"]  # at most 4
-    with pytest.raises(openai.UnprocessableEntityError) as refused:
+    with pytest.raises(openai.BadRequestError) as refused:
         langgraph_run(live, workflow, [{}])
     assert "at most 4 stop strings" in json.dumps(refused.value.body)
     assert httpx.get(f"{live.url}/health").status_code == 200

@@ -92,12 +92,12 @@ def test_chat_logprobs_and_completion_stream(oai: openai.OpenAI) -> None:
     assert "".join(c.choices[0].text for c in stream if c.choices)
 
 
-def test_bad_requests_are_422(oai: openai.OpenAI) -> None:
-    with pytest.raises(openai.UnprocessableEntityError):
+def test_bad_requests_are_400(oai: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError):
         oai.chat.completions.create(model="default", messages=QUESTION, max_tokens=0)
-    with pytest.raises(openai.UnprocessableEntityError):
+    with pytest.raises(openai.BadRequestError):
         oai.chat.completions.create(model="default", messages=[], max_tokens=4)
-    with pytest.raises(openai.UnprocessableEntityError):
+    with pytest.raises(openai.BadRequestError):
         oai.completions.create(model="default", prompt="x", max_tokens=100_000)
 
 
@@ -140,7 +140,7 @@ def test_requests_the_engine_refuses_are_4xx_with_a_message(
         oai: openai.OpenAI, server: LiveServer, stream: bool, messages: list,
         response_format: dict | None, words: str) -> None:
     extra = {"response_format": response_format} if response_format else {}
-    with pytest.raises(openai.UnprocessableEntityError) as info:
+    with pytest.raises(openai.BadRequestError) as info:
         oai.chat.completions.create(model="default", messages=messages, max_tokens=8,
                                     stream=stream, **extra)
     assert words in json.dumps(info.value.body)

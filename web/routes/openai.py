@@ -1,199 +1,147 @@
-"""OpenAI-compatible /v1/chat/completions, /v1/completions and /v1/models on flowc's engine."""
+"""OpenAI-compatible /v1/chat/completions, /v1/completions and /v1/models on flowc's engine.
+Every error here is answered in OpenAI's envelope (web/openai_errors.py)."""
 
 from __future__ import annotations
 
-import json
-import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
 
-from engine.api import EngineError, Generation
+from engine.api import EngineAPI, Generation, PromptScores
+from web.chat_request import prepare_chat
 from web.completions import (
-    chat_prompt_ids,
     check_all,
+    check_context,
     completion_prompts,
     finish_reason,
     generate_all,
     sampling_for,
-    stream_all,
-    token_texts,
+    usage,
 )
 from web.deps import ServicesDep
+from web.logprobs import chat_logprobs, completion_logprobs
+from web.openai_errors import OPENAI_ERRORS, OpenAIError, OpenAIRoute
 from web.openai_schemas import (
     AssistantMessage,
     ChatChoice,
     ChatCompletionCreate,
     ChatCompletionPublic,
-    ChoiceLogprobs,
     CompletionChoice,
     CompletionCreate,
-    CompletionLogprobs,
     CompletionPublic,
     ModelPublic,
     ModelsPublic,
-    TokenLogprob,
-    Usage,
 )
-from web.responses import errors
+from web.openai_stream import STREAMED, chat_chunks, completion_chunks, sse
+from web.services import Services
+from web.tool_parser import finished_calls
+from web.tool_use import ToolUse
 
-router = APIRouter(prefix="/v1", tags=["openai"])
-log = logging.getLogger("flowc.web.openai")
-STREAMED = {"text/event-stream": {"schema": {
-    "type": "object", "required": ["data"], "properties": {"data": {"type": "string"}}}}}
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
+DEFAULT_MODEL = "default"
 
 
-@router.get("/models", response_model=ModelsPublic)
-async def list_models(services: ServicesDep) -> ModelsPublic:
+def served_model(services: Services, name: str) -> None:
+    """Raise a 404 unless `name` is the served model (or 'default')."""
+    if name not in (services.model_name, DEFAULT_MODEL):
+        raise OpenAIError(404, f"The model '{name}' does not exist: this server serves "
+                               f"'{services.model_name}' (also called '{DEFAULT_MODEL}')",
+                          param="model", code="model_not_found")
+
+
+def _model(services: Services) -> ModelPublic:
     created = int(time.time() - (time.monotonic() - services.started_at))
-    return ModelsPublic(data=[ModelPublic(id=services.model_name, created=created)])
+    return ModelPublic(id=services.model_name, created=created)
+
+
+@router.get("/models", response_model=ModelsPublic, responses=OPENAI_ERRORS)
+async def list_models(services: ServicesDep) -> ModelsPublic:
+    return ModelsPublic(data=[_model(services)])
+
+
+@router.get("/models/{model_id}", response_model=ModelPublic, responses=OPENAI_ERRORS)
+async def get_model(model_id: str, services: ServicesDep) -> ModelPublic:
+    served_model(services, model_id)
+    return _model(services)
 
 
 @router.post("/chat/completions", response_model=ChatCompletionPublic, responses={
     200: {"description": "The completion, or chunks as server-sent events when stream is true",
-          "content": STREAMED}, **errors(422, 429)})
+          "content": STREAMED}, **OPENAI_ERRORS})
 async def chat_completions(body: ChatCompletionCreate, services: ServicesDep) -> Any:
-    tokenizer = services.tokenizer
-    prompt = chat_prompt_ids(tokenizer, body.messages)
-    samplings = sampling_for(body, services.settings, want_logprobs=body.logprobs)
+    served_model(services, body.model)
+    tokenizer, engine = services.tokenizer, services.engine
+    chat = prepare_chat(body, services)
+    prompt, samplings, tools = chat.prompt, chat.samplings, chat.tools
     meta = _meta("chatcmpl", services.model_name)
-    if body.stream:  # refusals before the first byte; generate raises them itself
-        check_all(services.engine, [prompt], samplings)
     services.slots.acquire()
     if body.stream:
-        chunks = _chat_chunks(services, prompt, samplings, meta, body)
-        return _sse(chunks, services.slots.release)
+        include = bool(body.stream_options and body.stream_options.include_usage)
+        chunks = chat_chunks(engine, tokenizer, prompt, samplings, meta, tools, body.logprobs,
+                             include)
+        return sse(chunks, services.slots.release)
     try:
-        results = await generate_all(services.engine, [prompt], samplings)
+        results = await generate_all(engine, [prompt], samplings)
     finally:
         services.slots.release()
-    choices = [ChatChoice(index=i, message=AssistantMessage(content=g.text),
-                          finish_reason=finish_reason(g),  # type: ignore[arg-type]
-                          logprobs=_chat_logprobs(tokenizer, g) if body.logprobs else None)
+    choices = [_chat_choice(i, g, tools, tokenizer, body.logprobs)
                for i, g in enumerate(results)]
-    return ChatCompletionPublic(**meta, choices=choices, usage=_usage([prompt], results))
+    return ChatCompletionPublic(**meta, choices=choices, usage=usage([prompt], results))
+
+
+def _chat_choice(index: int, g: Generation, tools: ToolUse | None, tokenizer: Any,
+                 logprobs: bool) -> ChatChoice:
+    content, calls = g.text, []
+    if tools is not None and tools.reads_calls:
+        content, calls = finished_calls(tools.fmt, g.text)
+    message = AssistantMessage(content=content, tool_calls=calls or None)
+    return ChatChoice(index=index, message=message,
+                      finish_reason="tool_calls" if calls else finish_reason(g),  # type: ignore[arg-type]
+                      logprobs=chat_logprobs(tokenizer, g) if logprobs else None)
 
 
 @router.post("/completions", response_model=CompletionPublic, responses={
     200: {"description": "The completion, or chunks as server-sent events when stream is true",
-          "content": STREAMED}, **errors(422, 429)})
+          "content": STREAMED}, **OPENAI_ERRORS})
 async def completions(body: CompletionCreate, services: ServicesDep) -> Any:
-    tokenizer = services.tokenizer
+    served_model(services, body.model)
+    tokenizer, engine = services.tokenizer, services.engine
     prompts = completion_prompts(tokenizer, body.prompt)
-    samplings = sampling_for(body, services.settings, want_logprobs=body.logprobs is not None)
+    top = body.logprobs or 0
+    samplings = sampling_for(body, services.settings, len(tokenizer),
+                             logprobs=body.logprobs is not None, top_logprobs=top)
+    check_context(engine, prompts, samplings[0].max_tokens)
     meta = _meta("cmpl", services.model_name)
+    echoes = [tokenizer.decode(p) if body.echo else "" for p in prompts for _ in samplings]
     if body.stream:  # refusals before the first byte; generate raises them itself
-        check_all(services.engine, prompts, samplings)
+        check_all(engine, prompts, samplings)
     services.slots.acquire()
     if body.stream:
-        return _sse(_completion_chunks(services, prompts, samplings, meta, body),
-                    services.slots.release)
+        include = bool(body.stream_options and body.stream_options.include_usage)
+        return sse(completion_chunks(engine, prompts, samplings, meta, echoes, include),
+                   services.slots.release)
     try:
-        results = await generate_all(services.engine, prompts, samplings)
+        results = await generate_all(engine, prompts, samplings)
+        scores = await _prompt_scores(engine, prompts, top) \
+            if body.echo and body.logprobs is not None else None
     finally:
         services.slots.release()
     choices = []
     for i, g in enumerate(results):
-        echo = tokenizer.decode(prompts[i // len(samplings)]) if body.echo else ""
-        logprobs = _completion_logprobs(tokenizer, g) if body.logprobs is not None else None
-        choices.append(CompletionChoice(index=i, text=echo + g.text, logprobs=logprobs,
+        p = i // len(samplings)
+        logprobs = None if body.logprobs is None else completion_logprobs(
+            tokenizer, g, top, prompts[p], scores[p] if scores else None)
+        choices.append(CompletionChoice(index=i, text=echoes[i] + g.text, logprobs=logprobs,
                                         finish_reason=finish_reason(g)))  # type: ignore[arg-type]
-    return CompletionPublic(**meta, choices=choices, usage=_usage(prompts, results))
+    return CompletionPublic(**meta, choices=choices, usage=usage(prompts, results))
 
 
-async def _chat_chunks(services: Any, prompt: list[int], samplings: list, meta: dict[str, Any],
-                       body: ChatCompletionCreate) -> AsyncIterator[dict[str, Any]]:
-    chunk = {**meta, "object": "chat.completion.chunk"}
-    for i in range(len(samplings)):
-        yield {**chunk, "choices": [{"index": i, "delta": {"role": "assistant", "content": ""},
-                                     "logprobs": None, "finish_reason": None}]}
-    results: list[Generation] = []
-    async for index, part in stream_all(services.engine, [prompt], samplings):
-        done = part.finished
-        if part.text:
-            yield {**chunk, "choices": [{"index": index, "delta": {"content": part.text},
-                                         "logprobs": None, "finish_reason": None}]}
-        if done is not None:  # logprobs come whole with the last chunk of a choice
-            results.append(done)
-            logprobs = (_chat_logprobs(services.tokenizer, done).model_dump()
-                        if body.logprobs else None)
-            yield {**chunk, "choices": [{"index": index, "delta": {}, "logprobs": logprobs,
-                                         "finish_reason": finish_reason(done)}]}
-    if body.stream_options and body.stream_options.include_usage:
-        yield {**chunk, "choices": [], "usage": _usage([prompt], results).model_dump()}
-
-
-async def _completion_chunks(services: Any, prompts: list[list[int]], samplings: list,
-                             meta: dict[str, Any], body: CompletionCreate
-                             ) -> AsyncIterator[dict[str, Any]]:
-    chunk = {**meta, "object": "text_completion"}
-    results: list[Generation] = []
-    async for index, part in stream_all(services.engine, prompts, samplings):
-        if part.text:
-            yield {**chunk, "choices": [{"index": index, "text": part.text, "logprobs": None,
-                                         "finish_reason": None}]}
-        if part.finished is not None:
-            results.append(part.finished)
-            yield {**chunk, "choices": [{"index": index, "text": "", "logprobs": None,
-                                         "finish_reason": finish_reason(part.finished)}]}
-    if body.stream_options and body.stream_options.include_usage:
-        yield {**chunk, "choices": [], "usage": _usage(prompts, results).model_dump()}
-
-
-def _sse(chunks: AsyncIterator[dict[str, Any]], on_close: Callable[[], None]
-         ) -> StreamingResponse:
-    async def body() -> AsyncIterator[str]:
-        try:
-            async for chunk in chunks:
-                yield f"data: {json.dumps(chunk)}\n\n"
-        except Exception as exc:  # after the first byte: the stream ends with the error
-            if not isinstance(exc, EngineError):
-                log.exception("a streamed completion failed")
-            message = str(exc) if isinstance(exc, EngineError) else "internal error"
-            error = {"message": message, "type": type(exc).__name__}
-            yield f"data: {json.dumps({'error': error})}\n\n"
-        finally:
-            on_close()
-        yield "data: [DONE]\n\n"
-
-    return StreamingResponse(body(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache"})
+async def _prompt_scores(engine: EngineAPI, prompts: list[list[int]], top: int
+                         ) -> list[PromptScores]:
+    return [await engine.score_prompt(p, top) for p in prompts]
 
 
 def _meta(prefix: str, model: str) -> dict[str, Any]:
     return {"id": f"{prefix}-{uuid.uuid4().hex}", "created": int(time.time()), "model": model}
-
-
-def _usage(prompts: list[list[int]], results: list[Generation]) -> Usage:
-    prompt_tokens = sum(len(p) for p in prompts)
-    completion_tokens = sum(len(g.token_ids) for g in results)
-    per_prompt = max(1, len(results) // max(1, len(prompts)))
-    cached = sum(g.cached_tokens for g in results[::per_prompt])
-    return Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                 total_tokens=prompt_tokens + completion_tokens,
-                 prompt_tokens_details={"cached_tokens": cached})
-
-
-def _token_logprob(tokenizer: Any, token_id: int, logprob: float) -> dict[str, Any]:
-    text = tokenizer.decode([token_id])
-    return {"token": text, "logprob": logprob, "bytes": list(text.encode()), "top_logprobs": []}
-
-
-def _chat_logprobs(tokenizer: Any, g: Generation) -> ChoiceLogprobs:
-    values = g.logprobs or []
-    return ChoiceLogprobs(content=[TokenLogprob(**_token_logprob(tokenizer, t, lp))
-                                   for t, lp in zip(g.token_ids, values, strict=False)])
-
-
-def _completion_logprobs(tokenizer: Any, g: Generation) -> CompletionLogprobs:
-    tokens = token_texts(tokenizer, g.token_ids)
-    offsets, at = [], 0
-    for token in tokens:
-        offsets.append(at)
-        at += len(token)
-    return CompletionLogprobs(tokens=tokens, token_logprobs=list(g.logprobs or []),
-                              text_offset=offsets)
