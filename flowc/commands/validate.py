@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from flowc.errors import usage
+
 
 def register(app: typer.Typer) -> None:
     app.command(name="validate")(validate_command)
@@ -20,8 +22,7 @@ def validate_command(
     from graph import GraphError, load_with_warnings
 
     if not file.is_file():
-        print(f"Usage error: no such file: {file}", file=sys.stderr)
-        raise typer.Exit(2)
+        usage(f"no such file: {file}")
     try:
         workflow, warnings = load_with_warnings(file)
     except GraphError as exc:
