@@ -117,3 +117,17 @@ def test_ctrl_c_names_the_node_in_flight_and_writes_the_partial_trace(tmp_path: 
     written = json.loads(trace.read_text())
     assert written["status"] == "cancelled"
     assert [n["node_id"] for n in written["nodes"]] == ["call"]
+
+
+def test_validate_warns_when_max_tokens_cannot_hold_a_choice(tmp_path: Path) -> None:
+    graph = tmp_path / "graph.json"
+    graph.write_text(json.dumps({
+        "flowc": 1, "name": "short",
+        "nodes": [{"id": "label", "type": "llm", "output": "label", "prompt": "Pick one.",
+                   "choices": ["billing", "extraordinarily unbelievable"], "max_tokens": 2}],
+    }))
+    result = flowc("validate", str(graph))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "warning: node label: max_tokens=2 cannot hold choice 'extraordinarily unbelievable' "
+        "(5 tokens), so it is never picked: raise max_tokens to 5"]
