@@ -8,6 +8,7 @@ from compiler.render.summary import (
     group_readiness,
     prefix_of,
     preview,
+    route_note,
     saved_percent,
     stage_note,
     walk,
@@ -74,8 +75,9 @@ def _routes(plan: Plan) -> str:
     lines = ["ROUTES"]
     for route in plan.routes:
         condition = "else" if route.is_else else (f"when {route.when}" if route.when else "")
-        back = "  (back edge)" if route.back_edge else ""
-        lines.append(f"  {route.source} -> {route.target}  {condition}".rstrip() + back)
+        note = route_note(route)
+        line = f"  {route.source} -> {route.target}  {condition}".rstrip()
+        lines.append(f"{line}  ({note})" if note else line)
     return "\n".join(lines)
 
 
