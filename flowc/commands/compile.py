@@ -30,7 +30,7 @@ def compile_command(
 ) -> None:
     """Compile a workflow into an execution plan and print it."""
     from compiler import compile as compile_workflow
-    from compiler import load_tokenizer
+    from compiler import load_compile_tokenizer
     from compiler.graphapi import GraphError, parse
     from compiler.render import FORMATS, render
 
@@ -40,7 +40,7 @@ def compile_command(
         usage(f"no such file: {file}")
     try:
         workflow = parse(file)  # compile() validates it
-        loaded = _tokenizer(load_tokenizer, tokenizer)
+        loaded = _tokenizer(load_compile_tokenizer, tokenizer)
         plan = compile_workflow(workflow, loaded, trace=_trace if trace_passes else None)
     except GraphError as exc:
         for problem in exc.problems:
