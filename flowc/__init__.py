@@ -9,12 +9,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import asyncio
+
     from compiler import Plan
     from engine.api import EngineAPI
     from executor import RunEvent, RunResult, ToolRegistry
@@ -83,6 +84,8 @@ async def arun(
 def run(workflow: Workflow | str | bytes | Path | dict[str, Any],
         inputs: dict[str, Any] | None = None, **options: Any) -> RunResult:
     """`arun` for synchronous callers."""
+    import asyncio
+
     return asyncio.run(arun(workflow, inputs, **options))
 
 

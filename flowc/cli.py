@@ -12,7 +12,6 @@ import importlib
 import os
 import pkgutil
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
@@ -30,6 +29,8 @@ app = typer.Typer(
 
 
 def _print_version(value: bool) -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
     if value:
         try:
             print(f"flowc {version('flowc')}")

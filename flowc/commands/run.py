@@ -6,7 +6,6 @@ prefixes are prefilled and pinned once) and prints one line of outputs per insta
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -17,10 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from flowc.errors import INTERRUPTED, WORKFLOW, fail, say, usage
-from flowc.interrupt import interrupt_cancels, leave
 from graph import MapNode, Node, ToolNode, Workflow
 
 if TYPE_CHECKING:
+
     from compiler import Plan
     from executor import RunResult, ToolRegistry
 
@@ -101,8 +100,11 @@ def run_command(
 async def _run_all(workflow: Workflow, instances: list[dict[str, Any]], model: str,
                    engine_options: dict[str, str], registry: ToolRegistry, schedule: str,
                    prefix_cache: bool, seed: int, live: bool) -> tuple[list[RunResult], Plan]:
+    import asyncio
+
     import flowc
     from executor import Schedule, WorkflowRuntime
+    from flowc.interrupt import interrupt_cancels
 
     try:
         engine = flowc.make_engine(model, prefix_cache, seed, **engine_options)
@@ -126,6 +128,8 @@ async def _run_all(workflow: Workflow, instances: list[dict[str, Any]], model: s
 
 def _run_loop(main: Coroutine[Any, Any, _T]) -> _T:
     """`asyncio.run` without waiting for worker threads at the end (see `leave`)."""
+    import asyncio
+
     loop = asyncio.new_event_loop()
     try:
         return loop.run_until_complete(main)
@@ -156,6 +160,8 @@ def _report(results: list[RunResult], plan: Plan, trace: Path | None, explain: b
     if any(r.status == "cancelled" for r in results):
         if trace is not None:
             say(f"the partial trace is in {trace}")
+        from flowc.interrupt import leave
+
         leave(INTERRUPTED)
     if failed:
         raise typer.Exit(WORKFLOW)
