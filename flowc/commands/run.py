@@ -19,8 +19,8 @@ from flowc.errors import INTERRUPTED, WORKFLOW, fail, say, usage
 from graph import MapNode, Node, ToolNode, Workflow
 
 if TYPE_CHECKING:
-
     from compiler import Plan
+    from engine.api import EngineAPI
     from executor import RunResult, ToolRegistry
 
 _T = TypeVar("_T")
@@ -105,13 +105,19 @@ async def _run_all(workflow: Workflow, instances: list[dict[str, Any]], model: s
     import flowc
     from executor import Schedule, WorkflowRuntime
     from flowc.interrupt import interrupt_cancels
+    from flowc.no_model import NoModel, needs_model
 
+    if not needs_model(workflow.nodes):
+        engine: EngineAPI = NoModel()
+        plan = flowc.compile(workflow)
+    else:
+        try:
+            engine = flowc.make_engine(model, prefix_cache, seed, **engine_options)
+        except (ValueError, OSError) as exc:
+            raise _ModelError(f"cannot load model {model!r}: {exc}") from exc
+        plan = None
     try:
-        engine = flowc.make_engine(model, prefix_cache, seed, **engine_options)
-    except (ValueError, OSError) as exc:
-        raise _ModelError(f"cannot load model {model!r}: {exc}") from exc
-    try:
-        plan = flowc.compile(workflow, engine.tokenizer)
+        plan = plan or flowc.compile(workflow, engine.tokenizer)
         runtime = WorkflowRuntime(engine, registry, Schedule(schedule))
         if live:
             from flowc.live_view import LiveView

@@ -131,3 +131,16 @@ def test_validate_warns_when_max_tokens_cannot_hold_a_choice(tmp_path: Path) -> 
     assert result.stderr.splitlines() == [
         "warning: node label: max_tokens=2 cannot hold choice 'extraordinarily unbelievable' "
         "(5 tokens), so it is never picked: raise max_tokens to 5"]
+
+
+def test_a_workflow_without_llm_or_select_nodes_loads_no_model(tmp_path: Path) -> None:
+    graph = tmp_path / "graph.json"
+    graph.write_text(json.dumps({
+        "flowc": 1, "name": "arith", "inputs": {"n": {"type": "integer", "default": 4}},
+        "nodes": [{"id": "double", "type": "set", "assign": {"m": "n * 2"}}],
+        "outputs": {"m": "{{ m }}"},
+    }))
+    # a model that cannot load: the run never asks for it
+    result = flowc("run", str(graph), "--model", "dummy:nope")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"m": 8}
