@@ -25,7 +25,8 @@ __all__ = ["arun", "compile", "load", "make_engine", "make_tools", "run", "serve
 
 
 def load(source: str | bytes | Path | dict[str, Any]) -> Workflow:
-    """A validated Workflow from a JSON file path, JSON text or a dict (GraphError if not)."""
+    """A validated Workflow from a file path (str or Path), JSON text or a dict (GraphError if
+    not); a one-line string that does not start with `{` is a path."""
     from graph import load as load_workflow
 
     return load_workflow(source)
