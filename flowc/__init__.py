@@ -29,7 +29,7 @@ def load(source: str | bytes | Path | dict[str, Any]) -> Workflow:
     not); a one-line string that does not start with `{` is a path."""
     from graph import load as load_workflow
 
-    return load_workflow(source)
+    return load_workflow(_as_path(source))
 
 
 def compile(workflow: Workflow | str | bytes | Path | dict[str, Any],  # noqa: A001
@@ -103,6 +103,16 @@ def serve(host: str = "127.0.0.1", port: int = 8000, **settings: Any) -> None:
     from flowc.commands.serve import serve as serve_command
 
     serve_command(host=host, port=port, **settings)
+
+
+def _as_path(source: str | bytes | Path | dict[str, Any]) -> bytes | Path | dict[str, Any] | str:
+    """A one-line string that cannot be JSON text names a file. Only this façade reads it so:
+    `graph.load` takes a str as JSON text always, as the server passes uploaded text to it."""
+    if isinstance(source, str):
+        stripped = source.strip()
+        if stripped and "\n" not in stripped and not stripped.startswith(("{", "[")):
+            return Path(stripped)
+    return source
 
 
 def _workflow(workflow: Workflow | str | bytes | Path | dict[str, Any]) -> Workflow:

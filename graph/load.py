@@ -22,8 +22,6 @@ def read_source(source: Source) -> dict[str, Any]:
     """The raw JSON object of a workflow; raises GraphError on unreadable or invalid JSON."""
     if isinstance(source, dict):
         return source
-    if isinstance(source, str) and _is_path(source):
-        source = Path(source)
     if isinstance(source, Path):
         try:
             source = source.read_bytes()
@@ -54,8 +52,8 @@ def read_source(source: Source) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise GraphError([Problem("$", f"the file is not UTF-8 text: {exc.reason}")]) from exc
     except json.JSONDecodeError as exc:
-        message = (f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}: "
-                   "fix the JSON syntax")
+        hint = _path_hint(source)
+        message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}: {hint}"
         raise GraphError([Problem("$", message)]) from exc
     except RecursionError as exc:
         raise GraphError([Problem("$", "the JSON is nested too deeply")]) from exc
@@ -66,10 +64,11 @@ def read_source(source: Source) -> dict[str, Any]:
     return data
 
 
-def _is_path(text: str) -> bool:
-    """A string that cannot be a JSON object but can name a file: one line, no `{`."""
-    stripped = text.strip()
-    return bool(stripped) and "\n" not in stripped and not stripped.startswith(("{", "["))
+def _path_hint(source: str | bytes) -> str:
+    text = source if isinstance(source, str) else ""
+    if text.strip().endswith(".json") and "\n" not in text.strip():
+        return "to load a file, pass a pathlib.Path, not a string"
+    return "fix the JSON syntax"
 
 
 def _json_type(value: Any) -> str:
