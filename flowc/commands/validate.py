@@ -47,7 +47,7 @@ def _choice_warnings(workflow: Workflow) -> list[str]:
     tokenizer, so only workflows with such a bound are compiled)."""
     from compiler import compile as compile_workflow
 
-    bounded = any(getattr(n, "choices", None) and (n.max_tokens or workflow.defaults.max_tokens)
+    bounded = any(n.type == "llm" and n.choices and (n.max_tokens or workflow.defaults.max_tokens)
                   for n in workflow.nodes)
     if not bounded:
         return []
