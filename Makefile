@@ -35,7 +35,7 @@ install: $(VENV)/.installed editor
 
 demo: install
 	$(VENV)/bin/flowc compile examples/graphs/soar_triage.json
-	$(VENV)/bin/flowc run examples/graphs/soar_triage.json --explain
+	$(VENV)/bin/flowc run examples/graphs/soar_triage.json --tools examples/tools.py --explain
 
 test: install
 	$(VENV)/bin/ruff check .

@@ -18,7 +18,7 @@ from compiler.plan import (
     Step,
 )
 from compiler.segments import Turn, prompt_segments, render_segments
-from compiler.tokenizer import encode_dynamic, load_tokenizer
+from compiler.tokenizer import encode_dynamic, load_compile_tokenizer, load_tokenizer
 
 
 def compile(  # noqa: A001 - the contract's name
@@ -28,10 +28,11 @@ def compile(  # noqa: A001 - the contract's name
     pipeline: Pipeline | None = None,
 ) -> Plan:
     """Compile a Workflow to a Plan. `tokenizer`: a Hugging Face tokenizer, a tokenizer folder
-    path, or None for the embedded default model's. `trace(pass, ctx, seconds)` is called
-    after each pass. Raises graph.GraphError when the workflow is invalid."""
+    path, or None for the embedded default model's (read by `load_compile_tokenizer`).
+    `trace(pass, ctx, seconds)` is called after each pass. Raises graph.GraphError when the
+    workflow is invalid."""
     if tokenizer is None or isinstance(tokenizer, str | os.PathLike):
-        tokenizer = load_tokenizer(tokenizer)
+        tokenizer = load_compile_tokenizer(tokenizer)
     ctx = CompileContext(workflow=workflow, tokenizer=tokenizer)
     ctx = (pipeline or default_pipeline()).run(ctx, trace)
     return assemble(ctx)
@@ -47,6 +48,7 @@ __all__ = [
     "Turn",
     "compile",
     "encode_dynamic",
+    "load_compile_tokenizer",
     "load_tokenizer",
     "prompt_segments",
     "render_segments",

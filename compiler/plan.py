@@ -144,11 +144,18 @@ class Diagnostic:
 
 @dataclass(frozen=True)
 class Estimate:
-    prefill_tokens_naive: int = 0
+    prefill_tokens_naive: int = 0  # every call once (map items and runs counted)
     prefill_tokens_planned: int = 0
     decode_tokens: int = 0
     critical_path: tuple[str, ...] = ()
     critical_path_cost: float = 0.0
+    # over the paths a run can take (compiler/paths.py): expected and worst case, loops too
+    expected_prefill_naive: int = 0
+    expected_prefill_planned: int = 0
+    worst_prefill_naive: int = 0
+    worst_prefill_planned: int = 0
+    speculative_prefill: int = 0  # tokens prefilled ahead for router targets (expected)
+    speculative_wasted: int = 0  # of those, expected for branches not taken
 
     @property
     def prefill_saved(self) -> int:

@@ -7,6 +7,7 @@ segment always yields the same token ids at compile time and at run time.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -14,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from compiler.fast_tokenizer import FastTokenizer, is_fast_folder
 from engine import cache_root, default_model_file
 
 # Used only when a tokenizer has no chat template of its own.
@@ -31,6 +33,17 @@ def load_tokenizer(path: str | os.PathLike[str] | None = None) -> Any:
     folder = Path(path)
     if not folder.is_dir():
         raise FileNotFoundError(f"tokenizer folder not found: {folder}")
+    return _load_folder(str(folder.resolve()))
+
+
+def load_compile_tokenizer(path: str | os.PathLike[str] | None = None) -> Any:
+    """Like `load_tokenizer`, but a folder with a `tokenizer.json` is read with the `tokenizers`
+    library alone (`FastTokenizer`: the same ids and chat template, no transformers import)."""
+    folder = _default_tokenizer_folder() if path is None else Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"tokenizer folder not found: {folder}")
+    if is_fast_folder(folder):
+        return _load_fast(str(folder.resolve()))
     return _load_folder(str(folder.resolve()))
 
 
@@ -88,6 +101,14 @@ def _convert_gguf_tokenizer(model_file: Path, folder: Path) -> None:
         staging.rename(folder)  # atomic: concurrent converters never see half a folder
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+@cache
+def _load_fast(folder: str) -> FastTokenizer:
+    try:
+        return FastTokenizer(Path(folder))
+    except (OSError, ValueError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot load a tokenizer from {folder}: {exc}") from exc
 
 
 @cache

@@ -71,6 +71,9 @@ class Caller:
     in_flight: set[str] = field(default_factory=set)
 
     async def llm(self, call: CallContext, node: LlmNode) -> None:
+        if node.choices is not None:
+            await self._choose(call, node.choices, self._max_tokens(node))
+            return
         ids, own = self._prompt(call)
         cap = self.budget.cap(len(ids))
         sampling = sampling_for(node, self.defaults, call.seed_key, self.run_seed, cap)
@@ -80,9 +83,19 @@ class Caller:
         self._extend_thread(call, own, generation.token_ids)
 
     async def select(self, call: CallContext, node: SelectNode) -> None:
+        await self._choose(call, node.choices, None)
+
+    async def _choose(self, call: CallContext, choices: list[str], limit: int | None) -> None:
+        """Write the choice with the highest summed log-probability after the prompt: one
+        prefill of the prompt, every choice scored on its shared KV. Choices longer than
+        `limit` tokens are not candidates."""
         ids, own = self._prompt(call)
         self.budget.cap(len(ids))
-        options = [self.prompts.encode(choice) for choice in node.choices]
+        options = [self.prompts.encode(choice) for choice in choices]
+        fitting = [i for i, o in enumerate(options) if limit is None or len(o) <= limit]
+        if not fitting:
+            raise ValueError(f"max_tokens={limit} holds none of its choices (the shortest is "
+                             f"{min(map(len, options))} tokens): raise max_tokens")
         record = call.record
         record.start = self.clock()
         record.prompt_tokens = len(ids)
@@ -91,14 +104,18 @@ class Caller:
         handle = await self.engine.prefill(ids, priority=call.priority)
         try:
             record.cached_tokens = handle.cached_tokens
-            scores = await self.engine.score(ids, options)
+            scores = await self.engine.score(ids, [options[i] for i in fitting])
         finally:
             self.engine.release(handle)
         record.engine_steps = (steps_before, self.engine.stats().steps)
-        choice, index = best_choice(list(node.choices), list(scores))
-        self.budget.spend(len(ids) + sum(len(o) for o in options))
-        call.scope.write(node.output, choice)
+        choice, best = best_choice([choices[i] for i in fitting], list(scores))
+        index = fitting[best]
+        self.budget.spend(len(ids) + sum(len(options[i]) for i in fitting))
+        call.scope.write(call.node.output, choice)
         self._extend_thread(call, own, options[index])
+
+    def _max_tokens(self, node: LlmNode) -> int | None:
+        return node.max_tokens or self.defaults.max_tokens
 
     def _prompt(self, call: CallContext) -> tuple[list[int], tuple[int, ...]]:
         thread = call.node.thread

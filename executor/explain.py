@@ -7,8 +7,11 @@ from collections.abc import Iterator
 from compiler import Plan, Step
 from executor.trace import NodeTrace, PrefixTrace, Trace
 
-_COLUMNS = ("step", "type", "runs", "est prompt", "prompt", "cached", "est decode", "generated",
-            "ttft s", "time s", "status")
+# per call: the plan's estimate beside the mean actual; total: summed over the runs; wall: from
+# the first run's start to the last one's end (map items overlap, so this is not their sum)
+_COLUMNS = ("step", "type", "runs", "est prompt/call", "prompt/call", "est decode/call",
+            "generated/call", "prompt total", "cached total", "generated total", "ttft s",
+            "wall s", "status")
 
 
 def explain_run(plan: Plan, trace: Trace) -> str:
@@ -45,26 +48,32 @@ def _steps(steps: tuple[Step, ...], depth: int) -> Iterator[tuple[Step, int]]:
 
 def _row(step: Step, depth: int, records: list[NodeTrace]) -> list[str]:
     name = "  " * depth + step.id.rpartition(".")[2]
+    calls = step.node_type in ("llm", "select")
+    estimates = [str(step.prompt_tokens), str(step.decode_tokens)] if calls else ["-", "-"]
     if not records:
-        return [name, step.node_type, "0", str(step.prompt_tokens), "-", "-",
-                str(step.decode_tokens), "-", "-", "-", "not run"]
+        return [name, step.node_type, "0", estimates[0], "-", estimates[1],
+                "-", "-", "-", "-", "-", "-", "not run"]
     first_tokens = [r.first_token_s for r in records if r.first_token_s is not None]
     ttft = f"{sum(first_tokens) / len(first_tokens):.3f}" if first_tokens else "-"
-    statuses = sorted({r.status for r in records})
-    calls = step.node_type in ("llm", "select")
-    return [
-        name,
-        step.node_type,
-        str(len(records)),
-        str(step.prompt_tokens) if calls else "-",
-        str(sum(r.prompt_tokens for r in records)) if calls else "-",
-        str(sum(r.cached_tokens for r in records)) if calls else "-",
-        str(step.decode_tokens) if calls else "-",
-        str(sum(r.generated_tokens for r in records)) if calls else "-",
-        ttft,
-        f"{sum(r.duration_s for r in records):.3f}",
-        ",".join(statuses),
-    ]
+    prompt = sum(r.prompt_tokens for r in records)
+    generated = sum(r.generated_tokens for r in records)
+    cached = sum(r.cached_tokens for r in records)
+    per_call = [_mean(prompt, records), _mean(generated, records)] if calls else ["-", "-"]
+    totals = [str(prompt), str(cached), str(generated)] if calls else ["-", "-", "-"]
+    return [name, step.node_type, str(len(records)), estimates[0], per_call[0], estimates[1],
+            per_call[1], *totals, ttft, f"{_wall(records):.3f}",
+            ",".join(sorted({r.status for r in records}))]
+
+
+def _mean(total: int, records: list[NodeTrace]) -> str:
+    mean = total / len(records)
+    return str(round(mean)) if mean == round(mean) else f"{mean:.1f}"
+
+
+def _wall(records: list[NodeTrace]) -> float:
+    """Seconds from the first run's start to the last run's end."""
+    ends = [r.end if r.end is not None else r.start for r in records]
+    return max(ends) - min(r.start for r in records)
 
 
 def _prefix_line(prefix: PrefixTrace) -> str:

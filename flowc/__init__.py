@@ -9,12 +9,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import asyncio
+
     from compiler import Plan
     from engine.api import EngineAPI
     from executor import RunEvent, RunResult, ToolRegistry
@@ -24,10 +25,11 @@ __all__ = ["arun", "compile", "load", "make_engine", "make_tools", "run", "serve
 
 
 def load(source: str | bytes | Path | dict[str, Any]) -> Workflow:
-    """A validated Workflow from a JSON file path, JSON text or a dict (GraphError if not)."""
+    """A validated Workflow from a file path (str or Path), JSON text or a dict (GraphError if
+    not); a one-line string that does not start with `{` is a path."""
     from graph import load as load_workflow
 
-    return load_workflow(source)
+    return load_workflow(_as_path(source))
 
 
 def compile(workflow: Workflow | str | bytes | Path | dict[str, Any],  # noqa: A001
@@ -83,6 +85,8 @@ async def arun(
 def run(workflow: Workflow | str | bytes | Path | dict[str, Any],
         inputs: dict[str, Any] | None = None, **options: Any) -> RunResult:
     """`arun` for synchronous callers."""
+    import asyncio
+
     return asyncio.run(arun(workflow, inputs, **options))
 
 
@@ -99,6 +103,16 @@ def serve(host: str = "127.0.0.1", port: int = 8000, **settings: Any) -> None:
     from flowc.commands.serve import serve as serve_command
 
     serve_command(host=host, port=port, **settings)
+
+
+def _as_path(source: str | bytes | Path | dict[str, Any]) -> bytes | Path | dict[str, Any] | str:
+    """A one-line string that cannot be JSON text names a file. Only this façade reads it so:
+    `graph.load` takes a str as JSON text always, as the server passes uploaded text to it."""
+    if isinstance(source, str):
+        stripped = source.strip()
+        if stripped and "\n" not in stripped and not stripped.startswith(("{", "[")):
+            return Path(stripped)
+    return source
 
 
 def _workflow(workflow: Workflow | str | bytes | Path | dict[str, Any]) -> Workflow:

@@ -2,17 +2,22 @@
 into its layer and is found here by name, so adding one never edits this file.
 
 A command module defines `register(app: typer.Typer) -> None`.
-Exit codes: 0 success, 1 invalid input or failed run (message on stderr), 2 usage.
+No traceback reaches a user: every failure is one line on stderr with the exit codes of
+`flowc/errors.py` (0 success, 1 the workflow's fault, 2 usage, 3 a bug, 130 Ctrl-C).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+import sys
+from typing import Annotated
 
 import typer
+from typer._click import exceptions as click_errors  # typer vendors click: its usage errors
 
-from flowc import commands
+from flowc import commands, errors
 
 app = typer.Typer(
     name="flowc",
@@ -21,6 +26,26 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    if value:
+        try:
+            print(f"flowc {version('flowc')}")
+        except PackageNotFoundError:
+            print("flowc (not installed)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Compile LLM workflows into execution plans and run them on flowc's engine."""
 
 
 def _register_commands() -> None:
@@ -32,8 +57,31 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(_main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except click_errors.NoArgsIsHelpError:
+        return errors.USAGE  # typer has printed the help
+    except click_errors.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "flowc"
+        errors.say(f"{exc.format_message()} (see {command} --help)")
+        return errors.USAGE
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (KeyboardInterrupt, typer.Abort):
+        errors.say("interrupted")
+        return errors.INTERRUPTED
+    except Exception as exc:
+        if os.environ.get("FLOWC_DEBUG"):
+            raise
+        errors.say(f"internal error: {type(exc).__name__}: {exc} (a bug in flowc: rerun with "
+                   "FLOWC_DEBUG=1 for its traceback)")
+        return errors.BUG
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

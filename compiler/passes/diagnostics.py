@@ -11,7 +11,7 @@ from compiler.context import CompileContext
 from compiler.plan import Diagnostic
 from compiler.reach import Reach
 from compiler.segments import content_pieces
-from compiler.tokenizer import encode_static
+from compiler.tokenizer import encode_dynamic, encode_static
 
 MIN_ADVICE_TOKENS = 16  # static tokens after a leading dynamic piece worth moving
 
@@ -24,6 +24,7 @@ class DiagnosticsPass:
         found = [_from_problem(p) for p in ctx.warnings]
         found += _dynamic_first(ctx)
         found += _thread_forks(ctx)
+        found += _choices_too_long(ctx)
         return dataclasses.replace(ctx, diagnostics=tuple(found))
 
     def summary(self, ctx: CompileContext) -> str:
@@ -99,4 +100,27 @@ def _thread_forks(ctx: CompileContext) -> list[Diagnostic]:
                         node_id=second,
                     )
                 )
+    return found
+
+
+def _choices_too_long(ctx: CompileContext) -> list[Diagnostic]:
+    """llm nodes whose `max_tokens` is shorter than one of their choices: that choice can never
+    be the answer."""
+    found = []
+    for step_id, site in ctx.sites.items():
+        node = site.node
+        if node.type != "llm" or not node.choices:
+            continue
+        limit = node.max_tokens or ctx.workflow.defaults.max_tokens
+        if limit is None:
+            continue
+        for choice in node.choices:
+            size = len(encode_dynamic(ctx.tokenizer, choice))
+            if size > limit:
+                found.append(Diagnostic(
+                    "warning", "choice-too-long",
+                    f"node {step_id}: max_tokens={limit} cannot hold choice {choice!r} "
+                    f"({size} tokens), so it is never picked: raise max_tokens to {size}",
+                    node_id=step_id,
+                ))
     return found

@@ -4,10 +4,12 @@ and the predicted critical path of the top-level DAG."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from compiler.context import CompileContext
 from compiler.cost import call_tokens, decode_estimate
+from compiler.paths import visits
 from compiler.plan import Estimate
 
 
@@ -28,7 +30,17 @@ class EstimatePass:
         )
         path = _critical_path(ctx)
         cost = ctx.schedule.priority[path[0]] if path else 0.0
-        estimate = Estimate(naive, naive - saved, decode, tuple(path), round(cost, 6))
+        tokens = {s: float(call_tokens(c, ctx.dynamic_tokens)) for s, c in ctx.calls.items()}
+        seen = visits(ctx, tokens)
+        spent, wasted = _speculative(ctx, seen.expected)
+        estimate = Estimate(
+            naive, naive - saved, decode, tuple(path), round(cost, 6),
+            expected_prefill_naive=round(_naive(tokens, seen.expected)),
+            expected_prefill_planned=round(_planned(ctx, tokens, seen.expected)),
+            worst_prefill_naive=round(_naive(tokens, seen.worst)),
+            worst_prefill_planned=round(_planned(ctx, tokens, seen.worst)),
+            speculative_prefill=round(spent), speculative_wasted=round(wasted),
+        )
         return dataclasses.replace(ctx, estimate=estimate)
 
     def summary(self, ctx: CompileContext) -> str:
@@ -38,6 +50,38 @@ class EstimatePass:
             f"prefill {e.prefill_tokens_naive} -> {e.prefill_tokens_planned} tokens, "
             f"decode {e.decode_tokens}, critical path {len(e.critical_path)} steps"
         )
+
+
+def _naive(tokens: Mapping[str, float], weights: Mapping[str, float]) -> float:
+    return sum(t * weights[s] for s, t in tokens.items())
+
+
+def _planned(ctx: CompileContext, tokens: Mapping[str, float],
+             weights: Mapping[str, float]) -> float:
+    """Naive minus each shared group's added tokens for every consumer call after the first
+    (its calls scaled by how often its consumers run on these paths)."""
+    parents = {g.id: g for g in ctx.prefix_groups}
+    saved = 0.0
+    for group in ctx.prefix_groups:
+        if group.speculative or group.runs < 2:
+            continue
+        scale = (sum(weights[c] for c in group.consumers)
+                 / max(1, sum(ctx.runs[c] for c in group.consumers)))
+        added = group.tokens - (parents[group.parent].tokens if group.parent else 0)
+        saved += added * max(0.0, group.runs * scale - 1.0)
+    return _naive(tokens, weights) - saved
+
+
+def _speculative(ctx: CompileContext, weights: Mapping[str, float]) -> tuple[float, float]:
+    """Tokens prefilled speculatively while routers run, and those of branches not taken."""
+    spent = wasted = 0.0
+    for group in ctx.prefix_groups:
+        if group.speculative and group.speculate_with is not None:
+            router = weights.get(group.speculate_with, 0.0)
+            taken = min(router, sum(weights.get(c, 0.0) for c in group.consumers))
+            spent += group.tokens * router
+            wasted += group.tokens * (router - taken)
+    return spent, wasted
 
 
 def _critical_path(ctx: CompileContext) -> list[str]:

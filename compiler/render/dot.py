@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from compiler.plan import Plan, Step
+from compiler.render.summary import end_node
 
 SHAPES = {"llm": "box", "select": "box", "tool": "component", "set": "ellipse", "map": "box3d"}
 
@@ -22,6 +23,8 @@ def render_dot(plan: Plan) -> str:
     for number, wave in enumerate(plan.stages):
         members = " ".join(_quote(step) for step in wave)
         lines.append(f"  {{ rank=same; {members} }}  // stage {number}")
+    ends = sorted({end_node(route) for route in plan.routes if route.ends})
+    lines += [f"  {_quote(end)} [shape=doublecircle, label=\"done\"];" for end in ends]
     lines += [_route(plan, route) for route in plan.routes]
     lines += _groups(plan)
     lines.append("}")
@@ -56,7 +59,8 @@ def _route(plan: Plan, route) -> str:
     if route.back_edge:
         attributes.append("style=dashed, constraint=false")
     suffix = f" [{', '.join(attributes)}]" if attributes else ""
-    return f"  {_quote(route.source)} -> {_quote(route.target)}{suffix};"
+    target = end_node(route) if route.ends else route.target
+    return f"  {_quote(route.source)} -> {_quote(target)}{suffix};"
 
 
 def _groups(plan: Plan) -> list[str]:

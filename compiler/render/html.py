@@ -11,6 +11,7 @@ from compiler.render.summary import (
     group_readiness,
     prefix_of,
     preview,
+    route_note,
     saved_percent,
     stage_note,
     walk,
@@ -35,4 +36,5 @@ def render_html(plan: Plan) -> str:
         readiness={g.id: group_readiness(g) for g in plan.prefix_groups},
         saved_percent=saved_percent(plan),
         notes=[stage_note(plan, n) for n in range(len(plan.stages))],
+        notes_of=[route_note(r) for r in plan.routes],
     )

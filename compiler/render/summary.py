@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from compiler.plan import Plan, PrefixGroup, Step
+from compiler.plan import Plan, PrefixGroup, Route, Step
 
 PREVIEW_CHARS = 60
 
@@ -63,3 +63,20 @@ def stage_note(plan: Plan, number: int) -> str:
     if len(wave) > 1:
         return "  (alternatives: a router picks)"
     return ""
+
+
+def route_note(route: Route) -> str:
+    """What a back edge or an edge to the end does: ending a map body's graph ends that item,
+    not the run."""
+    if route.back_edge:
+        return "back edge"
+    if not route.ends:
+        return ""
+    scope = route.source.rpartition(".")[0]
+    return f"ends the item of {scope}" if scope else "ends the run"
+
+
+def end_node(route: Route) -> str:
+    """The end a route to `done` reaches, one per graph (`done`, `<map>.done`)."""
+    scope = route.source.rpartition(".")[0]
+    return f"{scope}.done" if scope else "done"

@@ -8,6 +8,7 @@ from compiler.render.summary import (
     group_readiness,
     prefix_of,
     preview,
+    route_note,
     saved_percent,
     stage_note,
     walk,
@@ -74,8 +75,9 @@ def _routes(plan: Plan) -> str:
     lines = ["ROUTES"]
     for route in plan.routes:
         condition = "else" if route.is_else else (f"when {route.when}" if route.when else "")
-        back = "  (back edge)" if route.back_edge else ""
-        lines.append(f"  {route.source} -> {route.target}  {condition}".rstrip() + back)
+        note = route_note(route)
+        line = f"  {route.source} -> {route.target}  {condition}".rstrip()
+        lines.append(f"{line}  ({note})" if note else line)
     return "\n".join(lines)
 
 
@@ -114,10 +116,19 @@ def _threads_and_loops(plan: Plan) -> str:
 
 def _estimate(plan: Plan) -> str:
     e = plan.estimate
+    speculative = (
+        [f"  speculative     {e.speculative_prefill} tokens prefilled while routers run, "
+         f"{e.speculative_wasted} of them for branches not taken (a cost)"]
+        if e.speculative_prefill else []
+    )
     return "\n".join([
         "ESTIMATE",
         f"  prefill tokens  naive {e.prefill_tokens_naive}  planned {e.prefill_tokens_planned}"
-        f"  saved {e.prefill_saved} ({saved_percent(plan):.1f}%)",
+        f"  saved {e.prefill_saved} ({saved_percent(plan):.1f}%)  (every call once)",
+        f"  per run         expected naive {e.expected_prefill_naive}  planned "
+        f"{e.expected_prefill_planned}; worst case naive {e.worst_prefill_naive}  planned "
+        f"{e.worst_prefill_planned}  (branches equally likely; worst: loops at their bound)",
+        *speculative,
         f"  decode tokens   {e.decode_tokens} (upper bound)",
         f"  critical path   {' -> '.join(e.critical_path) or '-'}"
         f"  ({e.critical_path_cost:.3f} s expected)",

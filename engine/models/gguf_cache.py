@@ -1,7 +1,7 @@
 """GGUF files through transformers, converted once into a Hugging Face folder (float32
 safetensors + config + generation config + tokenizer) cached under
-$FLOWC_CACHE_DIR/models/<name>/ (default ~/.cache/flowc), so later starts skip the slow
-dequantisation.
+$FLOWC_CACHE_DIR/models/<name>-<content hash>/ (default ~/.cache/flowc), so later starts skip
+the slow dequantisation.
 
 Invariant: a cache folder exists only when complete; it is written in a temporary folder
 beside it and renamed into place, so a crash never leaves a half-written cache.
@@ -10,6 +10,7 @@ beside it and renamed into place, so a crash never leaves a half-written cache.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import shutil
 import tempfile
@@ -25,12 +26,19 @@ Progress = Callable[[str, float], None]
 
 
 def cache_folder(gguf_path: Path) -> Path:
-    """Where the conversion of `gguf_path` lives: named by the file and its identity, so an
-    edited or replaced file is converted again."""
+    """Where the conversion of `gguf_path` lives: named by the file's content (SHA-256), so
+    every install on the machine shares one conversion of the same file, and an edited or
+    replaced file is converted again."""
     stat = gguf_path.stat()
-    key = f"{gguf_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return cache_root() / "models" / f"{gguf_path.stem}-{digest}"
+    digest = _content_digest(str(gguf_path.resolve()), stat.st_size, stat.st_mtime_ns)
+    return cache_root() / "models" / f"{gguf_path.stem}-{digest[:16]}"
+
+
+@functools.lru_cache(maxsize=16)
+def _content_digest(path: str, size: int, mtime_ns: int) -> str:
+    """SHA-256 of the file (size and mtime only key the memo of this process)."""
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def converted_folder(gguf_path: Path, progress: Progress | None = None) -> Path:

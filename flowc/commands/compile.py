@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from flowc.errors import usage
 
 FORMAT_HELP = "text (EXPLAIN-like), json (the Plan), dot (Graphviz) or html (one page)"
 TOKENIZER_HELP = "A Hugging Face tokenizer folder (default: the embedded model's)."
@@ -27,18 +30,18 @@ def compile_command(
 ) -> None:
     """Compile a workflow into an execution plan and print it."""
     from compiler import compile as compile_workflow
+    from compiler import load_compile_tokenizer
     from compiler.graphapi import GraphError, parse
     from compiler.render import FORMATS, render
 
     if format not in FORMATS:
-        _usage(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
+        usage(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
     if not file.is_file():
-        _usage(f"no such file: {file}")
-    if tokenizer is not None and not Path(tokenizer).is_dir():
-        _usage(f"tokenizer folder not found: {tokenizer}")
+        usage(f"no such file: {file}")
     try:
         workflow = parse(file)  # compile() validates it
-        plan = compile_workflow(workflow, tokenizer, trace=_trace if trace_passes else None)
+        loaded = _tokenizer(load_compile_tokenizer, tokenizer)
+        plan = compile_workflow(workflow, loaded, trace=_trace if trace_passes else None)
     except GraphError as exc:
         for problem in exc.problems:
             print(str(problem), file=sys.stderr)
@@ -50,7 +53,18 @@ def compile_command(
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
-            _usage(f"cannot write {output}: {exc.strerror}")
+            usage(f"cannot write {output}: {exc.strerror}: choose a writable path")
+
+
+def _tokenizer(load: Callable[[str | None], Any], folder: str | None) -> Any:
+    if folder is not None and not Path(folder).is_dir():
+        usage(f"--tokenizer {folder}: no such folder: give a Hugging Face tokenizer folder")
+    try:
+        return load(folder)
+    except (OSError, ValueError):
+        usage(f"--tokenizer {folder}: no tokenizer in that folder (tokenizer.json or "
+              "tokenizer_config.json): give a Hugging Face tokenizer folder, e.g. one written "
+              "by `flowc export-tokenizer`")
 
 
 def _trace(compiler_pass, ctx, seconds: float) -> None:
@@ -59,7 +73,3 @@ def _trace(compiler_pass, ctx, seconds: float) -> None:
         file=sys.stderr,
     )
 
-
-def _usage(message: str) -> None:
-    print(f"Error: {message}", file=sys.stderr)
-    raise typer.Exit(2)

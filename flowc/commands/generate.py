@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+
+from flowc.errors import fail
 
 MODEL_HELP = "default (the embedded model), a Hugging Face folder, a .gguf file or dummy:SHAPE."
 
@@ -95,6 +97,5 @@ def _stream(engine, request_id: str) -> None:
                 return
 
 
-def _fail(console, message: str, code: int = 1) -> None:
-    console.print(f"[red]Error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
+def _fail(console, message: str, code: int = 1) -> NoReturn:
+    fail(message, code)

@@ -6,21 +6,24 @@ prefixes are prefilled and pinned once) and prints one line of outputs per insta
 
 from __future__ import annotations
 
-import asyncio
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from flowc.errors import INTERRUPTED, WORKFLOW, fail, say, usage
 from graph import MapNode, Node, ToolNode, Workflow
 
 if TYPE_CHECKING:
     from compiler import Plan
+    from engine.api import EngineAPI
     from executor import RunResult, ToolRegistry
 
+_T = TypeVar("_T")
 SCHEDULES = ("planned", "dataflow", "superstep", "sequential")
 MODEL_HELP = "'default' (the embedded model), a model folder or .gguf file, or dummy:SHAPE"
 
@@ -62,7 +65,9 @@ def run_command(
     from graph import GraphError
 
     if not file.is_file():
-        _fail(f"no such file: {file}", code=2)
+        usage(f"no such file: {file}")
+    if trace is not None:
+        _check_writable(trace)
     try:
         base = _read_inputs(input or [], inputs)
         batch = _read_jsonl(inputs_jsonl) if inputs_jsonl is not None else None
@@ -74,47 +79,68 @@ def run_command(
             print(str(problem), file=sys.stderr)
         raise typer.Exit(1) from exc
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if schedule is not None and (schedule not in SCHEDULES or no_plan_opt):
-        _fail(f"--schedule {schedule}: one of {', '.join(SCHEDULES)}, without --no-plan-opt")
+        usage(f"--schedule {schedule}: one of {', '.join(SCHEDULES)}, without --no-plan-opt")
     chosen = "sequential" if no_plan_opt else schedule or "planned"
     if tokenizer is not None and (not model.startswith("dummy:") or not tokenizer.is_dir()):
-        _fail(f"--tokenizer {tokenizer}: a tokenizer folder, with a dummy:SHAPE model only")
+        usage(f"--tokenizer {tokenizer}: a tokenizer folder, with a dummy:SHAPE model only")
     instances = [{**base, **line} for line in batch] if batch is not None else [base]
     _check_inputs(workflow, instances)
     try:
         engine_options = {"tokenizer": str(tokenizer)} if tokenizer is not None else {}
-        results, plan = asyncio.run(_run_all(workflow, instances, model, engine_options, registry,
+        results, plan = _run_loop(_run_all(workflow, instances, model, engine_options, registry,
                                              chosen, not no_plan_opt, seed,
                                              live=sys.stderr.isatty() and batch is None))
     except _ModelError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _report(results, plan, trace, explain)
 
 
 async def _run_all(workflow: Workflow, instances: list[dict[str, Any]], model: str,
                    engine_options: dict[str, str], registry: ToolRegistry, schedule: str,
                    prefix_cache: bool, seed: int, live: bool) -> tuple[list[RunResult], Plan]:
+    import asyncio
+
     import flowc
     from executor import Schedule, WorkflowRuntime
+    from flowc.interrupt import interrupt_cancels
+    from flowc.no_model import NoModel, needs_model
 
+    if not needs_model(workflow.nodes):
+        engine: EngineAPI = NoModel()
+        plan = flowc.compile(workflow)
+    else:
+        try:
+            engine = flowc.make_engine(model, prefix_cache, seed, **engine_options)
+        except (ValueError, OSError) as exc:
+            raise _ModelError(f"cannot load model {model!r}: {exc}") from exc
+        plan = None
     try:
-        engine = flowc.make_engine(model, prefix_cache, seed, **engine_options)
-    except (ValueError, OSError) as exc:
-        raise _ModelError(f"cannot load model {model!r}: {exc}") from exc
-    try:
-        plan = flowc.compile(workflow, engine.tokenizer)
+        plan = plan or flowc.compile(workflow, engine.tokenizer)
         runtime = WorkflowRuntime(engine, registry, Schedule(schedule))
         if live:
             from flowc.live_view import LiveView
 
-            with LiveView([s.id for s in plan.steps]) as view:
+            with LiveView([s.id for s in plan.steps]) as view, interrupt_cancels() as cancel:
                 return [await runtime.run(plan, instances[0], seed=seed,
-                                          on_event=view.on_event)], plan
-        runs = [runtime.run(plan, values, seed=seed) for values in instances]
-        return list(await asyncio.gather(*runs)), plan
+                                          on_event=view.on_event, cancel=cancel)], plan
+        with interrupt_cancels() as cancel:
+            runs = [runtime.run(plan, values, seed=seed, cancel=cancel) for values in instances]
+            return list(await asyncio.gather(*runs)), plan
     finally:
         engine.close()
+
+
+def _run_loop(main: Coroutine[Any, Any, _T]) -> _T:
+    """`asyncio.run` without waiting for worker threads at the end (see `leave`)."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(main)
+    finally:
+        loop.close()
 
 
 class _ModelError(RuntimeError):
@@ -136,9 +162,15 @@ def _report(results: list[RunResult], plan: Plan, trace: Path | None, explain: b
     failed = [(i, r) for i, r in enumerate(results) if r.status != "succeeded"]
     for index, result in failed:
         where = f"run {index + 1}: " if len(results) > 1 else ""
-        print(f"error: {where}{result.status}: {result.error}", file=sys.stderr)
+        say(f"{where}{result.status}: {result.error}")
+    if any(r.status == "cancelled" for r in results):
+        if trace is not None:
+            say(f"the partial trace is in {trace}")
+        from flowc.interrupt import leave
+
+        leave(INTERRUPTED)
     if failed:
-        raise typer.Exit(1)
+        raise typer.Exit(WORKFLOW)
 
 
 def _check_inputs(workflow: Workflow, instances: list[dict[str, Any]]) -> None:
@@ -151,7 +183,7 @@ def _check_inputs(workflow: Workflow, instances: list[dict[str, Any]]) -> None:
             resolve_inputs(workflow.inputs, values, readers)
         except InputError as exc:
             where = f"inputs line {number}: " if len(instances) > 1 else ""
-            _fail(f"{where}{exc}")
+            fail(f"{where}{exc}")
 
 
 def _load(file: Path) -> Workflow:
@@ -171,23 +203,15 @@ def _tools(files: list[Path], hosts: list[str]) -> ToolRegistry:
 
 
 def _find_missing_tools(workflow: Workflow, file: Path, registry: ToolRegistry) -> None:
-    """Load a `tools.py` beside the workflow (or one folder up, as for examples/graphs) when
-    the workflow names tools that are not registered; fail naming them otherwise."""
+    """Fail naming the tools the workflow calls that nobody registered. A `tools.py` beside the
+    workflow (or one folder up) is only suggested: code runs only when named."""
     missing = sorted(_tool_names(workflow.nodes) - set(registry.names()))
     if not missing:
         return
-    for folder in (file.resolve().parent, file.resolve().parent.parent):
-        candidate = folder / "tools.py"
-        if candidate.is_file():
-            print(f"loading tools {', '.join(missing)} from {candidate}", file=sys.stderr)
-            try:
-                registry.load_module(candidate)
-            except Exception as exc:  # a ToolError or the module's own import failure
-                raise ValueError(str(exc)) from exc
-            missing = sorted(_tool_names(workflow.nodes) - set(registry.names()))
-            break
-    if missing:
-        raise ValueError(f"unknown tool(s) {', '.join(missing)}: pass --tools FILE.py")
+    found = [folder / "tools.py" for folder in (file.parent, file.parent.parent)
+             if (folder / "tools.py").is_file()]
+    fix = f"pass --tools {found[0]} if you trust it" if found else "pass --tools FILE.py"
+    raise ValueError(f"unknown tool(s) {', '.join(missing)}: {fix}")
 
 
 def _tool_names(nodes: Sequence[Node]) -> set[str]:
@@ -243,6 +267,12 @@ def _json_file(path: Path) -> Any:
         raise ValueError(f"{path}: invalid JSON: {exc.msg} (line {exc.lineno})") from None
 
 
-def _fail(message: str, code: int = 1) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    raise typer.Exit(code)
+def _check_writable(path: Path) -> None:
+    """Fail before the run when the trace could not be written after it."""
+    if path.is_dir():
+        usage(f"--trace {path}: is a folder: name a file, e.g. {path / 'trace.json'}")
+    folder = path.parent
+    if not folder.is_dir():
+        usage(f"--trace {path}: no folder {folder}: create it or choose another path")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        usage(f"--trace {path}: not writable: choose another path")

@@ -114,10 +114,43 @@ AGENT = {
     "outputs": {"final": "{{ final }}"},
 }
 
+REFINE = {
+    "flowc": 1,
+    "name": "refine",
+    "inputs": {"task": {"type": "string", "default": "Write a haiku about autumn."},
+               "drafts": {"type": "array", "default": ["first", "second"]}},
+    "defaults": {"max_tokens": 24},
+    "limits": {"max_node_visits": 4},
+    "nodes": [
+        {"id": "draft", "type": "llm", "output": "text", "thread": "writer",
+         "prompt": "{{ task }}"},
+        {"id": "judge", "type": "llm", "output": "verdict", "choices": ["good", "redo"],
+         "prompt": "Is this good? {{ text }}"},
+        {"id": "revise", "type": "llm", "output": "text", "thread": "writer",
+         "prompt": "Improve it."},
+        {"id": "polish", "type": "map", "over": "drafts", "as": "d", "output": "notes",
+         "body": {"nodes": [
+             {"id": "note", "type": "llm", "output": "note", "prompt": "Note on {{ d }}"},
+             {"id": "stop", "type": "set", "assign": {"kept": "note"}}],
+                  "edges": [{"from": "note", "to": "done", "when": "note == ''"},
+                            {"from": "note", "to": "stop", "when": "else"}],
+                  "result": "{{ note }}"}},
+    ],
+    "edges": [
+        {"from": "draft", "to": "judge"},
+        {"from": "judge", "to": "polish", "when": "verdict == 'good'"},
+        {"from": "judge", "to": "revise", "when": "else"},
+        {"from": "revise", "to": "judge"},
+        {"from": "polish", "to": "done"},
+    ],
+    "outputs": {"text": "{{ text }}"},
+}
+
 ALL = {
     "triage": TRIAGE,
     "thoughts": THOUGHTS,
     "summary": SUMMARY,
     "debate": DEBATE,
     "agent": AGENT,
+    "refine": REFINE,
 }

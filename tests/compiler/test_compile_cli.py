@@ -86,7 +86,7 @@ def test_bad_json_exits_1(runner, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--format", "xml"], "unknown format 'xml'"),
-    (["--tokenizer", "/nonexistent/tok"], "tokenizer folder not found"),
+    (["--tokenizer", "/nonexistent/tok"], "--tokenizer /nonexistent/tok: no such folder"),
 ])
 def test_usage_errors_exit_2(runner, triage_file, args, message):
     result = runner.invoke(app, ["compile", str(triage_file), *args])

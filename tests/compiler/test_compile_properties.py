@@ -1,6 +1,6 @@
 """Property tests over random workflows: the schedule respects every dependency, stages are
 antichains, each prefix group is a common prefix of its consumers' static token ids, and
-compiling twice gives the same plan."""
+compiling twice gives the same plan, and the JSON routes hold every edge."""
 
 from __future__ import annotations
 
@@ -51,6 +51,9 @@ def workflows(draw) -> dict:
         target = draw(st.sampled_from(targets))
         source = draw(st.sampled_from(range(target, count)))
         edges.append({"from": f"n{source}", "to": f"n{target}", "when": f"o{source} == 'again'"})
+    for source in draw(st.sets(st.integers(0, count - 1), max_size=2)):
+        edges.append({"from": f"n{source}", "to": "done",
+                      "when": draw(st.sampled_from([f"o{source} == 'stop'", "else"]))})
     return {
         "flowc": 1,
         "name": "random",
@@ -107,3 +110,14 @@ def test_random_workflows_compile_to_consistent_plans(data, tokenizer):
     again = compiler.compile(Workflow.model_validate(json.loads(json.dumps(data))), tokenizer)
     assert again.to_json() == plan.to_json()
     assert Plan.from_dict(json.loads(plan.to_json())) == plan
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=workflows())
+def test_json_routes_contain_every_edge(data, tokenizer):
+    plan = compiler.compile(Workflow.model_validate(data), tokenizer)
+    routes = json.loads(plan.to_json())["routes"]
+    found = sorted((r["source"], r["target"], "else" if r["is_else"] else r["when"], r["ends"])
+                   for r in routes)
+    edges = sorted((e["from"], e["to"], e.get("when"), e["to"] == "done") for e in data["edges"])
+    assert found == edges

@@ -243,3 +243,15 @@ def test_cache_root_honours_flowc_cache_dir(monkeypatch, tmp_path):
     assert cache_root() == tmp_path
     monkeypatch.delenv("FLOWC_CACHE_DIR")
     assert cache_root().parts[-2:] == (".cache", "flowc")
+
+
+def test_the_conversion_cache_is_keyed_by_the_files_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWC_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, copy = tmp_path / "a" / "m.gguf", tmp_path / "b" / "m.gguf"
+    first.write_bytes(b"GGUF same bytes")
+    copy.write_bytes(b"GGUF same bytes")  # another install's copy of the same file
+    assert cache_folder(first) == cache_folder(copy)
+    copy.write_bytes(b"GGUF other bytes")
+    assert cache_folder(first) != cache_folder(copy)

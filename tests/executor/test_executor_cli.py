@@ -59,7 +59,14 @@ def test_input_errors_are_reported_before_any_model_loads(tmp_path: Path) -> Non
     assert "input 'n' must be of type integer, got 'ten'" in typed.stderr
     syntax = runner.invoke(app, ["run", str(workflow), "--input", "n"])
     assert syntax.exit_code == 1 and "expected NAME=VALUE" in syntax.stderr
-    model = runner.invoke(app, ["run", str(workflow), "-i", "n=2", "--model", "dummy:nope"])
+    no_call = runner.invoke(app, ["run", str(workflow), "-i", "n=2", "--model", "dummy:nope"])
+    assert no_call.exit_code == 0 and json.loads(no_call.stdout) == {}  # no model needed
+    calls = tmp_path / "calls.json"
+    calls.write_text(json.dumps({
+        "flowc": 1, "name": "calls",
+        "nodes": [{"id": "say", "type": "llm", "output": "x", "prompt": "Hi"}],
+    }))
+    model = runner.invoke(app, ["run", str(calls), "--model", "dummy:nope"])
     assert model.exit_code == 1 and "cannot load model 'dummy:nope'" in model.stderr
     absent = runner.invoke(app, ["run", str(tmp_path / "absent.json")])
     assert absent.exit_code == 2 and "no such file" in absent.stderr

@@ -48,5 +48,5 @@ def test_a_tokenizer_folder_needs_a_dummy_model(tmp_path: Path) -> None:
     workflow = tmp_path / "tiny.json"
     workflow.write_text(json.dumps(WORKFLOW))
     run = CliRunner().invoke(app, ["run", str(workflow), "--tokenizer", str(tmp_path)])
-    assert run.exit_code == 1
+    assert run.exit_code == 2
     assert "dummy:SHAPE model only" in run.output and "Traceback" not in run.output

@@ -85,6 +85,7 @@ def test_a_workflow_runs_on_the_baseline_with_flowcs_outputs(engine, hf_engine) 
     assert result.status == "succeeded", result.error
     assert result.outputs["safe"] in ("yes", "no")
     assert result.trace.cached_tokens == 0
-    assert hf_engine.stats().steps - steps_before == result.trace.generated_tokens
+    # a step per generated token, and one forward per choice 'safe' scores
+    assert hf_engine.stats().steps - steps_before == result.trace.generated_tokens + 2
     flowc_result = asyncio.run(Executor(plan=plan, engine=engine).run({}))
     assert result.outputs == flowc_result.outputs

@@ -1,0 +1,82 @@
+"""A tokenizer folder read with the `tokenizers` library alone, for compiling: the token ids and
+the chat template of the Hugging Face tokenizer of the same folder, without importing
+transformers or torch (seconds of start-up a `flowc compile` does not need).
+
+It answers the calls the compiler makes (`tokenizer(texts, ...)["input_ids"]`,
+`apply_chat_template(..., tokenize=False)`, `chat_template`, `name_or_path`); the executor and
+the engine keep the transformers tokenizer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from jinja2.ext import loopcontrols
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from tokenizers import Tokenizer
+
+_SPECIAL_TOKEN_KEYS = ("bos_token", "eos_token", "unk_token", "pad_token")
+
+
+class FastTokenizer:
+    def __init__(self, folder: Path) -> None:
+        self.name_or_path = str(folder)
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+        template_file = folder / "chat_template.jinja"
+        template = config.get("chat_template")
+        if template_file.is_file():
+            template = template_file.read_text(encoding="utf-8")
+        self.chat_template: str | None = template if isinstance(template, str) else None
+        self._special = {k: _token_text(config.get(k)) for k in _SPECIAL_TOKEN_KEYS}
+
+    def __call__(self, text: str | Sequence[str], add_special_tokens: bool = True,
+                 split_special_tokens: bool = False) -> dict[str, Any]:
+        texts = [text] if isinstance(text, str) else list(text)
+        self._tokenizer.encode_special_tokens = split_special_tokens
+        try:
+            encoded = self._tokenizer.encode_batch(texts, add_special_tokens=add_special_tokens)
+        finally:
+            self._tokenizer.encode_special_tokens = False
+        ids = [e.ids for e in encoded]
+        return {"input_ids": ids[0] if isinstance(text, str) else ids}
+
+    def decode(self, ids: Sequence[int], clean_up_tokenization_spaces: bool = False) -> str:
+        if clean_up_tokenization_spaces:
+            raise ValueError("FastTokenizer decodes without clean-up only")
+        return self._tokenizer.decode(list(ids), skip_special_tokens=False)
+
+    def apply_chat_template(self, messages: Sequence[dict[str, str]], chat_template: str,
+                            tokenize: bool = False, add_generation_prompt: bool = True) -> str:
+        if tokenize:
+            raise ValueError("FastTokenizer renders chat templates as text only")
+        return _environment().from_string(chat_template).render(
+            messages=list(messages), add_generation_prompt=add_generation_prompt,
+            tools=None, documents=None, **self._special)
+
+
+def is_fast_folder(folder: Path) -> bool:
+    return (folder / "tokenizer.json").is_file() and (folder / "tokenizer_config.json").is_file()
+
+
+def _token_text(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return value.get("content")
+    return value if isinstance(value, str) else None
+
+
+def _raise(message: str) -> None:
+    raise ValueError(f"chat template: {message}")
+
+
+def _environment() -> ImmutableSandboxedEnvironment:
+    """The environment transformers renders chat templates in."""
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                        extensions=[loopcontrols])
+    env.filters["tojson"] = lambda value, indent=None: json.dumps(
+        value, ensure_ascii=False, indent=indent)
+    env.globals["raise_exception"] = _raise
+    return env
