@@ -205,6 +205,7 @@ class Concurrency:
         dominated by that branch's virtual node."""
         root = ("start",)
         split = nx.DiGraph()
+        split.add_node(root)  # a graph with no start node (all in cycles) still has a root
         split.add_edges_from((root, n) for n in start_nodes(self.g))
         for router in self.orders.dag.nodes:
             self._split_router(split, router)
