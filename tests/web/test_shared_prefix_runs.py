@@ -1,5 +1,5 @@
-"""Concurrent HTTP runs of one graph share its prefix groups: one prefill and one pin of the
-long shared system prompt for all of them, read back from the runs' traces."""
+"""Concurrent HTTP runs of one graph share its prefix groups: the long shared system prompt is
+computed once and pinned once for all of them, read back from the runs' traces."""
 
 from __future__ import annotations
 
@@ -63,8 +63,11 @@ def test_concurrent_runs_compute_the_shared_prefix_once(server: LiveServer,
 
     calls = [n for t in traces for n in t["nodes"]]
     assert len(calls) == 2 * RUNS
-    for call in calls:  # every call found the whole shared prefix cached, to the page
-        assert call["cached_tokens"] >= prefix_tokens - 16, call
+    # Computed once: by the pin, or by the first call (eager prefill runs below calls, and
+    # the engine makes every other request wait for pages in flight); every other call finds
+    # the whole shared prefix cached, to the page.
+    computing = [c for c in calls if c["cached_tokens"] < prefix_tokens - 16]
+    assert len(computing) + (computed_by_pins > 0) <= 1, computing
     computed = sum(t["totals"]["prefill_computed"] for t in traces)
     prompts = sum(t["totals"]["prompt_tokens"] for t in traces)
     assert computed <= prefix_tokens + sum(c["prompt_tokens"] - prefix_tokens + 16
