@@ -59,6 +59,15 @@ def decode_estimate(workflow: Any, tokenizer: Any, node: Any) -> int:
     return node.max_tokens or workflow.defaults.max_tokens or DEFAULT_MAX_TOKENS
 
 
+def scored_tokens(tokenizer: Any, node: Any) -> int:
+    """Tokens prefilled after the prompt to score a node's choices (each choice in full on
+    the prompt's shared KV): the choices of a `select` node or of an llm node with `choices`."""
+    choices = getattr(node, "choices", None)
+    if node.type not in ("llm", "select") or not choices:
+        return 0
+    return sum(_text_tokens(tokenizer, c) for c in choices)
+
+
 def segment_tokens(segment: Segment, variables: Mapping[str, int]) -> int:
     if segment.kind == "static":
         return len(segment.token_ids)

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from compiler.context import CompileContext
-from compiler.cost import call_tokens, decode_estimate
+from compiler.cost import call_tokens, decode_estimate, scored_tokens
 from compiler.paths import visits
-from compiler.plan import Estimate
+from compiler.plan import CallSite, Estimate
 
 
 @dataclass(frozen=True)
@@ -19,10 +19,8 @@ class EstimatePass:
 
     def apply(self, ctx: CompileContext) -> CompileContext:
         assert ctx.schedule is not None
-        naive = sum(
-            ctx.runs[step_id] * call_tokens(call, ctx.dynamic_tokens)
-            for step_id, call in ctx.calls.items()
-        )
+        tokens = {s: float(self._prefill(ctx, s, c)) for s, c in ctx.calls.items()}
+        naive = round(sum(ctx.runs[s] * t for s, t in tokens.items()))
         saved = sum(g.saved_tokens for g in ctx.prefix_groups if not g.speculative)
         decode = sum(
             ctx.runs[step_id] * decode_estimate(ctx.workflow, ctx.tokenizer, site.node)
@@ -30,7 +28,6 @@ class EstimatePass:
         )
         path = _critical_path(ctx)
         cost = ctx.schedule.priority[path[0]] if path else 0.0
-        tokens = {s: float(call_tokens(c, ctx.dynamic_tokens)) for s, c in ctx.calls.items()}
         seen = visits(ctx, tokens)
         spent, wasted = _speculative(ctx, seen.expected)
         estimate = Estimate(
@@ -42,6 +39,12 @@ class EstimatePass:
             speculative_prefill=round(spent), speculative_wasted=round(wasted),
         )
         return dataclasses.replace(ctx, estimate=estimate)
+
+    @staticmethod
+    def _prefill(ctx: CompileContext, step_id: str, call: CallSite) -> int:
+        """A call's prompt, plus the choices scored after it."""
+        node = ctx.sites[step_id].node
+        return call_tokens(call, ctx.dynamic_tokens) + scored_tokens(ctx.tokenizer, node)
 
     def summary(self, ctx: CompileContext) -> str:
         e = ctx.estimate

@@ -34,6 +34,7 @@ def test_a_router_takes_one_branch() -> None:
                   {"from": "route", "to": "long", "when": "else"}],
     })
     tokens, e = prompts(plan), plan.estimate
+    tokens["route"] += 2  # its choices "a" and "b", a token each, scored after its prompt
     assert e.prefill_tokens_naive == sum(tokens.values())  # every call once
     assert e.worst_prefill_naive == tokens["route"] + tokens["long"]
     assert e.expected_prefill_naive == round(tokens["route"] + (tokens["short"]
