@@ -176,19 +176,28 @@ class AsyncEngine(EngineAPI):
     # -- EngineAPI ----------------------------------------------------------------------------
     async def _submit(self, add: Callable[[str], str], request_id: str | None
                       ) -> tuple[str, asyncio.Queue]:
-        request_id = request_id or f"async-{next(self._ids)}"
-        sub = _Subscriber(asyncio.get_running_loop(), asyncio.Queue())
+        [queued] = await self._submit_many(lambda ids: [add(ids[0])], [request_id])
+        return queued
 
-        def register() -> str:
-            self._subscribers[request_id] = sub
+    async def _submit_many(self, add: Callable[[list[str]], list[str]],
+                           request_ids: Seq[str | None]) -> list[tuple[str, asyncio.Queue]]:
+        """Subscribe to requests under `request_ids` (None: a fresh id), then `add` them
+        together on the engine thread."""
+        ids = [rid or f"async-{next(self._ids)}" for rid in request_ids]
+        loop = asyncio.get_running_loop()
+        subs = [_Subscriber(loop, asyncio.Queue()) for _ in ids]
+
+        def register() -> list[str]:
+            self._subscribers.update(zip(ids, subs, strict=True))
             try:
-                return add(request_id)
+                return add(ids)
             except BaseException:
-                self._subscribers.pop(request_id, None)
+                for rid in ids:
+                    self._subscribers.pop(rid, None)
                 raise
 
         await self._call(register)
-        return request_id, sub.queue
+        return [(rid, sub.queue) for rid, sub in zip(ids, subs, strict=True)]
 
     async def _chunks(self, request_id: str, chunks: asyncio.Queue) -> AsyncIterator[StreamChunk]:
         finished = False
@@ -245,19 +254,10 @@ class AsyncEngine(EngineAPI):
         self._post(lambda: self.engine.release(handle))
 
     async def score(self, token_ids: Seq[int], continuations: Seq[Seq[int]]) -> list[float]:
-        prefix = list(token_ids)
-        handle = await self.prefill(prefix) if len(continuations) > 1 else None
-        try:
-            waits = []
-            for continuation in continuations:
-                cont = list(continuation)
-                request_id, chunks = await self._submit(
-                    lambda rid, c=cont: self.engine.add_score(prefix, c, 0, rid), None)
-                waits.append(self._wait(request_id, chunks))
-            results = await asyncio.gather(*waits)
-        finally:
-            if handle is not None:
-                self.release(handle)
+        prefix, conts = list(token_ids), [list(c) for c in continuations]
+        queued = await self._submit_many(
+            lambda ids: self.engine.add_score_group(prefix, conts, 0, ids), [None] * len(conts))
+        results = await asyncio.gather(*(self._wait(rid, chunks) for rid, chunks in queued))
         return [sum(g.logprobs or []) for g in results]
 
     async def score_prompt(self, token_ids: Seq[int], top_logprobs: int = 0) -> PromptScores:

@@ -176,7 +176,17 @@ def sampling_rows(chunks: list[ScheduledChunk], out: BatchLogits
 
 
 def record_scores(logits: torch.Tensor, seqs: list[Sequence], positions: list[int]) -> None:
-    """Append, for each row, the log-probability of the token that follows its position."""
+    """Append, for each row, the log-probability of the token that follows its position; a
+    scoring root's last row gives the log-probability of each of its branches' first tokens."""
+    last = [s.branch_targets and p == s.num_tokens - 1 for s, p in zip(seqs, positions,
+                                                                       strict=True)]
+    if any(last):
+        _record_branches(logits, seqs, last)
+        keep = [i for i, is_last in enumerate(last) if not is_last]
+        logits, seqs, positions = logits[keep], [seqs[i] for i in keep], [positions[i]
+                                                                          for i in keep]
+        if not seqs:
+            return
     targets = torch.tensor([s.token_ids[p + 1] for s, p in zip(seqs, positions, strict=True)],
                            device=logits.device)
     chosen = logits.log_softmax(dim=-1).gather(1, targets.unsqueeze(1)).squeeze(1).tolist()
@@ -185,3 +195,10 @@ def record_scores(logits: torch.Tensor, seqs: list[Sequence], positions: list[in
         seq.logprobs.append(value)
         if seq.sampling.top_logprobs:
             seq.top_logprobs.append(top)
+
+
+def _record_branches(logits: torch.Tensor, seqs: list[Sequence], last: list[bool]) -> None:
+    for row, (seq, is_last) in enumerate(zip(seqs, last, strict=True)):
+        if is_last:
+            targets = torch.tensor(seq.branch_targets, device=logits.device)
+            seq.branch_logprobs = logits[row].log_softmax(dim=-1)[targets].tolist()

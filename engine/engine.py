@@ -80,6 +80,7 @@ class LLMEngine:
         self.requests: dict[str, Request] = {}
         self.handles: dict[str, PrefixHandle] = {}  # finished prefill requests
         self._pinned: dict[int, RadixNode | None] = {}
+        self._branches: dict[str, list[Request]] = {}  # scoring root -> children to start
         self._ids = itertools.count()
         self._pending: list[StepOutput] = []
         overlap = self.config.overlap_decode
@@ -158,6 +159,59 @@ class LLMEngine:
         self.scheduler.add(request.seq)
         return request.request_id
 
+    def add_score_group(self, token_ids: Seq[int], continuations: Seq[Seq[int]],
+                        priority: int = 0, request_ids: Seq[str] | None = None) -> list[str]:
+        """Queue scoring each continuation after `token_ids`, the prompt computed once: a root
+        request computes the prompt's uncached tail and the first token of every continuation;
+        each continuation longer than one token then continues on a copy of the root's pages.
+        The finished generations are those `add_score` gives."""
+        prefix = check_prompt(token_ids, self.limits)
+        if not continuations:
+            return []
+        if not all(continuations):
+            raise RequestError("a continuation to score is empty")
+        fulls = [check_prompt([*prefix, *c], self.limits) for c in continuations]
+        ids = list(request_ids) if request_ids is not None else [None] * len(fulls)
+        sampling = SamplingParams(max_tokens=0, logprobs=True)
+        children = []
+        for full, request_id in zip(fulls, ids, strict=True):
+            child = self._new_request(full, sampling, priority, request_id, SequenceKind.SCORE)
+            child.seq.score_from = len(prefix) + 1
+            child.seq.kept_logprobs = 1
+            children.append(child)
+        root = self._new_request(prefix, SamplingParams(max_tokens=0), priority, None,
+                                 SequenceKind.SCORE)
+        root.seq.score_from = len(prefix)
+        root.seq.branch_targets = tuple(c[0] for c in continuations)
+        self._branches[root.request_id] = children
+        self.scheduler.add(root.seq)
+        return [c.request_id for c in children]
+
+    def _branch(self, root: Sequence, reason: str) -> None:
+        """Start the children of a finished scoring root on copies of its pages."""
+        children = self._branches.pop(root.request_id, [])
+        for child, first in zip(children, root.branch_logprobs or [None] * len(children),
+                                strict=True):
+            seq = child.seq
+            if seq.status is SequenceStatus.FINISHED:
+                continue  # aborted meanwhile
+            if reason != "stop" or first is None:
+                self._pending.append(self._finish(child, "abort" if reason == "stop"
+                                                  else reason))
+                continue
+            seq.logprobs = [first]
+            if seq.num_tokens == root.num_tokens + 1:
+                seq.num_cached_tokens = seq.num_tokens
+                self._pending.append(self._finish(child, "stop"))
+            elif self.kv.can_fork(root):
+                copy = self.kv.fork(root, seq)
+                seq.num_cached_tokens = seq.num_computed_tokens
+                if copy is not None:
+                    self._copy_page(copy)
+                self.scheduler.add_running(seq)
+            else:
+                self.scheduler.add(seq)  # no free page to copy into: computed from the cache
+
     def _new_request(self, ids: list[int], sampling: SamplingParams, priority: int,
                      request_id: str | None, kind: SequenceKind) -> Request:
         request_id = request_id if request_id is not None else f"req-{next(self._ids)}"
@@ -206,8 +260,9 @@ class LLMEngine:
         self.counters.steps += 1
         for seq in plan.preempted:
             if seq.kind is SequenceKind.SCORE:
-                seq.logprobs.clear()
+                del seq.logprobs[seq.kept_logprobs:]
                 seq.top_logprobs.clear()
+                seq.branch_logprobs = []
         return [self._finish(self.requests[seq.request_id], "stop") for seq in plan.ready]
 
     def _postprocess(self, chunks: list[ScheduledChunk]) -> list[StepOutput]:
@@ -270,6 +325,8 @@ class LLMEngine:
         seq = request.seq
         if seq.kind is SequenceKind.PREFILL and reason == "stop":
             self.handles[seq.request_id] = self._pin(seq)
+        if seq.branch_targets:
+            self._branch(seq, reason)
         self.scheduler.finish(seq)
         self.requests.pop(seq.request_id, None)
         self.counters.cached_tokens += seq.num_cached_tokens
@@ -333,13 +390,8 @@ class LLMEngine:
 
     def score(self, token_ids: Seq[int], continuations: Seq[Seq[int]]) -> list[float]:
         """Summed log-probability of each continuation after `token_ids`."""
-        handle = self.prefill(token_ids) if len(continuations) > 1 else None
-        try:
-            ids = [self.add_score(token_ids, c) for c in continuations]
-            done = self.run_until_done(ids)
-        finally:
-            if handle is not None:
-                self.release(handle)
+        ids = self.add_score_group(token_ids, continuations)
+        done = self.run_until_done(ids)
         return [sum(done[i].logprobs or []) for i in ids]
 
     def fork(self, request_id: str, sampling: SamplingParams | None = None,

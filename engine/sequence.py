@@ -59,6 +59,10 @@ class Sequence:
         self.num_cached_tokens = 0  # prompt tokens found in the prefix cache on first admission
         self.num_preemptions = 0
         self.logprobs: list[float] = []
+        self.kept_logprobs = 0  # leading logprobs that survive a preemption (given, not computed)
+        # a scoring root: the first token of each continuation scored on its shared KV
+        self.branch_targets: tuple[int, ...] = ()
+        self.branch_logprobs: list[float] = []
         self.top_logprobs: list[list[tuple[int, float]]] = []  # with sampling.top_logprobs
         self.finish_reason: str | None = None
 
@@ -105,6 +109,8 @@ class Sequence:
         positions = []
         if self.kind is SequenceKind.SCORE:
             positions = list(range(max(start, self.score_from - 1), min(end, self.num_tokens - 1)))
+            if self.branch_targets and start <= self.num_tokens - 1 < end:
+                positions.append(self.num_tokens - 1)
         elif self.samples and end == self.num_tokens:
             positions = [end - 1]
         return positions

@@ -234,6 +234,17 @@ def test_stop_strings_stop_token_ids_and_logprobs(engine, hf_model, prompts, ref
     assert torch.allclose(torch.tensor(full.logprobs), expected, atol=1e-3)
 
 
+def hf_scores(hf_model, prompt: list[int], options: list[list[int]]) -> list[float]:
+    """transformers' summed log-probability of each continuation after `prompt`."""
+    expected = []
+    with torch.inference_mode():
+        for cont in options:
+            logits = hf_model(torch.tensor([prompt + cont])).logits[0].float()
+            lp = torch.log_softmax(logits, -1)[len(prompt) - 1:-1]
+            expected.append(lp.gather(1, torch.tensor(cont).unsqueeze(1)).sum().item())
+    return expected
+
+
 def test_score_sums_the_log_probabilities_of_each_continuation(engine, hf_model, prompts,
                                                                 default_loaded):
     tok = default_loaded.tokenizer
@@ -241,14 +252,26 @@ def test_score_sums_the_log_probabilities_of_each_continuation(engine, hf_model,
     options = [tok.encode(t, add_special_tokens=False) for t in
                ("The capital of France is Paris.", "The capital of France is Rome.", "Bananas")]
     scores = engine.score(prompt, options)
-    with torch.inference_mode():
-        expected = []
-        for cont in options:
-            logits = hf_model(torch.tensor([prompt + cont])).logits[0].float()
-            lp = torch.log_softmax(logits, -1)[len(prompt) - 1:-1]
-            expected.append(lp.gather(1, torch.tensor(cont).unsqueeze(1)).sum().item())
-    assert scores == pytest.approx(expected, abs=1e-3)
+    assert scores == pytest.approx(hf_scores(hf_model, prompt, options), abs=1e-3)
     assert scores.index(max(scores)) == 0
+
+
+def test_scoring_computes_the_prompt_once_and_each_longer_choice_on_a_copy(
+        default_loaded, hf_model, prompts):
+    engine = make_engine(default_loaded)
+    tok = default_loaded.tokenizer
+    prompt = prompts[5][:37]  # ends inside a page: the partial page is copied, not recomputed
+    options = [tok.encode(t, add_special_tokens=False) for t in
+               (" billing", " account access", " a", " technical support request")]
+    before = engine.stats()
+    scores = engine.score(prompt, options)
+    after = engine.stats()
+    computed = (after.prompt_tokens - before.prompt_tokens
+                - (after.cached_tokens - before.cached_tokens))
+    assert computed == len(prompt) + sum(len(o) for o in options if len(o) > 1)
+    assert scores == pytest.approx(hf_scores(hf_model, prompt, options), abs=1e-3)
+    engine.kv.clear_cache()
+    assert engine.kv.pool.num_used == 0 and not engine.requests
 
 
 def test_a_prefix_handle_is_pinned_reused_and_released(default_loaded, prompts, reference):
