@@ -60,12 +60,13 @@ def decode_estimate(workflow: Any, tokenizer: Any, node: Any) -> int:
 
 
 def scored_tokens(tokenizer: Any, node: Any) -> int:
-    """Tokens prefilled after the prompt to score a node's choices (each choice in full on
-    the prompt's shared KV): the choices of a `select` node or of an llm node with `choices`."""
+    """Tokens computed after the prompt to score a node's choices (a `select` node's, or an
+    llm node's `choices`) on the prompt's shared KV: every token of a choice but its last,
+    whose log-probability comes from the position before it."""
     choices = getattr(node, "choices", None)
     if node.type not in ("llm", "select") or not choices:
         return 0
-    return sum(_text_tokens(tokenizer, c) for c in choices)
+    return sum(_text_tokens(tokenizer, c) - 1 for c in choices)
 
 
 def segment_tokens(segment: Segment, variables: Mapping[str, int]) -> int:

@@ -25,7 +25,8 @@ def test_a_router_takes_one_branch() -> None:
     plan = compile_spec({
         "defaults": {"max_tokens": 4},
         "nodes": [
-            {"id": "route", "type": "llm", "output": "kind", "choices": ["a", "b"],
+            {"id": "route", "type": "llm", "output": "kind",
+             "choices": ["a", "b and more"],
              "prompt": "Pick a or b."},
             {"id": "short", "type": "llm", "output": "x", "prompt": "Say hi."},
             {"id": "long", "type": "llm", "output": "y", "prompt": LONG},
@@ -34,7 +35,7 @@ def test_a_router_takes_one_branch() -> None:
                   {"from": "route", "to": "long", "when": "else"}],
     })
     tokens, e = prompts(plan), plan.estimate
-    tokens["route"] += 2  # its choices "a" and "b", a token each, scored after its prompt
+    tokens["route"] += 2  # "b and more" (3 tokens) scored after its prompt, less its last
     assert e.prefill_tokens_naive == sum(tokens.values())  # every call once
     assert e.worst_prefill_naive == tokens["route"] + tokens["long"]
     assert e.expected_prefill_naive == round(tokens["route"] + (tokens["short"]
