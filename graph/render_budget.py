@@ -1,0 +1,105 @@
+"""The time and size budget of one rendering: a deadline that the sandbox checks at every
+call, attribute, operator, filter and loop iteration, and a size that bounds the output as it
+is produced and every value made on the way. Exceeding either stops the rendering there.
+
+The budget in force is a context variable: a run sets its workflow's limits once
+(`render_budget`), and each rendering takes a fresh deadline from them (`rendering`), in
+whichever thread it runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sized
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_TIMEOUT_S = 2.0
+DEFAULT_MAX_CHARS = 1_000_000
+
+
+class RenderLimitExceeded(Exception):
+    """A rendering ran past its time or size budget; the message names the limit."""
+
+
+@dataclass(frozen=True)
+class RenderBudget:
+    """The limits of every rendering: `timeout_s` of work and `max_chars` of output (and of
+    any one string, list or mapping made on the way)."""
+
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    max_chars: int = DEFAULT_MAX_CHARS
+
+
+@dataclass
+class Meter:
+    """One rendering's use of its budget."""
+
+    budget: RenderBudget
+    max_chars: int
+    deadline: float
+    written: int = field(default=0)
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise RenderLimitExceeded(
+                f"rendering took longer than limits.render_timeout_s "
+                f"({self.budget.timeout_s:g} s) and was stopped")
+
+    def check_size(self, value: Any) -> Any:
+        """`value`, after checking that it is not larger than the budget allows."""
+        if isinstance(value, str | bytes | list | tuple | dict | set) and \
+                len(value) > self.max_chars:
+            raise RenderLimitExceeded(self._too_large(f"a value of {len(value):,} items"))
+        return value
+
+    def check_width(self, width: int, what: str = "a width") -> None:
+        """A width, count or length a call is about to fill."""
+        if width > self.max_chars:
+            raise RenderLimitExceeded(self._too_large(f"{what} of {width:,}"))
+
+    def write(self, chunk: Sized) -> None:
+        self.written += len(chunk)
+        if self.written > self.max_chars:
+            raise RenderLimitExceeded(self._too_large("the output"))
+
+    def _too_large(self, what: str) -> str:
+        if self.max_chars < self.budget.max_chars:
+            return f"{what} exceeds the {self.max_chars:,} characters allowed here; stopped"
+        return (f"{what} exceeds limits.max_render_chars ({self.budget.max_chars:,} "
+                f"characters); stopped")
+
+
+DEFAULT_BUDGET = RenderBudget()
+_BUDGET: ContextVar[RenderBudget] = ContextVar("flowc_render_budget", default=DEFAULT_BUDGET)
+_METER: ContextVar[Meter | None] = ContextVar("flowc_render_meter", default=None)
+
+
+@contextmanager
+def render_budget(budget: RenderBudget) -> Iterator[None]:
+    """Renderings in this context (and in tasks and threads started from it) use `budget`."""
+    token = _BUDGET.set(budget)
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+@contextmanager
+def rendering(max_chars: int | None = None) -> Iterator[Meter]:
+    """A fresh meter for one rendering: the budget's deadline from now, and its size (or
+    `max_chars`, when smaller)."""
+    budget = _BUDGET.get()
+    chars = budget.max_chars if max_chars is None else min(max_chars, budget.max_chars)
+    meter = Meter(budget, chars, time.monotonic() + budget.timeout_s)
+    token = _METER.set(meter)
+    try:
+        yield meter
+    finally:
+        _METER.reset(token)
+
+
+def current_meter() -> Meter | None:
+    """The meter of the rendering in progress in this context, if any."""
+    return _METER.get()
