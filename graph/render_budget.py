@@ -23,6 +23,10 @@ class RenderLimitExceeded(Exception):
     """A rendering ran past its time or size budget; the message names the limit."""
 
 
+class OutputBoundExceeded(RenderLimitExceeded):
+    """A rendering's output ran past the bound its caller set, below the budget's."""
+
+
 @dataclass(frozen=True)
 class RenderBudget:
     """The limits of every rendering: `timeout_s` of work and `max_chars` of output (and of
@@ -34,10 +38,10 @@ class RenderBudget:
 
 @dataclass
 class Meter:
-    """One rendering's use of its budget."""
+    """One rendering's use of its budget; its output may be bounded tighter (`max_output`)."""
 
     budget: RenderBudget
-    max_chars: int
+    max_output: int
     deadline: float
     written: int = field(default=0)
 
@@ -50,23 +54,23 @@ class Meter:
     def check_size(self, value: Any) -> Any:
         """`value`, after checking that it is not larger than the budget allows."""
         if isinstance(value, str | bytes | list | tuple | dict | set) and \
-                len(value) > self.max_chars:
+                len(value) > self.budget.max_chars:
             raise RenderLimitExceeded(self._too_large(f"a value of {len(value):,} items"))
         return value
 
     def check_width(self, width: int, what: str = "a width") -> None:
         """A width, count or length a call is about to fill."""
-        if width > self.max_chars:
+        if width > self.budget.max_chars:
             raise RenderLimitExceeded(self._too_large(f"{what} of {width:,}"))
 
     def write(self, chunk: Sized) -> None:
         self.written += len(chunk)
-        if self.written > self.max_chars:
+        if self.written > self.max_output < self.budget.max_chars:
+            raise OutputBoundExceeded(f"the output exceeds {self.max_output:,} characters")
+        if self.written > self.max_output:
             raise RenderLimitExceeded(self._too_large("the output"))
 
     def _too_large(self, what: str) -> str:
-        if self.max_chars < self.budget.max_chars:
-            return f"{what} exceeds the {self.max_chars:,} characters allowed here; stopped"
         return (f"{what} exceeds limits.max_render_chars ({self.budget.max_chars:,} "
                 f"characters); stopped")
 
@@ -87,12 +91,12 @@ def render_budget(budget: RenderBudget) -> Iterator[None]:
 
 
 @contextmanager
-def rendering(max_chars: int | None = None) -> Iterator[Meter]:
+def rendering(max_output: int | None = None) -> Iterator[Meter]:
     """A fresh meter for one rendering: the budget's deadline from now, and its size (or
-    `max_chars`, when smaller)."""
+    `max_output` for the output, when smaller)."""
     budget = _BUDGET.get()
-    chars = budget.max_chars if max_chars is None else min(max_chars, budget.max_chars)
-    meter = Meter(budget, chars, time.monotonic() + budget.timeout_s)
+    bound = budget.max_chars if max_output is None else min(max_output, budget.max_chars)
+    meter = Meter(budget, bound, time.monotonic() + budget.timeout_s)
     token = _METER.set(meter)
     try:
         yield meter

@@ -19,11 +19,12 @@ from jinja2.parser import Parser
 
 from graph.pieces import Piece, bare_expression, bare_names, split_template
 from graph.regex import regex_problem
-from graph.render_budget import RenderLimitExceeded, rendering
+from graph.render_budget import OutputBoundExceeded, RenderLimitExceeded, rendering
 from graph.sandbox import ENV, FORBIDDEN_TAGS, REGEX_FILTERS
 
 __all__ = [
     "ENV",
+    "OutputTooLong",
     "Piece",
     "TemplateProblem",
     "check_expression",
@@ -43,6 +44,10 @@ class TemplateProblem(ValueError):
         self.message = message
         self.line = line
         super().__init__(f"line {line}: {message}" if line is not None else message)
+
+
+class OutputTooLong(TemplateProblem):
+    """A rendering stopped at the `max_chars` its caller gave."""
 
 
 def _syntax_problem(exc: TemplateSyntaxError, line_offset: int = 0) -> TemplateProblem:
@@ -252,6 +257,8 @@ def render(text: str, values: Mapping[str, Any], max_chars: int | None = None) -
             for chunk in output:
                 meter.write(chunk)
                 chunks.append(chunk)
+    except OutputBoundExceeded as exc:
+        raise OutputTooLong(str(exc)) from None
     except RenderLimitExceeded as exc:
         raise TemplateProblem(str(exc)) from None
     except RecursionError:
