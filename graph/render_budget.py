@@ -17,6 +17,7 @@ from typing import Any
 
 DEFAULT_TIMEOUT_S = 2.0
 DEFAULT_MAX_CHARS = 1_000_000
+YIELD_EVERY_S = 0.0005
 
 
 class RenderLimitExceeded(Exception):
@@ -44,12 +45,20 @@ class Meter:
     max_output: int
     deadline: float
     written: int = field(default=0)
+    next_yield: float = field(default=0.0)
 
     def check_time(self) -> None:
-        if time.monotonic() > self.deadline:
+        """Stop past the deadline; and, every YIELD_EVERY_S, hand the interpreter lock to
+        any thread waiting for it (the event loop's, when rendering in a worker thread),
+        which would otherwise wait for the interpreter's switch interval at each turn."""
+        now = time.monotonic()
+        if now > self.deadline:
             raise RenderLimitExceeded(
                 f"rendering took longer than limits.render_timeout_s "
                 f"({self.budget.timeout_s:g} s) and was stopped")
+        if now >= self.next_yield:
+            time.sleep(0)
+            self.next_yield = now + YIELD_EVERY_S
 
     def check_size(self, value: Any) -> Any:
         """`value`, after checking that it is not larger than the budget allows."""
