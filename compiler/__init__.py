@@ -17,7 +17,7 @@ from compiler.plan import (
     Segment,
     Step,
 )
-from compiler.segments import Turn, prompt_segments, render_segments
+from compiler.segments import PromptTooLong, Turn, prompt_segments, render_segments
 from compiler.tokenizer import encode_dynamic, load_compile_tokenizer, load_tokenizer
 
 
@@ -52,4 +52,5 @@ __all__ = [
     "load_tokenizer",
     "prompt_segments",
     "render_segments",
+    "PromptTooLong",
 ]

@@ -7,7 +7,13 @@ from graph.errors import GraphError, Problem
 from graph.inputs import first_readers
 from graph.load import load, parse
 from graph.model import MapNode, Node, Workflow
-from graph.templates import expression_variables, render, split_template, template_variables
+from graph.templates import (
+    OutputTooLong,
+    expression_variables,
+    render,
+    split_template,
+    template_variables,
+)
 from graph.topology import Concurrency, is_end_target
 from graph.validate import back_edges, node_graph, validate
 
@@ -16,6 +22,7 @@ __all__ = [
     "GraphError",
     "MapNode",
     "Node",
+    "OutputTooLong",
     "Problem",
     "back_edges",
     "Workflow",

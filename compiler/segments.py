@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from compiler.graphapi import render, split_template, template_variables
+from compiler.graphapi import OutputTooLong, render, split_template, template_variables
 from compiler.plan import Segment
 from compiler.tokenizer import apply_chat_template, encode_dynamic, encode_static
 
@@ -56,17 +56,47 @@ def prompt_segments(
     return tokenize_pieces(pieces, ids)
 
 
+class PromptTooLong(ValueError):
+    """A prompt renders more text than its bound: it was stopped before being tokenized."""
+
+
 def render_segments(
-    tokenizer: Any, segments: Iterable[Segment], values: Mapping[str, Any]
+    tokenizer: Any,
+    segments: Iterable[Segment],
+    values: Mapping[str, Any],
+    max_chars: int | None = None,
 ) -> list[int]:
-    """A call site's token ids for the run-time `values` of its variables."""
+    """A call site's token ids for the run-time `values` of its variables. With `max_chars`,
+    a prompt whose text would be longer raises PromptTooLong: its rendering stops at the
+    bound, and nothing of it is tokenized."""
+    segments = tuple(segments)
+    texts = _rendered_texts(segments, values, max_chars)
     ids: list[int] = []
-    for segment in segments:
+    for segment, text in zip(segments, texts, strict=True):
         if segment.kind == "static":
             ids.extend(segment.token_ids)
         else:
-            ids.extend(encode_dynamic(tokenizer, render(segment.text, values)))
+            ids.extend(encode_dynamic(tokenizer, text))
     return ids
+
+
+def _rendered_texts(segments: tuple[Segment, ...], values: Mapping[str, Any],
+                    max_chars: int | None) -> list[str]:
+    """Each segment's text, dynamic ones rendered, within `max_chars` in all."""
+    texts: list[str] = []
+    written = 0
+    for segment in segments:
+        left = None if max_chars is None else max_chars - written
+        try:
+            text = segment.text if segment.kind == "static" else \
+                render(segment.text, values, left)
+        except OutputTooLong:
+            text = None
+        if text is None or left is not None and len(text) > left:
+            raise PromptTooLong(f"the prompt renders more than {max_chars:,} characters")
+        texts.append(text)
+        written += len(text)
+    return texts
 
 
 def prompt_pieces(

@@ -13,6 +13,7 @@ from engine.api import EngineAPI, Generation, SamplingParams
 from executor.errors import BudgetExceeded
 from executor.events import EventKind
 from executor.nodes import best_choice, check_output
+from executor.offload import off_loop
 from executor.prompts import CallNode, PromptBuilder, messages_of, sampling_for
 from executor.state import Scope, TurnRecord
 from executor.trace import NodeTrace
@@ -74,7 +75,7 @@ class Caller:
         if node.choices is not None:
             await self._choose(call, node.choices, self._max_tokens(node))
             return
-        ids, own = self._prompt(call)
+        ids, own = await self._prompt(call)
         cap = self.budget.cap(len(ids))
         sampling = sampling_for(node, self.defaults, call.seed_key, self.run_seed, cap)
         generation = await self._generate(call, ids, sampling)
@@ -89,7 +90,7 @@ class Caller:
         """Write the choice with the highest summed log-probability after the prompt: one
         prefill of the prompt, every choice scored on its shared KV. Choices longer than
         `limit` tokens are not candidates."""
-        ids, own = self._prompt(call)
+        ids, own = await self._prompt(call)
         self.budget.cap(len(ids))
         options = [self.prompts.encode(choice) for choice in choices]
         fitting = [i for i, o in enumerate(options) if limit is None or len(o) <= limit]
@@ -117,10 +118,11 @@ class Caller:
     def _max_tokens(self, node: LlmNode) -> int | None:
         return node.max_tokens or self.defaults.max_tokens
 
-    def _prompt(self, call: CallContext) -> tuple[list[int], tuple[int, ...]]:
+    async def _prompt(self, call: CallContext) -> tuple[list[int], tuple[int, ...]]:
         thread = call.node.thread
         history = call.scope.history(thread, call.visible) if thread else []
-        return self.prompts.build(call.step_id, call.node, call.scope.values, history)
+        return await off_loop(self.prompts.build, call.step_id, call.node,
+                              call.scope.snapshot(), history)
 
     def _extend_thread(self, call: CallContext, own: tuple[int, ...], reply: list[int]) -> None:
         thread = call.node.thread

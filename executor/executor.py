@@ -25,6 +25,7 @@ from executor.calls import Caller, TokenBudget
 from executor.errors import NodeError
 from executor.events import EventKind, RunEvent, RunEvents
 from executor.nodes import render_value
+from executor.offload import off_loop
 from executor.prefixes import PrefixPins, PrefixPool
 from executor.prompts import PromptBuilder
 from executor.schedule import Schedule
@@ -33,7 +34,7 @@ from executor.state import Scope
 from executor.tools import ToolRegistry
 from executor.trace import Trace
 from executor.walk import RunContext, Walker
-from graph import InputError, reducers_of, resolve_inputs
+from graph import InputError, RenderBudget, reducers_of, render_budget, resolve_inputs
 
 Status = Literal["succeeded", "failed", "cancelled"]
 
@@ -67,7 +68,8 @@ class Executor:
         self.reducers = reducers_of(plan.interface.state)
         self.priorities = ({s.id: int(round(s.priority * 1000)) for s in plan.walk()}
                            if schedule.honours_plan else {})
-        self.prompts = PromptBuilder(engine.tokenizer, frozenset(engine.eos_token_ids))
+        self.prompts = PromptBuilder(engine.tokenizer, frozenset(engine.eos_token_ids),
+                                     engine.max_context)
         self.walker = Walker(self.tools, schedule, plan.interface.limits.max_node_visits,
                              self._priority)
 
@@ -79,7 +81,16 @@ class Executor:
         on_event: Callable[[RunEvent], None] | None = None,
         cancel: asyncio.Event | None = None,
     ) -> RunResult:
-        """Run the plan once. `seed` seeds every sampled call that sets no seed of its own."""
+        """Run the plan once. `seed` seeds every sampled call that sets no seed of its own.
+        Every template of the run renders off the event loop, within the workflow's
+        `limits.render_timeout_s` and `limits.max_render_chars`."""
+        limits = self.interface.limits
+        with render_budget(RenderBudget(limits.render_timeout_s, limits.max_render_chars)):
+            return await self._run(inputs, seed, on_event, cancel)
+
+    async def _run(self, inputs: dict[str, Any] | None, seed: int,
+                   on_event: Callable[[RunEvent], None] | None,
+                   cancel: asyncio.Event | None) -> RunResult:
         limits = self.interface.limits
         trace = Trace(self.plan.workflow, schedule=self.schedule, started_at=time.time())
         estimate = self.plan.estimate
@@ -109,7 +120,8 @@ class Executor:
         if main in done:
             error = main.exception()
             if error is None:
-                return self._finish(run, scope, "succeeded", None, None, steps_before)
+                outputs = await off_loop(self._outputs, scope.snapshot())
+                return self._finish(run, scope, "succeeded", None, None, steps_before, outputs)
             node = error.node_id if isinstance(error, NodeError) else None
             message = str(error) if node else f"{type(error).__name__}: {error}"
             return self._finish(run, scope, "failed", message, node, steps_before)
@@ -136,7 +148,7 @@ class Executor:
 
     async def _main(self, run: RunContext, scope: Scope) -> None:
         if run.pins is not None:
-            run.pins.start(scope.values)
+            await run.pins.start(scope.values)
         try:
             await self.walker.run_graph(run, self.shape, scope, ())
         finally:
@@ -153,22 +165,25 @@ class Executor:
             if record.status == "running":
                 record.status, record.end = "cancelled", run.clock()
 
-    def _finish(self, run: RunContext, scope: Scope | None, status: Status, error: str | None,
-                error_node: str | None, steps_before: int) -> RunResult:
+    def _outputs(self, values: dict[str, Any]) -> dict[str, Any]:
         outputs: dict[str, Any] = {}
-        if scope is not None and status == "succeeded":
-            for name, template in self.interface.outputs.items():
-                try:
-                    outputs[name] = render_value(template, scope.values)
-                except Exception:  # a variable only a branch not taken writes
-                    outputs[name] = None
+        for name, template in self.interface.outputs.items():
+            try:
+                outputs[name] = render_value(template, values)
+            except Exception:  # a variable only a branch not taken writes
+                outputs[name] = None
+        return outputs
+
+    def _finish(self, run: RunContext, scope: Scope | None, status: Status, error: str | None,
+                error_node: str | None, steps_before: int,
+                outputs: dict[str, Any] | None = None) -> RunResult:
         run.trace.status = status
         run.trace.duration_s = run.clock()
         run.trace.engine_steps = self.engine.stats().steps - steps_before
         kind: EventKind = "run_end" if status == "succeeded" else "error"
         run.emit(kind, error_node, {"status": status, "error": error})
         state = dict(scope.local) if scope is not None else {}
-        return RunResult(status, outputs, state, error, error_node, run.trace)
+        return RunResult(status, outputs or {}, state, error, error_node, run.trace)
 
     def _priority(self, step_id: str) -> int:
         return self.priorities.get(step_id, 0)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.api import Generation
-from graph import LlmNode, SetNode, evaluate, render
+from graph import LlmNode, SetNode, compile_regex, evaluate, render
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{).)*)\}\}\s*$", re.DOTALL)
 
@@ -63,7 +63,7 @@ def check_output(node: LlmNode, generation: Generation) -> Any:
             raise ValueError(
                 f"output does not satisfy its json_schema{hint}: {exc.msg}: {text[:120]!r}"
             ) from None
-    if node.regex is not None and not re.fullmatch(node.regex, text, re.DOTALL):
+    if node.regex is not None and not compile_regex(f"(?s:{node.regex})").fullmatch(text):
         raise ValueError(f"output does not match its regex {node.regex!r}{hint}: {text[:120]!r}")
     if node.choices is not None and text not in node.choices:
         raise ValueError(f"output is none of its choices{hint}: {text[:120]!r}")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from compiler import Plan, PrefixGroup, Segment, render_segments
 from engine.api import EngineAPI, PrefixHandle
+from executor.offload import off_loop
 from executor.trace import PrefixTrace
 
 if TYPE_CHECKING:
@@ -133,18 +134,18 @@ class PrefixPins:
         calls = [self.plan.step(c).call for c in group.consumers]
         return any(call is not None and call.thread for call in calls)
 
-    def start(self, values: Mapping[str, Any]) -> None:
+    async def start(self, values: Mapping[str, Any]) -> None:
         """Prefill the groups ready at the start of the run."""
-        self._advance(values)
+        await self._advance(values)
 
-    def step_started(self, step_id: str, values: Mapping[str, Any]) -> None:
-        for entry in self._groups:
-            if entry.group.speculative and entry.group.speculate_with == step_id:
-                self._prefill(entry, values)
+    async def step_started(self, step_id: str, values: Mapping[str, Any]) -> None:
+        await self._prefill([e for e in self._groups
+                             if e.group.speculative and e.group.speculate_with == step_id],
+                            values)
 
-    def step_done(self, step_id: str, values: Mapping[str, Any]) -> None:
+    async def step_done(self, step_id: str, values: Mapping[str, Any]) -> None:
         self._done.add(step_id)
-        self._advance(values)
+        await self._advance(values)
         for entry in self._groups:
             after = entry.group.release_after
             if entry.task and not entry.released and after and set(after) <= self._done:
@@ -155,29 +156,48 @@ class PrefixPins:
             if entry.task and not entry.released:
                 self._release(entry)
 
-    def _advance(self, values: Mapping[str, Any]) -> None:
+    async def _advance(self, values: Mapping[str, Any]) -> None:
+        ready = []
         for entry in self._groups:
             group = entry.group
             if entry.task is not None or group.speculative and group.speculate_with:
                 continue
             if set(group.ready_after) <= self._done and all(v in values for v in group.waits_on):
-                self._prefill(entry, values)
+                ready.append(entry)
+        await self._prefill(ready, values)
 
-    def _prefill(self, entry: _Group, values: Mapping[str, Any]) -> None:
-        if entry.task is not None:
+    async def _prefill(self, entries: list[_Group], values: Mapping[str, Any]) -> None:
+        """Render the entries' prompts (and their heads', first) in a worker thread, off the
+        event loop, then pin them in that order."""
+        due: list[_Group] = []
+        for entry in entries:
+            for member in (entry.head, entry):
+                if member is not None and member.task is None and member not in due:
+                    due.append(member)
+        if not due:
             return
-        try:
-            ids = render_segments(self.tokenizer, entry.group.segments, values)
-        except Exception as exc:  # a value the prefix needs is not there: skip the group
-            entry.trace.error = f"{type(exc).__name__}: {exc}"
-            return
+        rendered = await off_loop(self._render_all, due, dict(values))
+        for entry, ids in zip(due, rendered, strict=True):
+            if entry.task is None and ids is not None:
+                self._pin(entry, ids)
+
+    def _render_all(self, entries: list[_Group], values: Mapping[str, Any]
+                    ) -> list[list[int] | None]:
+        rendered: list[list[int] | None] = []
+        for entry in entries:
+            try:
+                rendered.append(render_segments(self.tokenizer, entry.group.segments, values))
+            except Exception as exc:  # a value the prefix needs is not there: skip the group
+                entry.trace.error = f"{type(exc).__name__}: {exc}"
+                rendered.append(None)
+        return rendered
+
+    def _pin(self, entry: _Group, ids: list[int]) -> None:
         # a partial last page is never shared: its consumers would compute it again
         entry.ids = tuple(ids[:len(ids) - len(ids) % self.page_size])
         if not entry.ids:
             return
         entry.trace.start = self.clock()
-        if entry.head is not None:
-            self._prefill(entry.head, values)
         entry.task = self._acquire(entry, EAGER_PRIORITY)
         entry.task.add_done_callback(lambda task, e=entry: self._record(e, task))
         self.traces.append(entry.trace)

@@ -14,7 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from compiler import Segment, Turn, encode_dynamic, prompt_segments, render_segments
+from compiler import (
+    PromptTooLong,
+    Segment,
+    Turn,
+    encode_dynamic,
+    prompt_segments,
+    render_segments,
+)
 from engine.api import SamplingParams
 from executor.state import TurnRecord
 from graph import LlmNode, Sampling, SelectNode
@@ -39,7 +46,9 @@ class PromptBuilder:
 
     tokenizer: PreTrainedTokenizerBase
     eos_token_ids: frozenset[int] = frozenset()
+    max_context: int | None = None
     _own: dict[tuple[str, bool], tuple[Segment, ...]] = field(default_factory=dict)
+    _longest_token: int | None = None
 
     def own_segments(
         self, step_id: str, node: CallNode, previous: TurnRecord | None
@@ -64,15 +73,37 @@ class PromptBuilder:
         values: Mapping[str, Any],
         history: Sequence[TurnRecord] = (),
     ) -> tuple[list[int], tuple[int, ...]]:
-        """(prompt token ids, the call's own turn ids)."""
+        """(prompt token ids, the call's own turn ids). A prompt whose text cannot fit the
+        model's context fails before it is tokenized (PromptTooLong)."""
         previous = history[-1] if history else None
-        own = tuple(render_segments(self.tokenizer, self.own_segments(step_id, node, previous),
-                                    values))
         ids: list[int] = []
         for turn in history:
             ids += turn.own_ids
             ids += turn.reply_ids
+        segments = self.own_segments(step_id, node, previous)
+        bound = self.max_chars(len(ids))
+        try:
+            own = tuple(render_segments(self.tokenizer, segments, values, bound))
+        except PromptTooLong:
+            assert self.max_context is not None
+            raise PromptTooLong(
+                f"the prompt renders more than {bound:,} characters: the model's context of "
+                f"{self.max_context:,} tokens cannot hold it (a token is at most "
+                f"{self.longest_token_chars()} characters); stopped before tokenizing: "
+                f"shorten the inputs or the template") from None
         return ids + list(own), own
+
+    def max_chars(self, history_tokens: int = 0) -> int | None:
+        """The most characters a prompt's own turn can render and still fit the context:
+        each token covers at most the longest token's characters."""
+        if self.max_context is None:
+            return None
+        return max(0, self.max_context - history_tokens) * self.longest_token_chars()
+
+    def longest_token_chars(self) -> int:
+        if self._longest_token is None:
+            self._longest_token = max(map(len, self.tokenizer.get_vocab()), default=1)
+        return self._longest_token
 
     def reply_ids(self, token_ids: Sequence[int]) -> tuple[int, ...]:
         """A reply as the thread keeps it: without the end-of-turn token the chat template

@@ -57,6 +57,11 @@ class Scope:
             scope = scope.parent
         return ChainMap(*chain)
 
+    def snapshot(self) -> dict[str, Any]:
+        """The visible values as they are now, for a rendering in another thread while this
+        scope goes on changing."""
+        return dict(self.values)
+
     def write(self, name: str, value: Any) -> None:
         if name in self.reducers:
             root = self._root()

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ from executor.errors import BudgetExceeded, NodeError, RunLimitError
 from executor.events import EventKind, RunEvents
 from executor.flow import Dataflow, choose_edges
 from executor.nodes import assign, render_args, render_value
+from executor.offload import off_loop
 from executor.prefixes import PrefixPins
 from executor.schedule import Schedule
 from executor.shape import GraphShape
@@ -75,7 +76,7 @@ class Walker:
                     node_id = tasks.pop(task)
                     flow.finish(node_id)
                     task.result()
-                    flow.fire(self._fired_edges(graph, node_id, scope, item))
+                    flow.fire(await self._fired_edges(graph, node_id, scope, item))
         finally:
             await _cancel_all(list(tasks))
 
@@ -90,21 +91,29 @@ class Walker:
                 item,
             )
 
-    def _fired_edges(self, graph: GraphShape, node_id: str, scope: Scope,
-                     item: tuple[int, ...]) -> list[Route]:
+    async def _fired_edges(self, graph: GraphShape, node_id: str, scope: Scope,
+                           item: tuple[int, ...]) -> list[Route]:
         edges = graph.flow.out_edges(node_id)
+        conditional = [edge for edge in edges if edge.conditional]
+        holds: dict[Route, bool] = {}
+        if conditional:
+            holds = await off_loop(self._conditions, node_id, conditional,
+                                   scope.snapshot(), item)
+        return choose_edges(edges, holds)
+
+    @staticmethod
+    def _conditions(node_id: str, edges: list[Route], values: Mapping[str, Any],
+                    item: tuple[int, ...]) -> dict[Route, bool]:
         holds: dict[Route, bool] = {}
         for edge in edges:
-            if edge.conditional:
-                assert edge.when is not None
-                try:
-                    holds[edge] = bool(evaluate(edge.when, scope.values))
-                except Exception as exc:
-                    raise NodeError(node_id,
-                                    f"edge to '{_local(edge.target)}' when {edge.when!r}: "
-                                    f"{exc}",
-                                    item) from exc
-        return choose_edges(edges, holds)
+            assert edge.when is not None
+            try:
+                holds[edge] = bool(evaluate(edge.when, values))
+            except Exception as exc:
+                raise NodeError(node_id,
+                                f"edge to '{_local(edge.target)}' when {edge.when!r}: {exc}",
+                                item) from exc
+        return holds
 
     async def _run_node(self, run: RunContext, graph: GraphShape, step_id: str, scope: Scope,
                         item: tuple[int, ...], visit: int) -> None:
@@ -115,7 +124,7 @@ class Walker:
         run.running[key] = run.running.get(key, 0) + 1
         run.emit("node_start", step_id, {"type": node.type, "visit": visit, "item": list(item)})
         if run.pins is not None:
-            run.pins.step_started(step_id, scope.values)
+            await run.pins.step_started(step_id, scope.values)
         try:
             await self._dispatch(run, graph, node, step_id, scope, item, visit, record)
         except asyncio.CancelledError:
@@ -134,7 +143,7 @@ class Walker:
                 del run.running[key]
         record.status, record.end = "succeeded", run.clock()
         if run.pins is not None and not item:
-            run.pins.step_done(step_id, scope.values)
+            await run.pins.step_done(step_id, scope.values)
         data = {"status": "succeeded", "generated_tokens": record.generated_tokens,
                 "duration_s": record.duration_s, "item": list(item)}
         run.emit("node_end", step_id, data)
@@ -158,17 +167,17 @@ class Walker:
             else:
                 await run.caller.select(call, node)
         elif isinstance(node, ToolNode):
-            args = render_args(node.args, scope.values)
+            args = await off_loop(render_args, node.args, scope.snapshot())
             scope.write(node.output, await self.tools.call(node.tool, args, node.timeout_s))
         elif isinstance(node, SetNode):
-            for name, value in assign(node, scope.values).items():
+            for name, value in (await off_loop(assign, node, scope.snapshot())).items():
                 scope.write(name, value)
         else:
             await self._run_map(run, graph, node, step_id, scope, item)
 
     async def _run_map(self, run: RunContext, graph: GraphShape, node: MapNode, step_id: str,
                        scope: Scope, item: tuple[int, ...]) -> None:
-        items = evaluate(node.over, scope.values)
+        items = await off_loop(evaluate, node.over, scope.snapshot())
         if not isinstance(items, list | tuple):
             raise ValueError(f"over {node.over!r} gave {type(items).__name__}, not a list")
         body = graph.bodies[step_id]
@@ -180,7 +189,7 @@ class Walker:
                         "first": index == 0, "last": index == len(items) - 1}
                 child = scope.child({node.as_: value, "loop": loop})
                 await self.run_graph(run, body, child, (*item, index))
-                return render_value(node.body.result, child.values)
+                return await off_loop(render_value, node.body.result, child.snapshot())
 
         tasks = [asyncio.ensure_future(one(i, v)) for i, v in enumerate(items)]
         try:

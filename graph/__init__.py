@@ -20,8 +20,10 @@ from graph.model import (
     Workflow,
 )
 from graph.reducers import REDUCERS, ReduceError, Reducer, reducers_of
+from graph.regex import RegexError, compile_regex
+from graph.render_budget import RenderBudget, render_budget
 from graph.schema import json_schema
-from graph.templates import evaluate, render
+from graph.templates import TemplateProblem, evaluate, render
 from graph.validate import validate
 
 __all__ = [
@@ -38,14 +40,18 @@ __all__ = [
     "Problem",
     "ReduceError",
     "Reducer",
+    "RegexError",
+    "RenderBudget",
     "Sampling",
     "SelectNode",
     "SetNode",
     "StateSpec",
     "ToolNode",
+    "TemplateProblem",
     "Workflow",
     "WorkflowBuilder",
     "coerce_input",
+    "compile_regex",
     "evaluate",
     "first_readers",
     "json_schema",
@@ -54,6 +60,7 @@ __all__ = [
     "parse",
     "reducers_of",
     "render",
+    "render_budget",
     "resolve_inputs",
     "validate",
 ]

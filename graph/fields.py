@@ -10,6 +10,7 @@ from graph.errors import Problem
 from graph.inputs import is_of_type
 from graph.model import IDENTIFIER
 from graph.reducers import REDUCERS
+from graph.regex import regex_problem
 
 
 def check_inputs(workflow: Any) -> list[Problem]:
@@ -56,10 +57,14 @@ def check_node_fields(node: Any, path: str) -> list[Problem]:
         problems.append(Problem(f"{path}.{field}", message, node.id))
 
     if getattr(node, "regex", None) is not None:
-        try:
-            re.compile(node.regex)
-        except re.error as exc:
-            add("regex", f"invalid regular expression: {exc}: fix the pattern")
+        problem = regex_problem(node.regex)
+        if problem:
+            add("regex", f"{problem}: fix the pattern")
+    pattern = _literal_tool_pattern(node)
+    if pattern is not None:
+        problem = regex_problem(pattern)
+        if problem:
+            add("args.pattern", f"{problem}: fix the pattern")
     if getattr(node, "json_schema", None) is not None:
         message = _schema_problem(node.json_schema)
         if message:
@@ -82,6 +87,16 @@ def check_node_fields(node: Any, path: str) -> list[Problem]:
                     "digits and '_', not starting with a digit",
                 )
     return problems
+
+
+def _literal_tool_pattern(node: Any) -> str | None:
+    """The `pattern` of a `regex_extract` tool node, when it is a literal, not a template."""
+    if node.type != "tool" or node.tool != "regex_extract" or not isinstance(node.args, dict):
+        return None
+    pattern = node.args.get("pattern")
+    if isinstance(pattern, str) and "{{" not in pattern and "{%" not in pattern:
+        return pattern
+    return None
 
 
 def _schema_problem(schema: Any) -> str | None:

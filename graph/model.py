@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from graph.render_budget import DEFAULT_MAX_CHARS, DEFAULT_TIMEOUT_S
+
 FORMAT_VERSION = 1
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -52,6 +54,8 @@ class Limits(Strict):
     max_node_visits: Annotated[int, Field(ge=1, le=10_000)] = 25
     max_tokens_total: Annotated[int, Field(ge=1)] = 100_000
     timeout_s: Annotated[float, Field(gt=0)] = 600.0
+    render_timeout_s: Annotated[float, Field(gt=0, le=60)] = DEFAULT_TIMEOUT_S
+    max_render_chars: Annotated[int, Field(ge=1, le=16_000_000)] = DEFAULT_MAX_CHARS
 
 
 class Message(Strict):

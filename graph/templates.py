@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -18,10 +18,13 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.parser import Parser
 
 from graph.pieces import Piece, bare_expression, bare_names, split_template
-from graph.sandbox import ENV, FORBIDDEN_TAGS
+from graph.regex import regex_problem
+from graph.render_budget import OutputBoundExceeded, RenderLimitExceeded, rendering
+from graph.sandbox import ENV, FORBIDDEN_TAGS, REGEX_FILTERS
 
 __all__ = [
     "ENV",
+    "OutputTooLong",
     "Piece",
     "TemplateProblem",
     "check_expression",
@@ -41,6 +44,10 @@ class TemplateProblem(ValueError):
         self.message = message
         self.line = line
         super().__init__(f"line {line}: {message}" if line is not None else message)
+
+
+class OutputTooLong(TemplateProblem):
+    """A rendering stopped at the `max_chars` its caller gave."""
 
 
 def _syntax_problem(exc: TemplateSyntaxError, line_offset: int = 0) -> TemplateProblem:
@@ -176,6 +183,19 @@ def _unsafe_reason(node: nodes.Node) -> str | None:
     return None
 
 
+def literal_pattern_problems(ast: nodes.Node) -> list[TemplateProblem]:
+    """Regular expressions written as literals in the regex filters that RE2 cannot run."""
+    found: list[TemplateProblem] = []
+    for node in _walk(ast):
+        if isinstance(node, nodes.Filter) and node.name in REGEX_FILTERS and node.args:
+            pattern = node.args[0]
+            if isinstance(pattern, nodes.Const) and isinstance(pattern.value, str):
+                problem = regex_problem(pattern.value)
+                if problem:
+                    found.append(TemplateProblem(f"{node.name}: {problem}", node.lineno))
+    return found
+
+
 def check_template(text: str) -> list[TemplateProblem]:
     """Every problem of a template: syntax (with line), unknown filters, unsafe constructs."""
     return list(_template_problems(text))
@@ -190,7 +210,7 @@ def _template_problems(text: str) -> tuple[TemplateProblem, ...]:
         _free_variables(text)
     except TemplateProblem as problem:
         return (problem,)
-    return tuple(unsafe_constructs(ast))
+    return (*unsafe_constructs(ast), *literal_pattern_problems(ast))
 
 
 def check_expression(expr: str) -> list[TemplateProblem]:
@@ -207,7 +227,7 @@ def _expression_problems(expr: str) -> tuple[TemplateProblem, ...]:
         _loaded_names(ast)
     except TemplateProblem as problem:
         return (problem,)
-    return tuple(unsafe_constructs(ast))
+    return (*unsafe_constructs(ast), *literal_pattern_problems(ast))
 
 
 @lru_cache(maxsize=4096)
@@ -227,22 +247,40 @@ def _compiled_expression(expr: str) -> Any:
         raise _syntax_problem(exc) from None
 
 
-def render(text: str, values: Mapping[str, Any]) -> str:
-    """Render a template in the sandbox; raises TemplateProblem (undefined name, unsafe call)."""
+def render(text: str, values: Mapping[str, Any], max_chars: int | None = None) -> str:
+    """Render a template in the sandbox, within the render budget (and `max_chars` of output,
+    when smaller); raises TemplateProblem (undefined name, unsafe call, budget exceeded)."""
     template = _compiled_template(text)
+    chunks: list[str] = []
     try:
-        return template.render(dict(values))
+        with rendering(max_chars) as meter, closing(template.generate(dict(values))) as output:
+            for chunk in output:
+                meter.write(chunk)
+                chunks.append(chunk)
+    except OutputBoundExceeded as exc:
+        raise OutputTooLong(str(exc)) from None
+    except RenderLimitExceeded as exc:
+        raise TemplateProblem(str(exc)) from None
+    except RecursionError:
+        raise TemplateProblem("macros or loops nested too deeply") from None
     except TemplateError as exc:
         raise _runtime_problem(exc) from None
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
         raise TemplateProblem(f"cannot render: {exc}") from None
+    return "".join(chunks)
 
 
 def evaluate(expr: str, values: Mapping[str, Any]) -> Any:
-    """The value of an expression, evaluated in the sandbox (never `eval`)."""
+    """The value of an expression, evaluated in the sandbox (never `eval`) within the render
+    budget."""
     function = _compiled_expression(expr)
     try:
-        result = function(dict(values))
+        with rendering() as meter:
+            result = meter.check_size(function(dict(values)))
+    except RenderLimitExceeded as exc:
+        raise TemplateProblem(str(exc)) from None
+    except RecursionError:
+        raise TemplateProblem("macros or loops nested too deeply") from None
     except TemplateError as exc:
         raise _runtime_problem(exc) from None
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:

@@ -83,8 +83,20 @@ def test_regex_extract_and_json_parse() -> None:
     assert parsed == {"a": [1, 2]}
     with pytest.raises(ToolError, match="no JSON value"):
         asyncio.run(tools.call("json_parse", {"text": "nothing here"}))
-    with pytest.raises(ToolError, match="invalid pattern"):
+    with pytest.raises(ToolError, match="invalid regular expression"):
         asyncio.run(tools.call("regex_extract", {"text": "a", "pattern": "("}))
+
+
+def test_regex_extract_runs_in_linear_time_and_refuses_backtracking_syntax() -> None:
+    tools = ToolRegistry.with_builtins()
+    # exponential for a backtracking engine (years at 60 characters), linear for RE2
+    hostile = {"text": "a" * 60 + "!", "pattern": "^(a+)+$"}
+    assert asyncio.run(tools.call("regex_extract", hostile)) is None
+    words = {"text": "no no yes", "pattern": r"\b(\w+) \1\b"}
+    with pytest.raises(ToolError, match=r"backreferences .* RE2"):
+        asyncio.run(tools.call("regex_extract", words))
+    anchored = {"text": "ends here", "pattern": r"\w+\Z"}
+    assert asyncio.run(tools.call("regex_extract", anchored)) == "here"
 
 
 def test_sync_and_async_tools_time_out() -> None:

@@ -220,8 +220,8 @@ CASES = [
          "state.notes.default: reducer 'append' needs a list default, got dict: use [] or "
          "leave the default out"),
     Case("invalid regex", base(lambda d: node(d, "summarize").update(regex="([a-z]+")),
-         "nodes[1].regex (node 'summarize'): invalid regular expression: missing ), "
-         "unterminated subpattern at position 0: fix the pattern"),
+         "nodes[1].regex (node 'summarize'): invalid regular expression '([a-z]+': "
+         "missing ): ([a-z]+: fix the pattern"),
     Case("invalid json schema", base(lambda d: node(d, "summarize").update(
         json_schema={"type": "objekt"})),
          "nodes[1].json_schema (node 'summarize'): not a valid JSON Schema: 'objekt' is not "
