@@ -5,6 +5,7 @@ is read that could not be written back as JSON."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from graph.errors import GraphError, Problem
@@ -19,6 +20,20 @@ def loads(source: str | bytes) -> Any:
     not finite (NaN, Infinity, 1e400)."""
     return json.loads(source, parse_int=_integer, parse_float=_finite,
                       parse_constant=_not_a_number)
+
+
+def first_out_of_range(value: Any) -> int | float | None:
+    """The first number in a JSON-like value (dicts and lists walked) that JSON read by
+    `loads` could not hold: an integer outside 64 bits or a float that is not finite."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return None if -INT64 <= value < INT64 else value
+    if isinstance(value, float):
+        return None if math.isfinite(value) else value
+    items = value.values() if isinstance(value, dict) else value \
+        if isinstance(value, list | tuple) else ()
+    return next((n for n in map(first_out_of_range, items) if n is not None), None)
 
 
 def _integer(text: str) -> int:

@@ -270,3 +270,29 @@ def test_prompts_times_n_count_against_the_slot_limit(locked: LiveServer) -> Non
             assert "2 generations" in answer.json()["error"]["message"]
             assert "at most 1 at once" in answer.json()["error"]["message"]
         assert http.post("/v1/completions", json=completion()).status_code == 200
+
+
+@pytest.mark.parametrize(("inputs", "number"), [
+    ('{"doc": {"a": [1, NaN]}}', "nan"),
+    ('{"doc": {"a": Infinity}}', "inf"),
+    ('{"n": -Infinity}', "-inf"),
+    ('{"doc": {"a": 99999999999999999999}}', "99999999999999999999"),
+])
+def test_run_inputs_hold_only_numbers_json_can_carry(client: httpx.Client, inputs: str,
+                                                     number: str) -> None:
+    """NaN and Infinity, which Python's JSON reader takes, and integers past 64 bits are
+    refused naming the input, rather than stored as something else."""
+    graph = {"flowc": 1, "name": "numbers",
+             "inputs": {"doc": {"type": "object", "default": {}},
+                        "n": {"type": "number", "default": 1}},
+             "nodes": [{"id": "copy", "type": "set", "assign": {"x": "doc"}}],
+             "outputs": {"x": "{{ x }}"}}
+    graph_id = client.post("/v1/graphs", json=graph).json()["id"]
+    answer = client.post(f"/v1/graphs/{graph_id}/runs", content=f'{{"inputs": {inputs}}}',
+                         headers={"content-type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    [problem] = answer.json()["errors"]
+    name = "n" if '"n"' in inputs else "doc"
+    assert problem["path"] == f"inputs.{name}"
+    assert problem["message"] == (f"input '{name}' holds the number {number}, out of range: "
+                                  "integers are 64-bit and numbers finite")
