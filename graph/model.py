@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from graph.json_numbers import INT64
+
 FORMAT_VERSION = 1
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -18,9 +20,6 @@ Identifier = Annotated[str, Field(pattern=IDENTIFIER, max_length=64)]
 InputType = Literal["string", "integer", "number", "boolean", "array", "object"]
 Reducer = Literal["append", "extend", "merge", "replace"]
 Role = Literal["system", "user", "assistant"]
-
-
-INT64 = 2**63
 
 
 class Strict(BaseModel):
