@@ -240,7 +240,7 @@ class TransformersEngine(EngineAPI):
     def check(self, token_ids: Sequence[int], sampling: SamplingParams) -> None:
         ids = self._checked_prompt(token_ids)
         try:
-            check_sampling(sampling, self._max_context)
+            check_sampling(sampling, self._max_context, self._vocab_size)
         except ValueError as error:
             raise RequestError(str(error)) from None
         if len(ids) + sampling.max_tokens > self._max_context:

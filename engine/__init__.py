@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from engine.api import (
+    GREEDY_BELOW,
     ConstraintError,
     EmptyPromptError,
     EngineAPI,
@@ -23,6 +24,7 @@ from engine.api import (
     PromptScores,
     PromptTooLongError,
     RequestError,
+    RequestFailedError,
     SamplingParams,
     StreamChunk,
 )
@@ -54,6 +56,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
+    "GREEDY_BELOW",
     "AsyncEngine",
     "ConstraintError",
     "EmptyPromptError",
@@ -69,6 +72,7 @@ __all__ = [
     "PromptScores",
     "PromptTooLongError",
     "RequestError",
+    "RequestFailedError",
     "SamplingParams",
     "StreamChunk",
     "cache_root",

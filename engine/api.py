@@ -37,14 +37,22 @@ class ConstraintError(RequestError):
     """A regex, JSON schema or choice list that cannot be compiled to a grammar."""
 
 
+class RequestFailedError(RequestError):
+    """A request the engine failed alone while it ran (choosing or accepting its next token
+    raised, e.g. in its constraint); the other requests of the step carried on."""
+
+
 class EngineOverloadedError(EngineError):
     """The engine cannot take the request now (closed, or its queue is full): try later."""
+
+
+GREEDY_BELOW = 1e-5  # a temperature under this decodes greedily (never divides by it)
 
 
 @dataclass(frozen=True)
 class SamplingParams:
     max_tokens: int = 256
-    temperature: float = 0.0  # 0 means greedy
+    temperature: float = 0.0  # below GREEDY_BELOW (0 included) means greedy
     top_p: float = 1.0
     top_k: int = 0  # 0 means off
     seed: int | None = None
@@ -58,6 +66,10 @@ class SamplingParams:
     json_schema: dict[str, Any] | None = None
     choices: tuple[str, ...] | None = None
     structural_tag: dict[str, Any] | None = None  # the grammar library's structural tag JSON
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature < GREEDY_BELOW
 
 
 TopLogprobs = list[list[tuple[int, float]]]  # per token: (token id, log-probability), best first

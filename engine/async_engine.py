@@ -138,8 +138,9 @@ class AsyncEngine(EngineAPI):
             self._deliver(out)
 
     def _deliver(self, out: StepOutput) -> None:
-        self._send(out.request_id, StreamChunk(out.token_ids, out.text, out.finished),
-                   last=out.finished is not None)
+        item = out.error if out.error is not None else StreamChunk(out.token_ids, out.text,
+                                                                   out.finished)
+        self._send(out.request_id, item, last=out.finished is not None)
 
     def _send(self, request_id: str, item: StreamChunk | BaseException, last: bool) -> None:
         sub = self._subscribers.pop(request_id, None) if last else \

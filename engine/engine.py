@@ -8,6 +8,7 @@ another thread meanwhile.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Sequence as Seq
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from engine.api import (
     Generation,
     PrefixHandle,
     RequestError,
+    RequestFailedError,
     SamplingParams,
 )
 from engine.batching import sampling_rows
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from engine.models.loader import LoadedModel
 
 _PREFILL_ONLY = SamplingParams(max_tokens=0)
+log = logging.getLogger(__name__)
 
 
 class LLMEngine:
@@ -219,7 +222,7 @@ class LLMEngine:
             raise RequestError(f"request id {request_id!r} is already in use")
         seq = Sequence(request_id, ids, sampling, priority, kind)
         request = Request(seq, TextStream(self.tokenizer, tuple(sampling.stop)))
-        if sampling.temperature > 0:
+        if not sampling.greedy:
             request.seed = sampling.seed if sampling.seed is not None else hash(
                 (self.config.seed, request_id, next(self._ids)))
         self.requests[request_id] = request
@@ -281,9 +284,26 @@ class LLMEngine:
         return outputs + self._sample(logits, [self.requests[s.request_id] for s in seqs])
 
     def _sample(self, logits: torch.Tensor, requests: list[Request]) -> list[StepOutput]:
-        if self.overlap.takes(requests):
-            self.overlap.start(logits, requests)
-            return self._accept(self.overlap.advance(self.scheduler))
+        overlapped = self.overlap.takes(requests)
+        try:
+            if overlapped:
+                self.overlap.start(logits, requests)
+            else:
+                chosen = self._choose(logits, requests)
+        except Exception as error:  # one request's failure must not end the step
+            return self._sample_apart(logits, requests, error)
+        return self._accept(self.overlap.advance(self.scheduler) if overlapped else chosen)
+
+    def _sample_apart(self, logits: torch.Tensor, requests: list[Request], error: Exception
+                      ) -> list[StepOutput]:
+        """A batch whose choice raised: each request chooses alone, and only those that still
+        fail are failed (choosing changes no request's state, so it can be repeated)."""
+        if len(requests) == 1:
+            return [self._fail(requests[0], error)]
+        return [out for i, request in enumerate(requests)
+                for out in self._sample(logits[i:i + 1], [request])]
+
+    def _choose(self, logits: torch.Tensor, requests: list[Request]) -> StepTokens:
         # grammar masks are built on the host and applied on the logits' device
         allowed = allowed_tokens([r.constraint for r in requests], logits.shape[-1])
         params = [r.seq.sampling for r in requests]
@@ -294,7 +314,7 @@ class LLMEngine:
             if request.seq.sampling.top_logprobs and \
                     request.seq.status is not SequenceStatus.FINISHED:
                 request.seq.top_logprobs.append(top)
-        return self._accept(StepTokens(requests, result.token_ids, result.logprobs))
+        return StepTokens(requests, result.token_ids, result.logprobs)
 
     def _drain(self) -> None:
         """Read the step in flight (its outputs come with the next `step`)."""
@@ -309,8 +329,12 @@ class LLMEngine:
         for request, token, logprob in zip(*step, strict=True):
             if request.seq.status is SequenceStatus.FINISHED:
                 continue
-            reason = request.accept(token, logprob, self.eos_token_ids,
-                                    self.limits.max_context)
+            try:
+                reason = request.accept(token, logprob, self.eos_token_ids,
+                                        self.limits.max_context)
+            except Exception as error:  # e.g. its constraint broke: it alone fails
+                outputs.append(self._fail(request, error))
+                continue
             if request.seq.num_computed_tokens % self.kv.page_size == 0:
                 self.kv.publish(request.seq)  # a page completed (overlapped steps)
             self.counters.generated_tokens += 1
@@ -333,6 +357,14 @@ class LLMEngine:
         return StepOutput(seq.request_id, new_ids or [], request.stream.delta(final=True),
                           request.generation(reason))
 
+    def _fail(self, request: Request, error: Exception) -> StepOutput:
+        """End `request` alone with an error its caller receives; the step goes on."""
+        log.warning("request %s failed alone: %r", request.request_id, error, exc_info=error)
+        out = self._finish(request, "abort")
+        failed = RequestFailedError(f"the request failed while choosing its next token: "
+                                    f"{type(error).__name__}: {error}")
+        return out._replace(error=failed)
+
     def _pin(self, seq: Sequence) -> PrefixHandle:
         node = self.kv.pin_prefix(seq.token_ids)
         handle = PrefixHandle(next(self._ids), tuple(seq.token_ids), seq.num_cached_tokens)
@@ -347,6 +379,8 @@ class LLMEngine:
             if not self.has_unfinished():
                 raise RuntimeError(f"requests {sorted(waiting)} are not known to the engine")
             for out in self.step():
+                if out.error is not None and out.request_id in waiting:
+                    raise out.error
                 if out.finished is not None and out.request_id in waiting:
                     done[out.request_id] = out.finished
                     waiting.discard(out.request_id)

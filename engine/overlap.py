@@ -110,7 +110,7 @@ def draw_step(sampler: Sampler, logits: torch.Tensor, requests: list[Request]) -
     asynchronous copy to the host. All-greedy steps on CUDA take the fused argmax pass (equal
     to `Sampler` up to float32 summation order)."""
     params = [r.seq.sampling for r in requests]
-    if fused_ops_enabled(logits) and all(p.temperature == 0 for p in params):
+    if fused_ops_enabled(logits) and all(p.greedy for p in params):
         from engine.ops.triton_greedy import greedy_tokens
 
         tokens, chosen = greedy_tokens(logits)

@@ -15,6 +15,7 @@ from engine.api import (
     Generation,
     PromptTooLongError,
     RequestError,
+    RequestFailedError,
     SamplingParams,
 )
 from engine.constraints import Constraint
@@ -29,6 +30,7 @@ class StepOutput(NamedTuple):
     token_ids: list[int]  # tokens generated this step
     text: str  # text delta safe to show
     finished: Generation | None = None
+    error: RequestFailedError | None = None  # set when the request failed (finished too)
 
 
 @dataclass
@@ -118,7 +120,7 @@ def _all_in_vocabulary(ids: list[Any], vocab_size: int) -> bool:
 def check_request(token_ids: Any, sampling: SamplingParams, limits: Limits) -> list[int]:
     ids = check_prompt(token_ids, limits)
     try:
-        check_sampling(sampling, limits.max_context)
+        check_sampling(sampling, limits.max_context, limits.vocab_size)
     except ValueError as error:
         raise RequestError(str(error)) from None
     total = min(len(ids) + sampling.max_tokens, limits.max_context)

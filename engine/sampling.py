@@ -12,6 +12,7 @@ temperature, truncation and constraints).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -21,6 +22,7 @@ from engine.api import SamplingParams
 from engine.ops import fused_ops_enabled
 
 _MASK_64 = (1 << 64) - 1
+_MAX_INT64 = (1 << 63) - 1
 _MASK_32 = 0xFFFF_FFFF
 _GOLDEN_32 = 0x9E3779B9
 _MIX_1 = 0x7FEB352D
@@ -69,18 +71,17 @@ class Sampler:
         device. `logits` [N, vocab]; `keys` one per row (read for sampled rows only);
         `allowed` [N, vocab] bool from constraints or None."""
         device = logits.device
-        temperature = [p.temperature for p in params]
-        inv_temp = _to_device([1.0 / t if t > 0 else 0.0 for t in temperature],
+        inv_temp = _to_device([0.0 if p.greedy else 1.0 / p.temperature for p in params],
                               torch.float32, device)
         choice = logits
         if allowed is not None:
             choice = choice.masked_fill(~allowed.to(device, non_blocking=True), float("-inf"))
         truncated = [i for i, p in enumerate(params)
-                     if p.temperature > 0 and (p.top_k > 0 or p.top_p < 1)]
+                     if not p.greedy and (p.top_k > 0 or p.top_p < 1)]
         if truncated:
             choice = _truncate(choice, inv_temp, [params[i] for i in truncated], truncated)
-        keys_device = _to_device([k if t > 0 else 0 for k, t in zip(keys, temperature,
-                                                                   strict=True)],
+        keys_device = _to_device([0 if p.greedy else k for k, p in zip(keys, params,
+                                                                      strict=True)],
                                  torch.int64, device)
         if fused_ops_enabled(logits):
             from engine.ops.triton_sample import sample_tokens
@@ -152,18 +153,29 @@ def gumbel_choice(logits: torch.Tensor, choice: torch.Tensor, inv_temperature: t
     return tokens, logprobs
 
 
-def check_sampling(params: SamplingParams, max_context: int) -> None:
-    """Raise `ValueError` naming the first bad sampling field."""
+def check_sampling(params: SamplingParams, max_context: int, vocab_size: int) -> None:
+    """Raise `ValueError` naming the first bad sampling field: every number is finite and in
+    its range, so none reaches a division or a tensor it cannot fill."""
     if params.max_tokens < 0:
         raise ValueError(f"max_tokens must be >= 0, got {params.max_tokens}")
     if params.max_tokens > max_context:
         raise ValueError(f"max_tokens {params.max_tokens} exceeds the model's context of "
                          f"{max_context} tokens")
-    if not params.temperature >= 0:
-        raise ValueError(f"temperature must be >= 0, got {params.temperature}")
+    if not (math.isfinite(params.temperature) and params.temperature >= 0):
+        raise ValueError(f"temperature must be a finite number >= 0, got {params.temperature}")
     if not 0 < params.top_p <= 1:
         raise ValueError(f"top_p must be in (0, 1], got {params.top_p}")
-    if params.top_k < 0:
+    if not 0 <= params.top_k <= _MAX_INT64:
         raise ValueError(f"top_k must be >= 0 (0 turns it off), got {params.top_k}")
+    if params.top_logprobs < 0 or params.top_logprobs > vocab_size:
+        raise ValueError(f"top_logprobs must be in [0, {vocab_size}], got {params.top_logprobs}")
+    for token, bias in params.logit_bias:
+        if not 0 <= token < vocab_size or not math.isfinite(bias):
+            raise ValueError(f"logit_bias maps token ids in [0, {vocab_size}) to finite numbers, "
+                             f"got {token}: {bias}")
+    for token in params.stop_token_ids:
+        if not 0 <= token < vocab_size:
+            raise ValueError(f"stop token id {token} is outside the vocabulary "
+                             f"(0..{vocab_size - 1})")
     if any(not isinstance(s, str) or not s for s in params.stop):
         raise ValueError("stop strings must be non-empty strings")

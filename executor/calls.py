@@ -166,6 +166,7 @@ class Caller:
             ids, sampling, priority=call.priority, request_id=call.request_id
         ):
             produced += len(chunk.token_ids)
+            call.record.generated_tokens = produced  # a cancelled call's trace keeps its count
             if chunk.token_ids:
                 self.emit("token", call.step_id, {"text": chunk.text, "n": len(chunk.token_ids),
                                                   "tokens": produced})

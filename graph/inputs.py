@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from graph.dataflow import reads_of
+from graph.json_numbers import first_out_of_range
 from graph.model import InputSpec, InputType, Node
 
 PY_TYPES: dict[InputType, tuple[type, ...]] = {
@@ -51,6 +52,10 @@ def coerce_input(name: str, kind: InputType, value: Any) -> Any:
         value = _parse_text(name, kind, value)
     if not is_of_type(value, kind):
         raise InputError(name, f"input '{name}' must be of type {kind}, got {type_name(value)}")
+    number = first_out_of_range(value)
+    if number is not None:
+        raise InputError(name, f"input '{name}' holds the number {str(number)[:24]}, out of "
+                               "range: integers are 64-bit and numbers finite")
     return list(value) if kind == "array" else value
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from graph import json_numbers
 from graph.errors import GraphError, Problem
 from graph.model import Workflow
 from graph.pydantic_errors import problems_from_validation
@@ -48,7 +49,7 @@ def read_source(source: Source) -> dict[str, Any]:
     if isinstance(source, bytes) and source.startswith(b"\xef\xbb\xbf"):
         source = source[3:]  # a UTF-8 byte order mark, as some editors write
     try:
-        data = json.loads(source)
+        data = json_numbers.loads(source)
     except UnicodeDecodeError as exc:
         raise GraphError([Problem("$", f"the file is not UTF-8 text: {exc.reason}")]) from exc
     except json.JSONDecodeError as exc:

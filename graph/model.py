@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from graph.json_numbers import INT64
 from graph.render_budget import DEFAULT_MAX_CHARS, DEFAULT_TIMEOUT_S
 
 FORMAT_VERSION = 1
@@ -23,9 +24,11 @@ Role = Literal["system", "user", "assistant"]
 
 
 class Strict(BaseModel):
-    """Base of every record in the format: unknown keys are errors, never ignored."""
+    """Base of every record in the format: unknown keys are errors, never ignored; values are
+    never coerced (`true` is not a number, `"3"` not an integer); numbers are finite."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True,
+                              allow_inf_nan=False)
 
 
 class InputSpec(Strict):
@@ -45,15 +48,15 @@ class Sampling(Strict):
     max_tokens: Annotated[int, Field(ge=1, le=32768)] | None = None
     temperature: Annotated[float, Field(ge=0.0, le=5.0)] | None = None
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
-    top_k: Annotated[int, Field(ge=0)] | None = None
+    top_k: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
     stop: list[str] | None = None
-    seed: int | None = None
+    seed: Annotated[int, Field(ge=-INT64, lt=INT64)] | None = None
 
 
 class Limits(Strict):
     max_node_visits: Annotated[int, Field(ge=1, le=10_000)] = 25
-    max_tokens_total: Annotated[int, Field(ge=1)] = 100_000
-    timeout_s: Annotated[float, Field(gt=0)] = 600.0
+    max_tokens_total: Annotated[int, Field(ge=1, le=10**12)] = 100_000
+    timeout_s: Annotated[float, Field(gt=0, le=7 * 86_400)] = 600.0
     render_timeout_s: Annotated[float, Field(gt=0, le=60)] = DEFAULT_TIMEOUT_S
     max_render_chars: Annotated[int, Field(ge=1, le=16_000_000)] = DEFAULT_MAX_CHARS
 
@@ -155,7 +158,7 @@ class MapNode(NodeBase):
     as_: Annotated[Identifier, Field(alias="as")] = "item"
     output: Identifier
     body: Body
-    max_concurrency: Annotated[int, Field(ge=1)] | None = None
+    max_concurrency: Annotated[int, Field(ge=1, le=10_000)] | None = None
 
 
 Node = Annotated[

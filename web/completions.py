@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from engine.api import EngineAPI, Generation, SamplingParams, StreamChunk
+from web.limits import Slots
 from web.openai_errors import context_too_long, invalid
 from web.openai_schemas import ChatCompletionCreate, CompletionCreate, Usage
 from web.settings import Settings
@@ -17,6 +18,8 @@ from web.settings import Settings
 
 def completion_prompts(tokenizer: Any, prompt: Any) -> list[list[int]]:
     """OpenAI's four prompt forms: a string, strings, token ids, lists of token ids."""
+    if not prompt and not isinstance(prompt, str):
+        _bad("prompt", "the prompt list is empty: give at least one prompt")
     if isinstance(prompt, str):
         prompt = [prompt]
     if prompt and all(isinstance(p, int) for p in prompt):
@@ -104,6 +107,18 @@ def _json_schema(request: ChatCompletionCreate) -> dict[str, Any] | None:
     if fmt.json_schema is None or not fmt.json_schema.schema_:
         _bad("response_format.json_schema", "give a JSON schema under json_schema.schema")
     return fmt.json_schema.schema_
+
+
+def take_slots(slots: Slots, prompts: int, n: int) -> int:
+    """Hold one slot per generation (`prompts` × `n`), as that many separate requests would;
+    return the count to release. A request larger than the whole limit is a 400 (it could
+    never run), one that does not fit now a 429."""
+    count = prompts * n
+    if count > slots.limit:
+        _bad("n", f"the request makes {count} generations ({prompts} prompts × n {n}) but this "
+                  f"server runs at most {slots.limit} at once: send fewer prompts or a smaller n")
+    slots.acquire(count)
+    return count
 
 
 def check_all(engine: EngineAPI, prompts: list[list[int]],

@@ -14,6 +14,15 @@ from engine.api import EngineError, EngineOverloadedError
 from web.schemas import ErrorsPublic, ProblemPublic
 
 RETRY_ENGINE_S = 1
+SHOWN_ID_CHARS = 64
+
+
+def shown_id(identifier: str) -> str:
+    """An id quoted in a message, cut to `SHOWN_ID_CHARS` (an answer never echoes a whole
+    hostile id back)."""
+    if len(identifier) > SHOWN_ID_CHARS:
+        return repr(identifier[:SHOWN_ID_CHARS]) + f"... ({len(identifier)} characters)"
+    return repr(identifier)
 
 
 class InvalidInput(Exception):

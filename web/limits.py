@@ -27,13 +27,16 @@ class Slots:
         self.retry_after_s = retry_after_s
         self.in_use = 0
 
-    def acquire(self) -> None:
-        """Take a slot or raise SlotsFull (a 429)."""
-        if self.in_use >= self.limit:
+    def acquire(self, count: int = 1) -> None:
+        """Take `count` slots (a request that makes several generations takes one for each)
+        or raise SlotsFull (a 429)."""
+        if count < 1:
+            raise ValueError(f"take at least one slot, not {count}")
+        if self.in_use + count > self.limit:
             raise SlotsFull(self.limit, self.retry_after_s)
-        self.in_use += 1
+        self.in_use += count
 
-    def release(self) -> None:
-        if self.in_use <= 0:
-            raise RuntimeError("released a slot that was never acquired")
-        self.in_use -= 1
+    def release(self, count: int = 1) -> None:
+        if not 0 < count <= self.in_use:
+            raise RuntimeError(f"released {count} slots but {self.in_use} are in use")
+        self.in_use -= count

@@ -10,6 +10,7 @@ same body goes out as one `data:` event before the stream ends (`stream_error`).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -125,14 +126,15 @@ def stream_error(exc: Exception) -> dict[str, Any]:
 def _validation(exc: RequestValidationError) -> OpenAIError:
     errors = exc.errors()
     first = errors[0] if errors else {}
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
-    param = _param(loc)
+    locs = [[str(p) for p in e.get("loc", ()) if p != "body"] for e in errors] or [[]]
+    # the errors of one union's branches share the field's path: that is the param
+    param = _param(os.path.commonprefix(locs) or locs[0])
     if first.get("type") == "extra_forbidden":
         return invalid(param, f"'{param}' is not supported by this server: remove it")
     if first.get("type") == "json_invalid":
         return invalid("", f"the body is not valid JSON: {first.get('msg')}")
-    message = "; ".join(f"{_param([str(p) for p in e.get('loc', ()) if p != 'body']) or 'body'}"
-                        f": {e.get('msg')}" for e in errors)
+    message = "; ".join(f"{_param(loc) or 'body'}: {e.get('msg')}"
+                        for loc, e in zip(locs, errors, strict=False))
     return invalid(param, message)
 
 

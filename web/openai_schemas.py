@@ -13,13 +13,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from web.tool_schemas import Lenient, ToolCall, ToolCallIn, ToolChoice, ToolDefinition
 
+INT64 = 2**63
+
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    """A request's top level: unknown fields refused, no coercion (`"stream": "yes"` and
+    `"max_tokens": true` are errors), numbers finite."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True,
+                              allow_inf_nan=False)
 
 
 class TextPart(Lenient):
@@ -44,7 +50,7 @@ class JsonSchemaFormat(Lenient):
     name: str = "response"
     description: str | None = None
     schema_: dict[str, Any] = Field(default_factory=dict, alias="schema")
-    strict: bool | None = None
+    strict: StrictBool | None = None
 
 
 class ResponseFormat(Lenient):
@@ -53,7 +59,7 @@ class ResponseFormat(Lenient):
 
 
 class StreamOptions(Lenient):
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class SamplingCreate(Strict):
@@ -63,7 +69,7 @@ class SamplingCreate(Strict):
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     n: int = Field(default=1, ge=1, le=16)
     stop: str | list[str] | None = Field(default=None, description="Up to 4 stop strings")
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=-INT64, lt=INT64)
     stream: bool = False
     stream_options: StreamOptions | None = None
     frequency_penalty: float | None = Field(default=None,

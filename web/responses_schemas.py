@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from web.openai_schemas import Strict
 from web.tool_schemas import FUNCTION_NAME, Lenient
@@ -50,7 +50,7 @@ class FunctionTool(Lenient):
     name: str = Field(pattern=FUNCTION_NAME)
     description: str | None = None
     parameters: dict[str, Any] | None = None
-    strict: bool | None = None
+    strict: StrictBool | None = None
 
 
 class NamedFunction(Lenient):
@@ -62,7 +62,7 @@ class TextFormat(Lenient):
     type: Literal["text", "json_object", "json_schema"]
     name: str = "response"
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
-    strict: bool | None = None
+    strict: StrictBool | None = None
 
 
 class TextConfig(Lenient):

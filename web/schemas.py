@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_VERSION = 2**31 - 1  # versions are 32-bit in every store
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
 
 
@@ -92,10 +93,11 @@ class ExamplesPublic(BaseModel):
 
 
 class RunCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     inputs: dict[str, Any] = Field(default_factory=dict)
-    version: int | None = Field(default=None, ge=1, description="Graph version; latest if unset")
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION,
+                                description="Graph version; latest if unset")
 
 
 class RunCreatedPublic(BaseModel):

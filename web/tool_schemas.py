@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
 
@@ -19,7 +19,7 @@ class FunctionDefinition(Lenient):
     description: str | None = None
     parameters: dict[str, Any] | None = Field(
         default=None, description="A JSON schema of the arguments (an object)")
-    strict: bool | None = None
+    strict: StrictBool | None = None
 
     def arguments_schema(self) -> dict[str, Any]:
         """The schema the arguments are decoded against (any object when none is given)."""

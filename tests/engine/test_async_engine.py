@@ -12,6 +12,7 @@ from engine.api import (
     EngineAPI,
     EngineOverloadedError,
     PromptTooLongError,
+    RequestFailedError,
     SamplingParams,
 )
 from engine.config import EngineConfig
@@ -156,3 +157,42 @@ def test_a_closed_engine_aborts_what_runs_and_refuses_what_comes(default_loaded)
     result = asyncio.run(main())
     assert result.finish_reason == "abort" and len(result.token_ids) < 500
     engine.close()  # idempotent
+
+
+def test_a_request_that_fails_in_a_step_fails_alone(engines, default_loaded):
+    """A request whose choice raises (here: a top_k no tensor holds, queued past the checks
+    as a check that missed a case would let it) is failed with a clear error; the requests
+    batched with it finish exactly as they would alone."""
+    sync, _ = engines
+    tok = default_loaded.tokenizer
+    prompts = [chat(tok, q) for q in ("Name a color.", "What is 3+4?")]
+    sampling = SamplingParams(max_tokens=6)
+    alone = sync.generate(prompts, sampling)
+    good = [sync.add_request(p, sampling) for p in prompts]
+    sync._queue_generation(prompts[0], SamplingParams(max_tokens=6, temperature=1.0,
+                                                      top_k=2**70), None, 0, "bad")
+    failed, done = None, {}
+    while sync.has_unfinished():
+        for out in sync.step():
+            if out.error is not None:
+                failed = out
+            elif out.finished is not None:
+                done[out.request_id] = out.finished
+    assert failed is not None and failed.request_id == "bad"
+    assert isinstance(failed.error, RequestFailedError)
+    assert "choosing its next token" in str(failed.error)
+    assert [done[r].token_ids for r in good] == [g.token_ids for g in alone]
+    assert "bad" not in sync.requests
+
+
+def test_a_temperature_under_the_epsilon_decodes_greedily(engines, default_loaded):
+    _, engine = engines
+    ids = chat(default_loaded.tokenizer, "Name a color.")
+
+    async def main():
+        return await asyncio.gather(*(engine.generate(ids, SamplingParams(max_tokens=6,
+                                                                           temperature=t))
+                                      for t in (0.0, 5e-324, 1e-310)))
+
+    greedy, *tiny = asyncio.run(main())
+    assert all(g.token_ids == greedy.token_ids for g in tiny)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from compiler.tokenizer import load_tokenizer
-from engine.api import SamplingParams
+from engine.api import GREEDY_BELOW, SamplingParams
 from engine.detokenize import IncrementalDetokenizer, TextStream
 from engine.sampling import Sampler, apply_top_k_top_p, check_sampling, gumbel_noise, row_key
 
@@ -89,13 +89,31 @@ def test_row_keys_differ_by_seed_and_position_and_the_noise_is_uniform_gumbel():
     (SamplingParams(max_tokens=-1), "max_tokens must be >= 0"),
     (SamplingParams(max_tokens=10**9), "exceeds the model's context"),
     (SamplingParams(temperature=-0.5), "temperature"),
+    (SamplingParams(temperature=float("nan")), "temperature must be a finite number"),
+    (SamplingParams(temperature=float("inf")), "temperature must be a finite number"),
     (SamplingParams(top_p=0.0), "top_p"),
+    (SamplingParams(top_p=float("nan")), "top_p"),
     (SamplingParams(top_k=-3), "top_k"),
+    (SamplingParams(top_k=2**70), "top_k"),
+    (SamplingParams(top_logprobs=10**6), "top_logprobs"),
+    (SamplingParams(logit_bias=((5, float("inf")),)), "logit_bias"),
+    (SamplingParams(logit_bias=((10**6, 1.0),)), "logit_bias"),
+    (SamplingParams(stop_token_ids=(-1,)), "stop token id -1"),
     (SamplingParams(stop=("",)), "stop strings"),
 ])
 def test_bad_sampling_fields_are_named(params, message):
     with pytest.raises(ValueError, match=message):
-        check_sampling(params, max_context=2048)
+        check_sampling(params, max_context=2048, vocab_size=1000)
+
+
+@pytest.mark.parametrize("temperature", [5e-324, 1e-310, 1e-9, GREEDY_BELOW / 2])
+def test_a_temperature_below_the_epsilon_is_greedy(temperature):
+    logits = torch.randn(3, 50, generator=torch.Generator().manual_seed(0))
+    params = [SamplingParams(temperature=temperature)] * 3
+    assert all(p.greedy for p in params)
+    tokens, logprobs = Sampler().choose(logits, params, [11, 12, 13])
+    assert tokens.tolist() == logits.argmax(dim=-1).tolist()
+    assert torch.isfinite(logprobs).all()
 
 
 TEXTS = ["Hello, world! The capital of France is Paris.",

@@ -86,8 +86,14 @@ CASES = [
     Case("missing output", base(lambda d: node(d, "report").pop("output")),
          "nodes[2].output (node 'report'): missing required field 'output'"),
     Case("wrong field type", base(set_in(["nodes", "classify", "max_tokens"], "lots")),
-         "nodes[0].max_tokens (node 'classify'): Input should be a valid integer, unable to "
-         "parse string as an integer (got 'lots')"),
+         "nodes[0].max_tokens (node 'classify'): Input should be a valid integer (got 'lots')"),
+    Case("a boolean for a number", base(set_in(["nodes", "classify", "max_tokens"], True)),
+         "nodes[0].max_tokens (node 'classify'): Input should be a valid integer (got True)"),
+    Case("a seed beyond 64 bits", base(set_in(["nodes", "classify", "seed"], 2**70)),
+         "nodes[0].seed (node 'classify'): Input should be less than 9223372036854775808 "
+         "(got 1180591620717411303424)"),
+    Case("an infinite coordinate", base(set_in(["layout"], {"classify": {"x": 1e400, "y": 0}})),
+         "layout.classify.x: Input should be a finite number (got inf)"),
     Case("prompt and messages", base(set_in(["nodes", "summarize", "messages"],
                                             [{"role": "user", "content": "hi"}])),
          "nodes[1] (node 'summarize'): give exactly one of 'prompt' or 'messages'"),

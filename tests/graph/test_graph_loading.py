@@ -140,3 +140,19 @@ def test_a_byte_order_mark_is_accepted_and_a_path_string_gets_a_hint() -> None:
     assert str(raised.value.problems[0]) == (
         "$: invalid JSON at line 1, column 1: Expecting value: to load a file, pass a "
         "pathlib.Path, not a string")
+
+
+@pytest.mark.parametrize(("literal", "message"), [
+    ("9" * 5000, "the number 999999999999999999999999... (5000 characters) is out of range: "
+                 "integers are 64-bit"),
+    (str(2**63), f"the number {2**63} is out of range: integers are 64-bit"),
+    ("1e400", "the number 1e400 is out of range: numbers are finite"),
+    ("NaN", "the number NaN is out of range: numbers are finite"),
+    ("-Infinity", "the number -Infinity is out of range: numbers are finite"),
+])
+def test_a_number_json_cannot_hold_is_refused_while_parsing(literal: str, message: str) -> None:
+    text = json.dumps(BASE)[:-1] + f', "layout": {{"classify": {{"x": {literal}, "y": 0}}}}}}'
+    with pytest.raises(GraphError) as info:
+        graph.load(text)
+    assert [str(p) for p in info.value.problems] == [f"$: {message}"]
+    assert graph.load(text.replace(literal, "-12")).layout["classify"].x == -12

@@ -74,6 +74,8 @@ def test_cancel_a_run_in_flight(client: httpx.Client) -> None:
     run = wait_finished(client, run_id)
     assert run["status"] == "cancelled", run
     assert kinds.count("token") < 2000
+    streamed = max(e["data"]["data"]["tokens"] for e in events if e["event"] == "token")
+    assert run["trace"]["totals"]["generated_tokens"] >= streamed >= 3
     again = client.post(f"/v1/runs/{run_id}/cancel")
     assert again.status_code == 409 and "cancelled" in again.json()["detail"]
 

@@ -15,9 +15,10 @@ import graph
 from compiler import Plan
 from graph import MapNode, Node, Problem, Workflow
 from web.deps import PlansDep, SettingsDep, StoreDep
-from web.errors import InvalidInput
+from web.errors import InvalidInput, shown_id
 from web.responses import errors
 from web.schemas import (
+    MAX_VERSION,
     CheckPublic,
     GraphDetailPublic,
     GraphPublic,
@@ -44,7 +45,8 @@ WORKFLOW_BODY: dict[str, Any] = {
         },
     }
 }
-Version = Annotated[int | None, Query(ge=1, description="A version; the latest if unset")]
+Version = Annotated[int | None, Query(ge=1, le=MAX_VERSION,
+                                      description="A version; the latest if unset")]
 
 
 @router.post("/graphs", status_code=status.HTTP_201_CREATED, response_model=GraphPublic,
@@ -97,7 +99,7 @@ async def list_versions(graph_id: str, store: StoreDep) -> VersionsPublic:
     """A graph's versions, oldest first."""
     versions = store.list_versions(graph_id)
     if versions is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no graph {graph_id!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no graph {shown_id(graph_id)}")
     data = [VersionPublic(version=v.version, name=v.name, created_at=timestamp(v.created_at))
             for v in versions]
     return VersionsPublic(data=data, count=len(data))
@@ -118,7 +120,7 @@ async def check_graph(request: Request, settings: SettingsDep, plans: PlansDep) 
 async def delete_graph(graph_id: str, store: StoreDep, plans: PlansDep) -> Response:
     """Delete a graph and all its versions; its runs stay readable."""
     if not store.delete_graph(graph_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no graph {graph_id!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no graph {shown_id(graph_id)}")
     plans.forget(graph_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -174,7 +176,7 @@ async def _compile(plans: PlansDep, workflow: Workflow) -> Plan:
 def _found(found: GraphVersion | None, graph_id: str,
            version: int | None = None) -> GraphVersion:
     if found is None:
-        what = f"no graph {graph_id!r}" + (f" with version {version}" if version else "")
+        what = f"no graph {shown_id(graph_id)}" + (f" with version {version}" if version else "")
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=what)
     return found
 

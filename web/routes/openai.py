@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from engine.api import EngineAPI, Generation, PromptScores
 from web.chat_request import prepare_chat
@@ -18,9 +18,12 @@ from web.completions import (
     finish_reason,
     generate_all,
     sampling_for,
+    take_slots,
     usage,
 )
 from web.deps import ServicesDep
+from web.disconnect import unless_disconnected
+from web.errors import shown_id
 from web.logprobs import chat_logprobs, completion_logprobs
 from web.openai_errors import OPENAI_ERRORS, OpenAIError, OpenAIRoute
 from web.openai_schemas import (
@@ -46,7 +49,7 @@ DEFAULT_MODEL = "default"
 def served_model(services: Services, name: str) -> None:
     """Raise a 404 unless `name` is the served model (or 'default')."""
     if name not in (services.model_name, DEFAULT_MODEL):
-        raise OpenAIError(404, f"The model '{name}' does not exist: this server serves "
+        raise OpenAIError(404, f"The model {shown_id(name)} does not exist: this server serves "
                                f"'{services.model_name}' (also called '{DEFAULT_MODEL}')",
                           param="model", code="model_not_found")
 
@@ -70,22 +73,23 @@ async def get_model(model_id: str, services: ServicesDep) -> ModelPublic:
 @router.post("/chat/completions", response_model=ChatCompletionPublic, responses={
     200: {"description": "The completion, or chunks as server-sent events when stream is true",
           "content": STREAMED}, **OPENAI_ERRORS})
-async def chat_completions(body: ChatCompletionCreate, services: ServicesDep) -> Any:
+async def chat_completions(body: ChatCompletionCreate, services: ServicesDep,
+                           request: Request) -> Any:
     served_model(services, body.model)
     tokenizer, engine = services.tokenizer, services.engine
     chat = prepare_chat(body, services)
     prompt, samplings, tools = chat.prompt, chat.samplings, chat.tools
     meta = _meta("chatcmpl", services.model_name)
-    services.slots.acquire()
+    slots = take_slots(services.slots, 1, len(samplings))
     if body.stream:
         include = bool(body.stream_options and body.stream_options.include_usage)
         chunks = chat_chunks(engine, tokenizer, prompt, samplings, meta, tools, body.logprobs,
                              include)
-        return sse(chunks, services.slots.release)
+        return sse(chunks, lambda: services.slots.release(slots))
     try:
-        results = await generate_all(engine, [prompt], samplings)
+        results = await unless_disconnected(request, generate_all(engine, [prompt], samplings))
     finally:
-        services.slots.release()
+        services.slots.release(slots)
     choices = [_chat_choice(i, g, tools, tokenizer, body.logprobs)
                for i, g in enumerate(results)]
     return ChatCompletionPublic(**meta, choices=choices, usage=usage([prompt], results))
@@ -105,7 +109,7 @@ def _chat_choice(index: int, g: Generation, tools: ToolUse | None, tokenizer: An
 @router.post("/completions", response_model=CompletionPublic, responses={
     200: {"description": "The completion, or chunks as server-sent events when stream is true",
           "content": STREAMED}, **OPENAI_ERRORS})
-async def completions(body: CompletionCreate, services: ServicesDep) -> Any:
+async def completions(body: CompletionCreate, services: ServicesDep, request: Request) -> Any:
     served_model(services, body.model)
     tokenizer, engine = services.tokenizer, services.engine
     prompts = completion_prompts(tokenizer, body.prompt)
@@ -117,17 +121,17 @@ async def completions(body: CompletionCreate, services: ServicesDep) -> Any:
     echoes = [tokenizer.decode(p) if body.echo else "" for p in prompts for _ in samplings]
     if body.stream:  # refusals before the first byte; generate raises them itself
         check_all(engine, prompts, samplings)
-    services.slots.acquire()
+    slots = take_slots(services.slots, len(prompts), len(samplings))
     if body.stream:
         include = bool(body.stream_options and body.stream_options.include_usage)
         return sse(completion_chunks(engine, prompts, samplings, meta, echoes, include),
-                   services.slots.release)
+                   lambda: services.slots.release(slots))
     try:
-        results = await generate_all(engine, prompts, samplings)
-        scores = await _prompt_scores(engine, prompts, top) \
+        results = await unless_disconnected(request, generate_all(engine, prompts, samplings))
+        scores = await unless_disconnected(request, _prompt_scores(engine, prompts, top)) \
             if body.echo and body.logprobs is not None else None
     finally:
-        services.slots.release()
+        services.slots.release(slots)
     choices = []
     for i, g in enumerate(results):
         p = i // len(samplings)

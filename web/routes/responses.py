@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from web.chat_request import prepare_chat
-from web.completions import generate_all
+from web.completions import generate_all, take_slots
 from web.deps import ServicesDep
+from web.disconnect import unless_disconnected
+from web.errors import shown_id
 from web.openai_errors import OPENAI_ERRORS, OpenAIError, OpenAIRoute, invalid
 from web.openai_stream import STREAMED
 from web.responses_api import build_response, new_id, output_items, to_chat
@@ -25,20 +27,22 @@ router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
 @router.post("/responses", response_model=ResponsePublic, responses={
     200: {"description": "The response, or its events as server-sent events when stream is "
                          "true", "content": STREAMED}, **OPENAI_ERRORS})
-async def create_response(body: ResponseCreate, services: ServicesDep) -> Any:
+async def create_response(body: ResponseCreate, services: ServicesDep, request: Request
+                          ) -> Any:
     served_model(services, body.model)
     if body.store:
         raise invalid("store", "responses are not stored on this server: send store false")
     chat = prepare_chat(to_chat(body), services)
-    services.slots.acquire()
+    slots = take_slots(services.slots, 1, len(chat.samplings))
     if body.stream:
         events = response_events(services.engine, body, services.model_name, chat.prompt,
                                  chat.samplings[0], chat.tools)
-        return event_stream(events, services.slots.release)
+        return event_stream(events, lambda: services.slots.release(slots))
     try:
-        [g] = await generate_all(services.engine, [chat.prompt], chat.samplings)
+        [g] = await unless_disconnected(request, generate_all(services.engine, [chat.prompt],
+                                                              chat.samplings))
     finally:
-        services.slots.release()
+        services.slots.release(slots)
     content, calls = g.text, []
     if chat.tools is not None and chat.tools.reads_calls:
         content, calls = finished_calls(chat.tools.fmt, g.text)
@@ -49,5 +53,5 @@ async def create_response(body: ResponseCreate, services: ServicesDep) -> Any:
 @router.get("/responses/{response_id}", response_model=ResponsePublic,
             responses=OPENAI_ERRORS)
 async def get_response(response_id: str) -> ResponsePublic:
-    raise OpenAIError(404, f"no response {response_id!r}: this server stores no responses "
+    raise OpenAIError(404, f"no response {shown_id(response_id)}: this server stores no responses "
                            "(send the whole conversation as input)")

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from compiler import Plan
 from graph import InputError, resolve_inputs
 from web.deps import PlansDep, RunsDep, StoreDep
-from web.errors import InvalidInput
+from web.errors import InvalidInput, shown_id
 from web.responses import errors
 from web.routes.graphs import compiled
 from web.schemas import (
@@ -41,7 +41,7 @@ async def start_run(graph_id: str, body: RunCreate, store: StoreDep, plans: Plan
     """Start a run of a stored graph with `inputs`; follow it at /v1/runs/{run_id}."""
     found = store.get_graph(graph_id, body.version)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no graph {graph_id!r}"
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no graph {shown_id(graph_id)}"
                             + (f" with version {body.version}" if body.version else ""))
     plan = await compiled(plans, found)
     _check_inputs(plan, body.inputs)
@@ -88,7 +88,7 @@ async def cancel_run(run_id: str, store: StoreDep, runs: RunsDep) -> RunCreatedP
     record = _run(store, run_id)
     if not runs.cancel(run_id):
         raise HTTPException(status.HTTP_409_CONFLICT,
-                            detail=f"run {run_id!r} already finished: {record.status}")
+                            detail=f"run {shown_id(run_id)} already finished: {record.status}")
     return RunCreatedPublic(run_id=run_id, status=record.status)  # type: ignore[arg-type]
 
 
@@ -103,7 +103,7 @@ def run_public(record: RunRecord, trace: dict[str, Any] | None) -> RunPublic:
 def _run(store: Store, run_id: str) -> RunRecord:
     record = store.get_run(run_id)
     if record is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {shown_id(run_id)}")
     return record
 
 
