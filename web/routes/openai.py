@@ -81,7 +81,7 @@ async def chat_completions(body: ChatCompletionCreate, services: ServicesDep) ->
         include = bool(body.stream_options and body.stream_options.include_usage)
         chunks = chat_chunks(engine, tokenizer, prompt, samplings, meta, tools, body.logprobs,
                              include)
-        return sse(chunks, services.slots.release)
+        return sse(services.drain.until_over(chunks), services.slots.release)
     try:
         results = await generate_all(engine, [prompt], samplings)
     finally:
@@ -120,8 +120,8 @@ async def completions(body: CompletionCreate, services: ServicesDep) -> Any:
     services.slots.acquire()
     if body.stream:
         include = bool(body.stream_options and body.stream_options.include_usage)
-        return sse(completion_chunks(engine, prompts, samplings, meta, echoes, include),
-                   services.slots.release)
+        chunks = completion_chunks(engine, prompts, samplings, meta, echoes, include)
+        return sse(services.drain.until_over(chunks), services.slots.release)
     try:
         results = await generate_all(engine, prompts, samplings)
         scores = await _prompt_scores(engine, prompts, top) \

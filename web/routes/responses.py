@@ -34,7 +34,7 @@ async def create_response(body: ResponseCreate, services: ServicesDep) -> Any:
     if body.stream:
         events = response_events(services.engine, body, services.model_name, chat.prompt,
                                  chat.samplings[0], chat.tools)
-        return event_stream(events, services.slots.release)
+        return event_stream(services.drain.until_over(events), services.slots.release)
     try:
         [g] = await generate_all(services.engine, [chat.prompt], chat.samplings)
     finally:
