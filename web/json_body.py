@@ -11,8 +11,6 @@ from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 
-JSON_MAX_DEPTH_MESSAGE = "the JSON is nested too deeply"
-
 
 def is_json(content_type: str | None) -> bool:
     """FastAPI's rule: a body without a content type, or application/json or */*+json, is
@@ -38,7 +36,7 @@ def parse_json(raw: bytes) -> Any:
                                             f"{exc.lineno}, column {exc.colno} (character "
                                             f"{exc.pos})") from exc
     except RecursionError as exc:
-        raise _invalid("json_invalid", (), JSON_MAX_DEPTH_MESSAGE) from exc
+        raise _invalid("json_invalid", (), "the JSON is nested too deeply") from exc
     except ValueError as exc:  # e.g. an integer literal over Python's digit limit
         raise _invalid("json_invalid", (), f"the body is not valid JSON: {exc}") from exc
     check_text(value)
@@ -77,5 +75,6 @@ def _strings(value: Any, loc: tuple[str | int, ...]) -> Iterator[tuple[tuple[str
 
 
 def _invalid(kind: str, loc: tuple[str | int, ...], message: str) -> RequestValidationError:
-    return RequestValidationError([{"type": kind, "loc": ("body", *loc), "msg": message,
-                                    "input": None}])
+    """At `body.<loc>`, or at `$` (the whole body) when `loc` is empty."""
+    return RequestValidationError([{"type": kind, "loc": ("body", *loc) if loc else (),
+                                    "msg": message, "input": None}])

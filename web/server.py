@@ -23,7 +23,8 @@ REQUEST_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\
 
 class HeaderDeadline(H11Protocol):
     """h11 with a deadline on the request headers: `header_timeout_s` from the connection or
-    from the previous response, then 408 and the connection is closed."""
+    from the previous response, then the connection is closed (with a 408 when part of a
+    request had come)."""
 
     header_timeout_s = 30.0
     _deadline: asyncio.TimerHandle | None = None
@@ -48,9 +49,12 @@ class HeaderDeadline(H11Protocol):
 
     def _expire(self) -> None:
         waiting = self.conn.their_state is h11.IDLE  # no complete request line and headers
-        if waiting and not self.transport.is_closing():
+        if not waiting or self.transport.is_closing():
+            return
+        partial, _ = self.conn.trailing_data
+        if partial:  # an idle connection is closed quietly: a 408 could meet the next request
             self.transport.write(REQUEST_TIMEOUT)
-            self.transport.close()
+        self.transport.close()
 
 
 class DrainingServer(uvicorn.Server):
