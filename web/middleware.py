@@ -37,13 +37,15 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"")
+        has_body = declared not in (b"", b"0") or b"transfer-encoding" in headers
         deadline = asyncio.get_running_loop().time() + self.timeout_s
-        read = {"bytes": 0, "done": False}
+        read = {"bytes": 0, "done": not has_body}
 
         async def counted() -> Message:
-            if read["done"]:
-                return await receive()  # only http.disconnect is left
+            if read["done"]:  # an empty body, or the end of the body was read
+                return await receive()
             if declared.isdigit() and int(declared) > self.max_bytes:
                 raise BodyTooLarge(self.max_bytes)
             try:
