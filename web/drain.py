@@ -1,15 +1,17 @@
 """Graceful shutdown. When the server is asked to stop it stops accepting connections and
 calls `Drain.begin(grace_s)`; work in flight has `grace_s` seconds to end by itself. Then
 `over` is set: runs still going are stopped, and every open stream sends its final event
-(a run's `error` event, an OpenAI error chunk and `[DONE]`) and ends."""
+(a run's `error` event, an OpenAI error chunk and `[DONE]`) and ends; a request waiting for
+a whole generation is answered 503."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 class ShuttingDown(Exception):
@@ -34,6 +36,21 @@ class Drain:
         self.over.set()
         for callback in self._on_over:
             callback()
+
+    async def before_over(self, work: Awaitable[Result]) -> Result:
+        """The result of `work`, or ShuttingDown (and `work` cancelled) once the grace is
+        over."""
+        task, over = asyncio.ensure_future(work), asyncio.ensure_future(self.over.wait())
+        try:
+            await asyncio.wait((task, over), return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                raise ShuttingDown()
+            return task.result()
+        finally:
+            over.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def until_over(self, items: AsyncIterator[Item]) -> AsyncIterator[Item]:
         """`items` until the grace is over, then ShuttingDown; `items` is closed either way."""

@@ -60,7 +60,8 @@ OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
         (401, "Missing or wrong API key"), (404, "No such model"),
         (408, "The request body did not arrive in time"), (413, "Request body too large"),
         (429, "Too many requests in flight; see Retry-After"),
-        (503, "The engine cannot take the request now; see Retry-After"))}
+        (503, "The engine cannot take the request now (see Retry-After), or the server is "
+              "shutting down"))}
 
 
 class OpenAIError(Exception):

@@ -323,9 +323,16 @@ def test_sigterm_sends_streams_their_final_events(strict: LiveServer) -> None:
 
     chat = {"model": "default", "stream": True, "max_tokens": 2000,
             "messages": [{"role": "user", "content": "Tell a very long story."}]}
+    whole: dict[str, httpx.Response] = {}
+
+    def wait_whole() -> None:
+        whole["chat"] = httpx.post(strict.url + "/v1/chat/completions", timeout=60,
+                                   json={**chat, "stream": False})
+
     threads = [threading.Thread(target=follow, args=("run", "GET", f"/v1/runs/{run_id}/events")),
                threading.Thread(target=follow, args=("chat", "POST", "/v1/chat/completions",
-                                                     chat))]
+                                                     chat)),
+               threading.Thread(target=wait_whole)]
     for thread in threads:
         thread.start()
     time.sleep(2)
@@ -334,6 +341,8 @@ def test_sigterm_sends_streams_their_final_events(strict: LiveServer) -> None:
         thread.join(timeout=30)
     assert ends["chat"][-1] == "data: [DONE]"
     assert "server_shutting_down" in ends["chat"][-2]
+    assert whole["chat"].status_code == 503
+    assert whole["chat"].json()["error"]["code"] == "server_shutting_down"
     last = json.loads(ends["run"][-1].removeprefix("data: "))
     assert last["kind"] == "error" and last["data"]["status"] == "interrupted"
     strict.start()  # the same data: the run was stored with its final status

@@ -83,7 +83,7 @@ async def chat_completions(body: ChatCompletionCreate, services: ServicesDep) ->
                              include)
         return sse(services.drain.until_over(chunks), services.slots.release)
     try:
-        results = await generate_all(engine, [prompt], samplings)
+        results = await services.drain.before_over(generate_all(engine, [prompt], samplings))
     finally:
         services.slots.release()
     choices = [_chat_choice(i, g, tools, tokenizer, body.logprobs)
@@ -123,7 +123,7 @@ async def completions(body: CompletionCreate, services: ServicesDep) -> Any:
         chunks = completion_chunks(engine, prompts, samplings, meta, echoes, include)
         return sse(services.drain.until_over(chunks), services.slots.release)
     try:
-        results = await generate_all(engine, prompts, samplings)
+        results = await services.drain.before_over(generate_all(engine, prompts, samplings))
         scores = await _prompt_scores(engine, prompts, top) \
             if body.echo and body.logprobs is not None else None
     finally:

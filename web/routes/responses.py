@@ -36,7 +36,8 @@ async def create_response(body: ResponseCreate, services: ServicesDep) -> Any:
                                  chat.samplings[0], chat.tools)
         return event_stream(services.drain.until_over(events), services.slots.release)
     try:
-        [g] = await generate_all(services.engine, [chat.prompt], chat.samplings)
+        [g] = await services.drain.before_over(
+            generate_all(services.engine, [chat.prompt], chat.samplings))
     finally:
         services.slots.release()
     content, calls = g.text, []
