@@ -39,10 +39,10 @@ def serve(
                                "by default the upload answers a warning")] = False,
     shutdown_grace: Annotated[float | None, typer.Option(
         min=0, help="Seconds work in flight may go on after SIGTERM before it is stopped, "
-                    "each stream ending with its final event [default: 30]")] = None,
+                    "each stream ending with its final event (default 30)")] = None,
     read_timeout: Annotated[float | None, typer.Option(
         min=0.1, help="Seconds a request's headers, then its body, may take to arrive "
-                      "[default: 30]")] = None,
+                      "(default 30)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Serve flowc over HTTP: graph upload, compile, runs with streamed events, and
