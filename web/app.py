@@ -19,7 +19,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.api import EngineAPI, EngineError
-from web.deps import bearer_auth
+from web.checked_route import CheckedRoute
+from web.deps import KeyGuard
+from web.drain import Drain
 from web.editor import mount_editor
 from web.errors import (
     InvalidInput,
@@ -39,11 +41,11 @@ VERSION = "0.1.0"
 
 def create_app(settings: Settings | None = None, engine: EngineAPI | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
-    metrics = Metrics()
+    metrics, drain = Metrics(), Drain()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await Services.start(settings, engine, metrics)
+        services = await Services.start(settings, engine, metrics, drain)
         app.state.services = services
         sampler = asyncio.create_task(_sample_engine(services))
         try:
@@ -63,18 +65,21 @@ def create_app(settings: Settings | None = None, engine: EngineAPI | None = None
     app.add_exception_handler(EngineError, engine_error_response)
     app.add_exception_handler(RequestValidationError, validation_error_response)
     app.add_exception_handler(StarletteHTTPException, http_error_response)
-    guarded = [Depends(bearer_auth(settings.api_key))] if settings.api_key else []
+    app.state.drain = drain
+    app.state.key_guard = KeyGuard(settings.api_key) if settings.api_key else None
+    guarded = [Depends(app.state.key_guard)] if settings.api_key else []
     app.include_router(health.health_router)
-    routers = (health.metrics_router, graphs.router, examples.router, runs.router,
-               openai.router, responses.router)
+    own = (health.metrics_router, graphs.router, examples.router, runs.router)
     if locked:
-        routers += (_schema_router(app),)
-    for router in routers:
+        own += (_schema_router(app),)
+    routers = (*own, openai.router, responses.router)
+    for router in routers:  # a route's own `responses=` take precedence
         app.include_router(router, dependencies=guarded,
-                           responses=_auth_responses() if guarded else None)
+                           responses=_common_responses(bool(guarded), router in own))
     app.state.route_methods = [(route.path_regex, route.methods) for router in
                                (health.health_router, *routers) for route in router.routes]
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       timeout_s=settings.read_timeout_s)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["*"], allow_headers=["*"])
@@ -92,7 +97,7 @@ async def _sample_engine(services: Services, every_s: float = 1.0) -> None:
 
 
 def _schema_router(app: FastAPI) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, route_class=CheckedRoute)
 
     @router.get("/openapi.json")
     async def openapi_schema() -> JSONResponse:
@@ -106,10 +111,12 @@ def app_from_env() -> FastAPI:
     return create_app(Settings.from_env())
 
 
-def _auth_responses() -> dict[int | str, dict[str, Any]]:
+def _common_responses(guarded: bool, own: bool) -> dict[int | str, dict[str, Any]]:
+    """What any route may answer: 401 behind a key, and, on flowc's own routes, 408, 413 and
+    422 for a body that is slow, too large or not JSON (CheckedRoute reads every body)."""
     from web.responses import errors
 
-    return errors(401)
+    return errors(*([401] if guarded else []), *([408, 413, 422] if own else []))
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -47,30 +47,42 @@ def get_tokenizer(services: ServicesDep) -> Any:
     return services.tokenizer
 
 
+def get_tool_names(services: ServicesDep) -> list[str]:
+    return services.runs.runtime.tools.names()
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 EngineDep = Annotated[EngineAPI, Depends(get_engine)]
 RunsDep = Annotated[RunManager, Depends(get_runs)]
 PlansDep = Annotated[PlanCache, Depends(get_plans)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TokenizerDep = Annotated[Any, Depends(get_tokenizer)]
+ToolNamesDep = Annotated[list[str], Depends(get_tool_names)]
 
 
 _bearer = HTTPBearer(auto_error=False, description="the key given to flowc serve")
 
 
-def bearer_auth(api_key: str):
-    """A dependency that admits only `Authorization: Bearer <api_key>`."""
-    expected = api_key.encode()
+class KeyGuard:
+    """A dependency that admits only `Authorization: Bearer <api_key>`. `CheckedRoute` also
+    calls `check` before the body is read, so a request without the key costs no body."""
 
-    def require_api_key(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    def __init__(self, api_key: str) -> None:
+        self.expected = api_key.encode()
+
+    def __call__(
+        self, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> None:
-        token = credentials.credentials.encode() if credentials else b""
-        if not secrets.compare_digest(token, expected):
+        self.check(credentials.credentials if credentials else "")
+
+    def check(self, token: str) -> None:
+        if not secrets.compare_digest(token.encode(), self.expected):
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 detail="missing or wrong API key: send 'Authorization: Bearer <key>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    return require_api_key
+    def check_request(self, request: Request) -> None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        self.check(token.strip() if scheme.lower() == "bearer" else "")

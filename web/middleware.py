@@ -1,56 +1,79 @@
-"""ASGI middleware: a cap on request bodies (413) and per-route request counting."""
+"""ASGI middleware: limits on what a request body may be (413, 408) and request counting
+by method and route, each label from a fixed set."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 from typing import Any
 
+from fastapi import HTTPException, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web.metrics import Metrics
 
 
-class BodyLimit:
-    """Refuse bodies over `max_bytes` with 413, whether announced by Content-Length or not
-    (a chunked body is read up to the limit first, then replayed)."""
+class BodyTooLarge(HTTPException):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(status.HTTP_413_CONTENT_TOO_LARGE,
+                         detail=f"the request body is over {max_bytes} bytes")
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+
+class BodyTooSlow(HTTPException):
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(status.HTTP_408_REQUEST_TIMEOUT,
+                         detail=f"the request body did not arrive within {timeout_s:g} s")
+
+
+class BodyLimit:
+    """Counts a request's body bytes as the app reads them, chunked or not: past `max_bytes`
+    the read raises BodyTooLarge (413), and a declared Content-Length over it raises before
+    anything is read; Content-Length is never trusted to be the size. A body not complete
+    `timeout_s` after its headers raises BodyTooSlow (408). An answer given before the body
+    was read in full closes the connection, so the rest is never read."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float) -> None:
+        self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        if length is not None:
-            if not length.isdigit() or int(length) > self.max_bytes:
-                return await self._refuse(send)
-            return await self.app(scope, receive, send)
-        messages: list[Message] = []
-        size, more = 0, True
-        while more:
-            message = await receive()
-            messages.append(message)
-            size += len(message.get("body", b""))
-            more = message.get("more_body", False) and message["type"] == "http.request"
-            if size > self.max_bytes:
-                return await self._refuse(send)
+        declared = headers.get(b"content-length", b"")
+        has_body = declared not in (b"", b"0") or b"transfer-encoding" in headers
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        read = {"bytes": 0, "done": not has_body}
 
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
+        async def counted() -> Message:
+            if read["done"]:  # an empty body, or the end of the body was read
+                return await receive()
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise BodyTooLarge(self.max_bytes)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTooSlow(self.timeout_s) from None
+            read["bytes"] += len(message.get("body", b""))
+            read["done"] = message["type"] != "http.request" or not message.get("more_body")
+            if read["bytes"] > self.max_bytes:
+                raise BodyTooLarge(self.max_bytes)
+            return message
 
-        await self.app(scope, replay, send)
+        async def closing_early(message: Message) -> None:
+            if message["type"] == "http.response.start" and not read["done"]:
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"connection", b"close")]}
+            await send(message)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": f"the request body is over {self.max_bytes} bytes"})
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body.encode()})
+        await self.app(scope, counted, closing_early)
+
+
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class CountRequests:
-    """Counts every answered request by method, route template (not raw path) and status."""
+    """Counts every answered request by method (any other name is "other"), route template
+    (a path no route matches is "unmatched") and status, so a client cannot add series."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app, self.metrics = app, metrics
@@ -58,11 +81,11 @@ class CountRequests:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        status: dict[str, Any] = {"code": 500}
+        answered: dict[str, Any] = {"code": 500}
 
         async def record_status(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                answered["code"] = message["status"]
             await send(message)
 
         try:
@@ -70,4 +93,5 @@ class CountRequests:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
-            self.metrics.count_request(scope["method"], path, status["code"])
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
+            self.metrics.count_request(method, path, answered["code"])

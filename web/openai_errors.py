@@ -17,7 +17,6 @@ from typing import Any
 from fastapi import HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from engine.api import (
@@ -27,14 +26,18 @@ from engine.api import (
     PromptTooLongError,
     RequestError,
 )
+from web.checked_route import CheckedRoute
+from web.drain import ShuttingDown
 from web.errors import RETRY_ENGINE_S, InvalidInput
 
 log = logging.getLogger("flowc.web.openai")
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
+          408: "invalid_request_error",
           413: "invalid_request_error", 429: "rate_limit_error", 503: "server_error",
           500: "server_error"}
-_CODES = {401: "invalid_api_key", 404: "not_found", 429: "rate_limit_exceeded",
+_CODES = {401: "invalid_api_key", 404: "not_found", 408: "request_timeout",
+          413: "request_too_large", 429: "rate_limit_exceeded",
           503: "engine_overloaded", 500: "internal_error"}
 
 
@@ -56,8 +59,10 @@ OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
         (400, "Invalid request (param names the field; code context_length_exceeded for an "
               "over-long prompt)"),
         (401, "Missing or wrong API key"), (404, "No such model"),
+        (408, "The request body did not arrive in time"), (413, "Request body too large"),
         (429, "Too many requests in flight; see Retry-After"),
-        (503, "The engine cannot take the request now; see Retry-After"))}
+        (503, "The engine cannot take the request now (see Retry-After), or the server is "
+              "shutting down"))}
 
 
 class OpenAIError(Exception):
@@ -108,6 +113,8 @@ def as_openai_error(exc: Exception) -> OpenAIError:
         return OpenAIError(400, str(exc), param="response_format", code="invalid_grammar")
     if isinstance(exc, RequestError):
         return OpenAIError(400, str(exc))
+    if isinstance(exc, ShuttingDown):
+        return OpenAIError(503, str(exc), code="server_shutting_down")
     if isinstance(exc, EngineOverloadedError):
         return OpenAIError(503, str(exc), headers={"Retry-After": str(RETRY_ENGINE_S)})
     if isinstance(exc, HTTPException):
@@ -132,7 +139,7 @@ def _validation(exc: RequestValidationError) -> OpenAIError:
     if first.get("type") == "extra_forbidden":
         return invalid(param, f"'{param}' is not supported by this server: remove it")
     if first.get("type") == "json_invalid":
-        return invalid("", f"the body is not valid JSON: {first.get('msg')}")
+        return invalid("", str(first.get("msg")))
     message = "; ".join(f"{_param(loc) or 'body'}: {e.get('msg')}"
                         for loc, e in zip(locs, errors, strict=False))
     return invalid(param, message)
@@ -145,7 +152,7 @@ def _param(loc: list[str]) -> str:
     return path
 
 
-class OpenAIRoute(APIRoute):
+class OpenAIRoute(CheckedRoute):
     """A route whose every error is answered in OpenAI's envelope."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

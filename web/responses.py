@@ -9,6 +9,7 @@ from web.schemas import ErrorsPublic, MessagePublic
 _DESCRIPTIONS = {
     401: "Missing or wrong API key",
     404: "No such resource",
+    408: "The request body did not arrive in time",
     409: "The resource is not in a state that allows this",
     413: "Request body too large",
     422: "Invalid input: every problem, with its JSON path and node id",

@@ -35,7 +35,8 @@ class LiveRun:
     unsaved: int = 0  # events at the end of `events` not yet in the store
     subscribers: set[asyncio.Queue[EventRecord | None]] = field(default_factory=set)
     tokens: int = 0
-    stop_reason: str | None = None  # set when a server limit, not a client, stopped it
+    stop_reason: str | None = None  # set when the server, not a client, stopped it
+    stop_status: str = "failed"  # the status a run stopped by the server ends with
     task: asyncio.Task[None] | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -90,6 +91,12 @@ class RunManager:
         finally:
             run.subscribers.discard(queue)
 
+    def stop_all(self) -> None:
+        """Stop every run in flight (the server's shutdown grace is over): each ends
+        interrupted, its subscribers' last event an `error` that says so."""
+        for run in self.live.values():
+            self._stop(run, "the server shut down during the run", "interrupted")
+
     async def shutdown(self) -> None:
         """Stop every run; the store marks them interrupted."""
         tasks = [r.task for r in self.live.values() if r.task is not None]
@@ -111,7 +118,7 @@ class RunManager:
                 watchdog.cancel()
             status, error = result.status, result.error
             if status == "cancelled" and run.stop_reason:
-                status, error = "failed", run.stop_reason
+                status, error = run.stop_status, run.stop_reason
             self._finish(run, status, result.outputs, error, result.error_node,
                          _trace_dict(result.trace))
         except asyncio.CancelledError:  # the server is stopping: the store marks it interrupted
@@ -131,6 +138,8 @@ class RunManager:
 
     def _on_event(self, run: LiveRun, event: RunEvent) -> None:
         data = _jsonable(dict(event.data))
+        if event.kind == "error" and run.stop_reason and data.get("status") == "cancelled":
+            data.update(status=run.stop_status, error=run.stop_reason)  # the server stopped it
         record = EventRecord(len(run.events), event.kind, event.node_id, data, event.t)
         run.events.append(record)
         run.unsaved += 1
@@ -144,9 +153,9 @@ class RunManager:
         elif record.kind in FLUSH_KINDS:
             self._flush(run)
 
-    def _stop(self, run: LiveRun, reason: str) -> None:
+    def _stop(self, run: LiveRun, reason: str, status: str = "failed") -> None:
         if run.stop_reason is None:
-            run.stop_reason = reason
+            run.stop_reason, run.stop_status = reason, status
         run.cancel.set()
 
     def _flush(self, run: LiveRun) -> None:

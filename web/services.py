@@ -12,6 +12,7 @@ from transformers import PreTrainedTokenizerBase
 
 from engine.api import EngineAPI
 from executor import WorkflowRuntime, load_tools
+from web.drain import Drain
 from web.limits import Slots
 from web.metrics import Metrics
 from web.plans import PlanCache
@@ -33,12 +34,13 @@ class Services:
     runs: RunManager
     plans: PlanCache
     metrics: Metrics = field(default_factory=Metrics)
+    drain: Drain = field(default_factory=Drain)
     started_at: float = field(default_factory=time.monotonic)
     owns_engine: bool = False
 
     @classmethod
     async def start(cls, settings: Settings, engine: EngineAPI | None = None,
-                    metrics: Metrics | None = None) -> Services:
+                    metrics: Metrics | None = None, drain: Drain | None = None) -> Services:
         store = Store(settings.database_url)
         interrupted = store.mark_interrupted(settings.server_name)
         if interrupted:
@@ -50,8 +52,11 @@ class Services:
         slots = Slots(settings.max_concurrent_runs, settings.retry_after_s)
         runtime = WorkflowRuntime(engine, load_tools(settings.tools))
         runs = RunManager(store, runtime, settings, slots)
+        drain = drain or Drain()
+        drain.on_over(runs.stop_all)
         return cls(settings, store, engine, engine.tokenizer, engine.model_name, slots, runs,
-                   PlanCache(engine.tokenizer), metrics or Metrics(), owns_engine=owns_engine)
+                   PlanCache(engine.tokenizer), metrics or Metrics(), drain,
+                   owns_engine=owns_engine)
 
     async def stop(self) -> None:
         await self.runs.shutdown()

@@ -49,6 +49,9 @@ class Settings:
     max_n: int = 16
     examples_dir: Path = field(default_factory=default_examples_dir)  # the editor's menu
     server_name: str = ""  # owner of this server's runs in a shared store; host:port if unset
+    read_timeout_s: float = 30.0  # for a request's headers, and then for its body
+    shutdown_grace_s: float = 30.0  # work in flight may finish by itself this long on SIGTERM
+    strict_tools: bool = False  # a graph naming a tool this server lacks is a 422, not a warning
 
     def __post_init__(self) -> None:
         if not self.server_name:
@@ -75,6 +78,8 @@ class Settings:
             values["max_concurrent_runs"] = int(env["FLOWC_MAX_CONCURRENT_RUNS"])
         if env.get("FLOWC_EXAMPLES_DIR"):
             values["examples_dir"] = Path(env["FLOWC_EXAMPLES_DIR"])
+        if env.get("FLOWC_STRICT_TOOLS"):
+            values["strict_tools"] = env["FLOWC_STRICT_TOOLS"].lower() in ("1", "true", "yes")
         if env.get("FLOWC_TOOLS"):
             values["tools"] = env["FLOWC_TOOLS"].split(os.pathsep)
         for name, kind in LIMIT_VARIABLES.items():
@@ -87,5 +92,5 @@ class Settings:
 LIMIT_VARIABLES: dict[str, type] = {
     "max_body_bytes": int, "max_graph_nodes": int, "max_run_tokens": int,
     "max_run_seconds": float, "max_completion_tokens": int, "default_completion_tokens": int,
-    "max_n": int, "retry_after_s": int,
+    "max_n": int, "retry_after_s": int, "read_timeout_s": float, "shutdown_grace_s": float,
 }

@@ -34,12 +34,19 @@ def serve(
         min=1, help="Runs and completion requests in flight; more are answered 429")] = 16,
     tools: Annotated[list[str] | None, typer.Option(
         help="A Python file registering extra tools (repeat for several)")] = None,
+    strict_tools: Annotated[bool, typer.Option(
+        "--strict-tools", help="Refuse (422) a graph naming a tool this server does not have; "
+                               "by default the upload answers a warning")] = False,
+    shutdown_grace: Annotated[float | None, typer.Option(
+        min=0, help="Seconds work in flight may go on after SIGTERM before it is stopped, "
+                    "each stream ending with its final event (default 30)")] = None,
+    read_timeout: Annotated[float | None, typer.Option(
+        min=0.1, help="Seconds a request's headers, then its body, may take to arrive "
+                      "(default 30)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Serve flowc over HTTP: graph upload, compile, runs with streamed events, and
     OpenAI-compatible /v1/chat/completions, /v1/completions and /v1/models."""
-    import uvicorn
-
     if model != "default" and not model.startswith("dummy:") and not Path(model).exists():
         raise typer.BadParameter(f"no such model folder or file: {model}", param_hint="--model")
     if tokenizer is not None and not model.startswith("dummy:"):
@@ -49,7 +56,7 @@ def serve(
     for path in tools or []:
         if not Path(path).is_file():
             raise typer.BadParameter(f"no such file: {path}", param_hint="--tools")
-    from web.app import create_app
+    from web.server import serve as serve_http
     from web.settings import Settings
 
     settings = Settings.from_env(
@@ -57,6 +64,6 @@ def serve(
         tokenizer=str(tokenizer) if tokenizer is not None else None,
         database_url=database_url, api_key=api_key,
         cors_origins=cors_origin or None, max_concurrent_runs=max_concurrent_runs,
-        tools=tools or None)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
-                timeout_graceful_shutdown=5)
+        tools=tools or None, strict_tools=strict_tools or None,
+        shutdown_grace_s=shutdown_grace, read_timeout_s=read_timeout)
+    serve_http(settings, log_level)

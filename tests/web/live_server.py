@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 START_TIMEOUT_S = 180.0
+SHORT_GRACE = {"FLOWC_SHUTDOWN_GRACE_S": "3"}  # a stop drains in seconds, not the default 30
 
 
 def free_port() -> int:
@@ -51,7 +52,7 @@ class LiveServer:
 
     def start(self, wait: bool = True) -> LiveServer:
         self.port = self.port or free_port()  # a restart keeps the port: clients carry on
-        env = {**os.environ, "FLOWC_DATA_DIR": str(self.data_dir), **self.env}
+        env = {**os.environ, "FLOWC_DATA_DIR": str(self.data_dir), **SHORT_GRACE, **self.env}
         env.pop("FLOWC_API_KEY", None)
         command = [sys.executable, "-m", "flowc.cli", "serve", "--port", str(self.port),
                    "--log-level", "warning", *self.args]

@@ -10,11 +10,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, status
 from fastapi import Path as PathParam
 
+from web.checked_route import CheckedRoute
 from web.deps import SettingsDep
 from web.responses import errors
 from web.schemas import ExamplePublic, ExamplesPublic
 
-router = APIRouter(prefix="/v1", tags=["examples"])
+router = APIRouter(prefix="/v1", tags=["examples"], route_class=CheckedRoute)
 
 ExampleName = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_-]{1,64}$",
                                        description="The example's file name without .json")]

@@ -14,8 +14,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import graph
 from compiler import Plan
 from graph import MapNode, Node, Problem, Workflow
-from web.deps import PlansDep, SettingsDep, StoreDep
+from web.checked_route import CheckedRoute
+from web.deps import PlansDep, SettingsDep, StoreDep, ToolNamesDep
 from web.errors import InvalidInput, shown_id
+from web.json_body import check_text
 from web.responses import errors
 from web.schemas import (
     MAX_VERSION,
@@ -29,9 +31,11 @@ from web.schemas import (
     VersionsPublic,
     timestamp,
 )
+from web.settings import Settings
 from web.store import GraphVersion
+from web.tool_check import missing_tools
 
-router = APIRouter(prefix="/v1", tags=["graphs"])
+router = APIRouter(prefix="/v1", tags=["graphs"], route_class=CheckedRoute)
 
 WORKFLOW_BODY: dict[str, Any] = {
     "requestBody": {
@@ -52,9 +56,9 @@ Version = Annotated[int | None, Query(ge=1, le=MAX_VERSION,
 @router.post("/graphs", status_code=status.HTTP_201_CREATED, response_model=GraphPublic,
              responses=errors(413, 422), openapi_extra=WORKFLOW_BODY)
 async def create_graph(request: Request, store: StoreDep, settings: SettingsDep,
-                       plans: PlansDep) -> GraphPublic:
+                       plans: PlansDep, tools: ToolNamesDep) -> GraphPublic:
     """Validate and compile a workflow and store it as version 1 of a new graph."""
-    source, workflow, warnings = await _read_workflow(request, settings.max_graph_nodes)
+    source, workflow, warnings = await _read_workflow(request, settings, tools)
     plan = await _compile(plans, workflow)
     name = workflow.name
     stored = store.add_graph(name, source)
@@ -65,10 +69,11 @@ async def create_graph(request: Request, store: StoreDep, settings: SettingsDep,
 @router.put("/graphs/{graph_id}", response_model=GraphPublic,
             responses=errors(404, 413, 422), openapi_extra=WORKFLOW_BODY)
 async def update_graph(graph_id: str, request: Request, store: StoreDep,
-                       settings: SettingsDep, plans: PlansDep) -> GraphPublic:
+                       settings: SettingsDep, plans: PlansDep, tools: ToolNamesDep
+                       ) -> GraphPublic:
     """Validate and compile a workflow and store it as the next version of a graph."""
     _found(store.get_graph(graph_id), graph_id)
-    source, workflow, warnings = await _read_workflow(request, settings.max_graph_nodes)
+    source, workflow, warnings = await _read_workflow(request, settings, tools)
     plan = await _compile(plans, workflow)
     name = workflow.name
     stored = _found(store.add_version(graph_id, name, source), graph_id)
@@ -107,10 +112,11 @@ async def list_versions(graph_id: str, store: StoreDep) -> VersionsPublic:
 
 @router.post("/check", response_model=CheckPublic, responses=errors(413, 422),
              openapi_extra=WORKFLOW_BODY)
-async def check_graph(request: Request, settings: SettingsDep, plans: PlansDep) -> CheckPublic:
+async def check_graph(request: Request, settings: SettingsDep, plans: PlansDep,
+                      tools: ToolNamesDep) -> CheckPublic:
     """Validate and compile a workflow without storing it: 422 with every problem an upload
     would meet, else its warnings. The editor checks drafts with it as the user edits."""
-    _, workflow, warnings = await _read_workflow(request, settings.max_graph_nodes)
+    _, workflow, warnings = await _read_workflow(request, settings, tools)
     await _compile(plans, workflow)
     return CheckPublic(warnings=warnings)
 
@@ -181,10 +187,10 @@ def _found(found: GraphVersion | None, graph_id: str,
     return found
 
 
-async def _read_workflow(request: Request, max_nodes: int
+async def _read_workflow(request: Request, settings: Settings, tools: list[str]
                          ) -> tuple[dict[str, Any], Workflow, list[ProblemPublic]]:
     """The uploaded workflow as stored JSON, as a model, and its warnings; InvalidInput if
-    bad."""
+    bad (or if it names a tool this server lacks and the server is strict)."""
     raw = await _upload_bytes(request)
     try:
         text = raw.decode("utf-8-sig")
@@ -196,12 +202,16 @@ async def _read_workflow(request: Request, max_nodes: int
     except graph.GraphError as exc:
         raise InvalidInput([problem_public(p) for p in exc.problems]) from exc
     nodes = count_nodes(workflow.nodes)
-    if nodes > max_nodes:
+    if nodes > settings.max_graph_nodes:
         raise InvalidInput([ProblemPublic(
             path="nodes", message=f"the graph has {nodes} nodes; this server takes at most "
-                                  f"{max_nodes}")])
+                                  f"{settings.max_graph_nodes}")])
     source = json.loads(text)
-    return source, workflow, [problem_public(p) for p in warnings]
+    check_text(source)  # a JSON body was checked already; a file or other type is here
+    missing = missing_tools(workflow, tools, settings.strict_tools)
+    if settings.strict_tools and missing:
+        raise InvalidInput(missing)
+    return source, workflow, [problem_public(p) for p in warnings] + missing
 
 
 async def _upload_bytes(request: Request) -> bytes:

@@ -7,11 +7,12 @@ import time
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
+from web.checked_route import CheckedRoute
 from web.deps import ServicesDep
 from web.schemas import HealthPublic
 
 health_router = APIRouter(tags=["health"])
-metrics_router = APIRouter(tags=["health"])
+metrics_router = APIRouter(tags=["health"], route_class=CheckedRoute)
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 

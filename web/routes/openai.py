@@ -85,9 +85,10 @@ async def chat_completions(body: ChatCompletionCreate, services: ServicesDep,
         include = bool(body.stream_options and body.stream_options.include_usage)
         chunks = chat_chunks(engine, tokenizer, prompt, samplings, meta, tools, body.logprobs,
                              include)
-        return sse(chunks, lambda: services.slots.release(slots))
+        return sse(services.drain.until_over(chunks), lambda: services.slots.release(slots))
     try:
-        results = await unless_disconnected(request, generate_all(engine, [prompt], samplings))
+        results = await unless_disconnected(
+            request, services.drain.before_over(generate_all(engine, [prompt], samplings)))
     finally:
         services.slots.release(slots)
     choices = [_chat_choice(i, g, tools, tokenizer, body.logprobs)
@@ -124,10 +125,11 @@ async def completions(body: CompletionCreate, services: ServicesDep, request: Re
     slots = take_slots(services.slots, len(prompts), len(samplings))
     if body.stream:
         include = bool(body.stream_options and body.stream_options.include_usage)
-        return sse(completion_chunks(engine, prompts, samplings, meta, echoes, include),
-                   lambda: services.slots.release(slots))
+        chunks = completion_chunks(engine, prompts, samplings, meta, echoes, include)
+        return sse(services.drain.until_over(chunks), lambda: services.slots.release(slots))
     try:
-        results = await unless_disconnected(request, generate_all(engine, prompts, samplings))
+        results = await unless_disconnected(
+            request, services.drain.before_over(generate_all(engine, prompts, samplings)))
         scores = await unless_disconnected(request, _prompt_scores(engine, prompts, top)) \
             if body.echo and body.logprobs is not None else None
     finally:

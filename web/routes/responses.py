@@ -37,10 +37,11 @@ async def create_response(body: ResponseCreate, services: ServicesDep, request: 
     if body.stream:
         events = response_events(services.engine, body, services.model_name, chat.prompt,
                                  chat.samplings[0], chat.tools)
-        return event_stream(events, lambda: services.slots.release(slots))
+        return event_stream(services.drain.until_over(events),
+                            lambda: services.slots.release(slots))
     try:
-        [g] = await unless_disconnected(request, generate_all(services.engine, [chat.prompt],
-                                                              chat.samplings))
+        [g] = await unless_disconnected(request, services.drain.before_over(
+            generate_all(services.engine, [chat.prompt], chat.samplings)))
     finally:
         services.slots.release(slots)
     content, calls = g.text, []

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from compiler import Plan
 from graph import InputError, resolve_inputs
+from web.checked_route import CheckedRoute
 from web.deps import PlansDep, RunsDep, StoreDep
 from web.errors import InvalidInput, shown_id
 from web.responses import errors
@@ -25,7 +26,7 @@ from web.schemas import (
 )
 from web.store import EventRecord, RunRecord, Store
 
-router = APIRouter(prefix="/v1", tags=["runs"])
+router = APIRouter(prefix="/v1", tags=["runs"], route_class=CheckedRoute)
 
 SSE_CONTENT = {"text/event-stream": {"schema": {
     "type": "object", "required": ["data"],
