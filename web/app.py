@@ -1,7 +1,8 @@
 """The FastAPI application: `create_app(settings, engine=None)`.
 
 With no engine given, the app loads `settings.model` once at startup (the lifespan) and
-closes it at shutdown. Runs left in flight by a previous process are marked interrupted.
+closes it at shutdown. Runs left in flight by a process whose lease expired are marked
+interrupted (see web/lease.py).
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ from web.errors import (
     engine_error_response,
     http_error_response,
     invalid_input_response,
+    store_unavailable_response,
     validation_error_response,
 )
 from web.metrics import Metrics
 from web.middleware import BodyLimit, CountRequests
+from web.responses import errors
 from web.routes import examples, graphs, health, openai, responses, runs
 from web.services import Services
 from web.settings import Settings
+from web.store_faults import StoreUnavailable
 
 VERSION = "0.1.0"
 
@@ -61,6 +65,7 @@ def create_app(settings: Settings | None = None, engine: EngineAPI | None = None
                   docs_url=None if locked else "/docs", redoc_url=None)
     app.add_exception_handler(InvalidInput, invalid_input_response)
     app.add_exception_handler(EngineError, engine_error_response)
+    app.add_exception_handler(StoreUnavailable, store_unavailable_response)
     app.add_exception_handler(RequestValidationError, validation_error_response)
     app.add_exception_handler(StarletteHTTPException, http_error_response)
     guarded = [Depends(bearer_auth(settings.api_key))] if settings.api_key else []
@@ -70,8 +75,9 @@ def create_app(settings: Settings | None = None, engine: EngineAPI | None = None
     if locked:
         routers += (_schema_router(app),)
     for router in routers:
-        app.include_router(router, dependencies=guarded,
-                           responses=_auth_responses() if guarded else None)
+        stored = router in (graphs.router, runs.router)
+        app.include_router(router, dependencies=guarded, responses={
+            **(_auth_responses() if guarded else {}), **(errors(503) if stored else {})})
     app.state.route_methods = [(route.path_regex, route.methods) for router in
                                (health.health_router, *routers) for route in router.routes]
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -107,8 +113,6 @@ def app_from_env() -> FastAPI:
 
 
 def _auth_responses() -> dict[int | str, dict[str, Any]]:
-    from web.responses import errors
-
     return errors(401)
 
 

@@ -48,7 +48,8 @@ class Settings:
     max_completion_tokens: int = 4096  # the most max_tokens an OpenAI request may ask
     max_n: int = 16
     examples_dir: Path = field(default_factory=default_examples_dir)  # the editor's menu
-    server_name: str = ""  # owner of this server's runs in a shared store; host:port if unset
+    server_name: str = ""  # names this server in the store's leases; host:port if unset
+    lease_s: float = 30.0  # runs of a server silent this long are marked interrupted
 
     def __post_init__(self) -> None:
         if not self.server_name:
@@ -87,5 +88,5 @@ class Settings:
 LIMIT_VARIABLES: dict[str, type] = {
     "max_body_bytes": int, "max_graph_nodes": int, "max_run_tokens": int,
     "max_run_seconds": float, "max_completion_tokens": int, "default_completion_tokens": int,
-    "max_n": int, "retry_after_s": int,
+    "max_n": int, "retry_after_s": int, "lease_s": float,
 }

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from live_server import API_KEY, CORS_ORIGIN, RUN_TOKEN_LIMIT, LiveServer
+from store_databases import KINDS, fresh_database
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +47,9 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
         yield http
 
 
+
+@pytest.fixture(params=KINDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database, once on SQLite and once on PostgreSQL."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
