@@ -252,7 +252,7 @@ class RunManager:
             return False
         try:
             self.store.finish_run(run.id, final.status, final.outputs, final.error,
-                                  final.error_node, final.trace)
+                                  final.error_node, final.trace, final.finished_at)
         except StoreUnavailable as exc:
             log.error("run %s: final state not stored yet: %s", run.id, exc)
             return False

@@ -153,14 +153,15 @@ class Store:
     def add_version(self, graph_id: str, name: str, source: dict[str, Any]) -> GraphVersion | None:
         now = time.time()
         with self._write() as s:
-            graph = s.get(GraphRow, graph_id, with_for_update=True)
-            if graph is None:
+            # one statement takes the next number: concurrent servers never share one
+            version = s.scalar(update(GraphRow).where(GraphRow.id == graph_id).values(
+                latest_version=GraphRow.latest_version + 1, name=name, updated_at=now,
+            ).returning(GraphRow.latest_version))
+            if version is None:
                 return None
-            graph.latest_version += 1
-            graph.name, graph.updated_at = name, now
-            s.add(GraphVersionRow(graph_id=graph_id, version=graph.latest_version, name=name,
-                                  source=source, created_at=now))
-            return GraphVersion(graph_id, graph.latest_version, name, source, now)
+            s.add(GraphVersionRow(graph_id=graph_id, version=version, name=name, source=source,
+                                  created_at=now))
+            return GraphVersion(graph_id, version, name, source, now)
 
     def list_graphs(self, limit: int = 100, offset: int = 0) -> list[GraphRecord]:
         query = select(GraphRow).order_by(GraphRow.created_at, GraphRow.id)
@@ -211,11 +212,11 @@ class Store:
 
     def finish_run(self, run_id: str, status: str, outputs: dict[str, Any] | None,
                    error: str | None, error_node: str | None,
-                   trace: dict[str, Any] | None) -> None:
+                   trace: dict[str, Any] | None, finished_at: float | None = None) -> None:
         with self._write() as s:
             s.execute(update(RunRow).where(RunRow.id == run_id).values(
                 status=status, outputs=outputs, error=error, error_node=error_node,
-                finished_at=time.time()))
+                finished_at=finished_at or time.time()))
             if trace is not None:
                 s.merge(TraceRow(run_id=run_id, trace=trace))
             s.execute(delete(CheckpointRow).where(CheckpointRow.run_id == run_id))
