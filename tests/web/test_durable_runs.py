@@ -24,19 +24,13 @@ RUNS = 10
 
 def two_steps() -> dict:
     """Two chained greedy calls: a run killed between them resumes at the second."""
-    return {
-        "flowc": 1, "name": "two_steps",
-        "inputs": {"topic": {"type": "string", "default": "tea"}},
-        "defaults": {"temperature": 0.0},
-        "nodes": [
-            {"id": "facts", "type": "llm", "output": "facts", "max_tokens": 12,
-             "prompt": "Give one fact about {{ topic }}."},
-            {"id": "poem", "type": "llm", "output": "poem", "max_tokens": 64,
-             "prompt": "Write a short poem using this fact: {{ facts }}"},
-        ],
-        "edges": [{"from": "facts", "to": "poem"}],
-        "outputs": {"facts": "{{ facts }}", "poem": "{{ poem }}"},
-    }
+    graph = tiny_graph("two_steps", max_tokens=12, prompt="Give one fact about {{ who }}.")
+    graph["defaults"] = {"temperature": 0.0}
+    graph["nodes"].append({"id": "poem", "type": "llm", "output": "poem", "max_tokens": 64,
+                           "prompt": "Write a short poem using this fact: {{ greeting }}"})
+    graph["edges"] = [{"from": "hello", "to": "poem"}]
+    graph["outputs"]["poem"] = "{{ poem }}"
+    return graph
 
 
 def statuses(http: httpx.Client, run_ids: list[str]) -> dict[str, str]:
@@ -71,7 +65,7 @@ def test_kill_9_and_restart_on_another_port_resumes_every_run(
         with server.client() as http:
             graph_id = http.post("/v1/graphs", json=two_steps()).json()["id"]
             run_ids = [http.post(f"/v1/graphs/{graph_id}/runs",
-                                 json={"inputs": {"topic": f"topic {i}"}}).json()["run_id"]
+                                 json={"inputs": {"who": f"topic {i}"}}).json()["run_id"]
                        for i in range(RUNS)]
         wait_for_a_checkpoint(server, run_ids[0])
         server.stop(signal.SIGKILL)
