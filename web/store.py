@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -30,58 +29,19 @@ from web.db import (
     TraceRow,
     connect,
 )
+from web.records import (
+    EventRecord,
+    GraphRecord,
+    GraphVersion,
+    RunRecord,
+    VersionRecord,
+    graph_record,
+    run_record,
+)
 from web.store_faults import StoreUnavailable, describe, is_outage, sqlite_file
 
 FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
 IN_FLIGHT = ("queued", "running")
-
-
-@dataclass(frozen=True)
-class GraphRecord:
-    id: str
-    name: str
-    latest_version: int
-    created_at: float
-    updated_at: float
-
-
-@dataclass(frozen=True)
-class GraphVersion:
-    id: str
-    version: int
-    name: str
-    source: dict[str, Any]
-    created_at: float
-
-
-@dataclass(frozen=True)
-class VersionRecord:
-    version: int
-    name: str
-    created_at: float
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    id: str
-    graph_id: str
-    version: int
-    status: str
-    inputs: dict[str, Any]
-    outputs: dict[str, Any] | None
-    error: str | None
-    error_node: str | None
-    created_at: float
-    finished_at: float | None
-
-
-@dataclass(frozen=True)
-class EventRecord:
-    seq: int
-    kind: str
-    node_id: str | None
-    data: dict[str, Any]
-    t: float
 
 
 def new_id(prefix: str) -> str:
@@ -167,7 +127,7 @@ class Store:
         query = select(GraphRow).order_by(GraphRow.created_at, GraphRow.id)
         with self._read() as s:
             rows = s.scalars(query.limit(limit).offset(offset))
-            return [_graph_record(r) for r in rows]
+            return [graph_record(r) for r in rows]
 
     def count_graphs(self) -> int:
         with self._read() as s:
@@ -224,7 +184,7 @@ class Store:
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._read() as s:
             row = s.get(RunRow, run_id)
-            return None if row is None else _run_record(row)
+            return None if row is None else run_record(row)
 
     def get_trace(self, run_id: str) -> dict[str, Any] | None:
         with self._read() as s:
@@ -237,7 +197,7 @@ class Store:
         if graph_id is not None:
             query = query.where(RunRow.graph_id == graph_id)
         with self._read() as s:
-            return [_run_record(r) for r in s.scalars(query.limit(limit).offset(offset))]
+            return [run_record(r) for r in s.scalars(query.limit(limit).offset(offset))]
 
     def count_runs(self, status: str | None = None, graph_id: str | None = None) -> int:
         query = select(func.count()).select_from(RunRow)
@@ -317,13 +277,3 @@ def _interrupt(session: Session, which: Any, now: float) -> int:
     result = session.execute(update(RunRow).where(which).values(
         status="interrupted", error="the server stopped during the run", finished_at=now))
     return result.rowcount
-
-
-def _graph_record(row: GraphRow) -> GraphRecord:
-    return GraphRecord(row.id, row.name, row.latest_version, row.created_at, row.updated_at)
-
-
-def _run_record(row: RunRow) -> RunRecord:
-    return RunRecord(row.id, row.graph_id, row.version, row.status, row.inputs, row.outputs,
-                     row.error, row.error_node, row.created_at, row.finished_at)
-
