@@ -5,6 +5,7 @@
     print(explain_run(plan, result.trace))                 # EXPLAIN ANALYZE
 """
 
+from executor.checkpoint import Checkpoint
 from executor.events import EventKind, RunEvent
 from executor.executor import Executor, RunResult, Status
 from executor.explain import explain_run
@@ -15,6 +16,7 @@ from executor.tools import Tool, ToolError, ToolRegistry, ToolTimeout, load_tool
 from executor.trace import NodeTrace, PrefixTrace, Trace
 
 __all__ = [
+    "Checkpoint",
     "EventKind",
     "Executor",
     "NodeTrace",

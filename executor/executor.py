@@ -22,6 +22,7 @@ from typing import Any, Literal
 from compiler import Plan
 from engine.api import EngineAPI
 from executor.calls import Caller, TokenBudget
+from executor.checkpoint import Checkpoint
 from executor.errors import NodeError
 from executor.events import EventKind, RunEvent, RunEvents
 from executor.nodes import render_value
@@ -80,17 +81,24 @@ class Executor:
         seed: int = 0,
         on_event: Callable[[RunEvent], None] | None = None,
         cancel: asyncio.Event | None = None,
+        on_checkpoint: Callable[[Checkpoint], None] | None = None,
+        resume: Checkpoint | None = None,
     ) -> RunResult:
         """Run the plan once. `seed` seeds every sampled call that sets no seed of its own.
         Every template of the run renders off the event loop, within the workflow's
-        `limits.render_timeout_s` and `limits.max_render_chars`."""
+        `limits.render_timeout_s` and `limits.max_render_chars`. `on_checkpoint` gets the
+        run's state at each node boundary of the workflow graph; a run given `resume` (a
+        checkpoint of this plan) goes on from there, its inputs ignored: with the same seed it
+        ends as the run the checkpoint came from would have."""
         limits = self.interface.limits
         with render_budget(RenderBudget(limits.render_timeout_s, limits.max_render_chars)):
-            return await self._run(inputs, seed, on_event, cancel)
+            return await self._run(inputs, seed, on_event, cancel, on_checkpoint, resume)
 
     async def _run(self, inputs: dict[str, Any] | None, seed: int,
                    on_event: Callable[[RunEvent], None] | None,
-                   cancel: asyncio.Event | None) -> RunResult:
+                   cancel: asyncio.Event | None,
+                   on_checkpoint: Callable[[Checkpoint], None] | None,
+                   resume: Checkpoint | None) -> RunResult:
         limits = self.interface.limits
         trace = Trace(self.plan.workflow, schedule=self.schedule, started_at=time.time())
         estimate = self.plan.estimate
@@ -98,13 +106,22 @@ class Executor:
         trace.predicted_prefill_planned = estimate.prefill_tokens_planned
         trace.predicted_saving = estimate.prefill_saved if self.schedule.honours_plan else 0
         run = self._new_run(trace, seed, on_event)
+        run.resume, run.on_checkpoint = resume, on_checkpoint
         steps_before = self.engine.stats().steps
-        run.emit("run_start", None, {"workflow": self.plan.workflow})
-        try:
-            values = resolve_inputs(self.interface.inputs, inputs or {}, self.interface.readers)
-        except InputError as exc:
-            return self._finish(run, None, "failed", str(exc), exc.node_id, steps_before)
-        scope = Scope.root(self.interface.state, self.reducers, values)
+        run.emit("run_start", None, {"workflow": self.plan.workflow,
+                                     **({"resumed_after": list(resume.done)} if resume else {})})
+        if resume is not None:
+            scope = Scope(self.reducers, resume.values)
+            scope.threads = {name: list(turns) for name, turns in resume.threads.items()}
+            run.caller.budget.used = resume.tokens_used
+            run.done.extend(resume.done)
+        else:
+            try:
+                values = resolve_inputs(self.interface.inputs, inputs or {},
+                                        self.interface.readers)
+            except InputError as exc:
+                return self._finish(run, None, "failed", str(exc), exc.node_id, steps_before)
+            scope = Scope.root(self.interface.state, self.reducers, values)
         main = asyncio.ensure_future(self._main(run, scope))
         waiter = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
         waits = [main] + ([waiter] if waiter else [])
@@ -148,7 +165,7 @@ class Executor:
 
     async def _main(self, run: RunContext, scope: Scope) -> None:
         if run.pins is not None:
-            await run.pins.start(scope.values)
+            await run.pins.start(scope.values, run.done)
         try:
             await self.walker.run_graph(run, self.shape, scope, ())
         finally:

@@ -42,15 +42,44 @@ class Flow:
         return [e.target for e in self.edges if e.source == node]
 
 
+@dataclass(frozen=True)
+class FlowState:
+    """Where a dataflow stands between nodes, as if the nodes running now had not started:
+    the fired in-edges (indices into `Flow.edges`) and the triggers each node holds."""
+
+    fired: dict[str, tuple[int, ...]]
+    triggered: tuple[str, ...]
+
+
 @dataclass
 class Dataflow:
     flow: Flow
     fired: dict[str, set[Route]] = field(default_factory=dict)  # unconsumed fired in-edges
     triggered: set[str] = field(default_factory=set)  # start / back-edge triggers
     running: set[str] = field(default_factory=set)
+    consumed: dict[str, tuple[set[Route], bool]] = field(default_factory=dict)  # by `running`
 
     def start(self) -> None:
         self.triggered.update(self.flow.starts())
+
+    def restore(self, state: FlowState) -> None:
+        """Continue from `state` (taken by `state()` on the same flow)."""
+        self.fired = {node: {self.flow.edges[i] for i in edges}
+                      for node, edges in state.fired.items()}
+        self.triggered = set(state.triggered)
+
+    def state(self) -> FlowState:
+        fired = {node: set(edges) for node, edges in self.fired.items()}
+        triggered = set(self.triggered)
+        for node in self.running:
+            edges, was_triggered = self.consumed[node]
+            fired.setdefault(node, set()).update(edges)
+            if was_triggered:
+                triggered.add(node)
+        index = {edge: i for i, edge in enumerate(self.flow.edges)}
+        return FlowState({node: tuple(sorted(index[e] for e in edges))
+                          for node, edges in fired.items() if edges},
+                         tuple(n for n in self.flow.nodes if n in triggered))
 
     def fire(self, edges: list[Route]) -> None:
         for edge in edges:
@@ -73,11 +102,12 @@ class Dataflow:
 
     def begin(self, node: str) -> None:
         self.running.add(node)
+        self.consumed[node] = (self.fired.pop(node, set()), node in self.triggered)
         self.triggered.discard(node)
-        self.fired.pop(node, None)
 
     def finish(self, node: str) -> None:
         self.running.discard(node)
+        self.consumed.pop(node, None)
 
     def _waits(self, node: str) -> bool:
         fired = self.fired.get(node, set())

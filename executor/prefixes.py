@@ -5,7 +5,7 @@ the last. A `PrefixPool` shares pins between concurrent runs of one engine by to
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -134,8 +134,10 @@ class PrefixPins:
         calls = [self.plan.step(c).call for c in group.consumers]
         return any(call is not None and call.thread for call in calls)
 
-    async def start(self, values: Mapping[str, Any]) -> None:
-        """Prefill the groups ready at the start of the run."""
+    async def start(self, values: Mapping[str, Any], done: Iterable[str] = ()) -> None:
+        """Prefill the groups ready at the start of the run (or of its resumption after the
+        steps `done`)."""
+        self._done.update(done)
         await self._advance(values)
 
     async def step_started(self, step_id: str, values: Mapping[str, Any]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from compiler import Plan
 from engine.api import EngineAPI
+from executor.checkpoint import Checkpoint
 from executor.events import RunEvent
 from executor.executor import Executor, RunResult
 from executor.prefixes import PrefixPool
@@ -51,7 +52,10 @@ class WorkflowRuntime:
         seed: int = 0,
         on_event: Callable[[RunEvent], None] | None = None,
         cancel: asyncio.Event | None = None,
+        on_checkpoint: Callable[[Checkpoint], None] | None = None,
+        resume: Checkpoint | None = None,
     ) -> RunResult:
-        """Run `plan` once on the engine."""
+        """Run `plan` once on the engine (see `Executor.run`)."""
         return await self.executor(plan).run(inputs, seed=seed, on_event=on_event,
-                                             cancel=cancel)
+                                             cancel=cancel, on_checkpoint=on_checkpoint,
+                                             resume=resume)

@@ -15,6 +15,7 @@ from typing import Any
 from compiler import Route
 from engine.api import ConstraintError, EngineError
 from executor.calls import CallContext, Caller
+from executor.checkpoint import Checkpoint
 from executor.errors import BudgetExceeded, NodeError, RunLimitError
 from executor.events import EventKind, RunEvents
 from executor.flow import Dataflow, choose_edges
@@ -36,9 +37,24 @@ class RunContext:
     trace: Trace
     pins: PrefixPins | None
     running: dict[str, int] = field(default_factory=dict)  # step ids in flight
+    resume: Checkpoint | None = None  # where the workflow graph starts from
+    on_checkpoint: Callable[[Checkpoint], None] | None = None
+    done: list[str] = field(default_factory=list)  # workflow graph nodes finished
 
     def clock(self) -> float:
         return self.events.clock()
+
+    def checkpoint(self, graph: GraphShape, flow: Dataflow, visits: Counter[str],
+                   scope: Scope) -> None:
+        """Report the run's state at this node boundary of the workflow graph. Skipped while
+        a `map` node runs: its items may already have written state through reducers."""
+        if self.on_checkpoint is None or any(
+                isinstance(graph.nodes[n], MapNode) for n in flow.running):
+            return
+        started = visits - Counter(flow.running)
+        self.on_checkpoint(Checkpoint(
+            dict(scope.local), {name: tuple(turns) for name, turns in scope.threads.items()},
+            flow.state(), dict(started), tuple(self.done), self.caller.budget.used))
 
     def emit(self, kind: EventKind, node_id: str | None, data: dict[str, Any]) -> None:
         self.events.emit(kind, node_id, data)
@@ -57,8 +73,13 @@ class Walker:
         self, run: RunContext, graph: GraphShape, scope: Scope, item: tuple[int, ...]
     ) -> None:
         flow = Dataflow(graph.flow)
-        flow.start()
         visits: Counter[str] = Counter()
+        workflow_graph = not item  # map bodies always run under an item index
+        if workflow_graph and run.resume is not None:
+            flow.restore(run.resume.flow)
+            visits.update(run.resume.visits)
+        else:
+            flow.start()
         tasks: dict[asyncio.Task[None], str] = {}
         try:
             while True:
@@ -77,6 +98,10 @@ class Walker:
                     flow.finish(node_id)
                     task.result()
                     flow.fire(await self._fired_edges(graph, node_id, scope, item))
+                    if workflow_graph:
+                        run.done.append(node_id)
+                if workflow_graph:
+                    run.checkpoint(graph, flow, visits, scope)
         finally:
             await _cancel_all(list(tasks))
 

@@ -1,7 +1,8 @@
 """The FastAPI application: `create_app(settings, engine=None)`.
 
 With no engine given, the app loads `settings.model` once at startup (the lifespan) and
-closes it at shutdown. Runs left in flight by a previous process are marked interrupted.
+closes it at shutdown. Runs left in flight by a process whose lease expired are marked
+interrupted (see web/lease.py).
 """
 
 from __future__ import annotations
@@ -28,13 +29,16 @@ from web.errors import (
     engine_error_response,
     http_error_response,
     invalid_input_response,
+    store_unavailable_response,
     validation_error_response,
 )
 from web.metrics import Metrics
 from web.middleware import BodyLimit, CountRequests
+from web.responses import errors
 from web.routes import examples, graphs, health, openai, responses, runs
 from web.services import Services
 from web.settings import Settings
+from web.store_faults import StoreUnavailable
 
 VERSION = "0.1.0"
 
@@ -63,6 +67,7 @@ def create_app(settings: Settings | None = None, engine: EngineAPI | None = None
                   docs_url=None if locked else "/docs", redoc_url=None)
     app.add_exception_handler(InvalidInput, invalid_input_response)
     app.add_exception_handler(EngineError, engine_error_response)
+    app.add_exception_handler(StoreUnavailable, store_unavailable_response)
     app.add_exception_handler(RequestValidationError, validation_error_response)
     app.add_exception_handler(StarletteHTTPException, http_error_response)
     app.state.drain = drain
@@ -74,8 +79,9 @@ def create_app(settings: Settings | None = None, engine: EngineAPI | None = None
         own += (_schema_router(app),)
     routers = (*own, openai.router, responses.router)
     for router in routers:  # a route's own `responses=` take precedence
+        stored = router in (graphs.router, runs.router)
         app.include_router(router, dependencies=guarded,
-                           responses=_common_responses(bool(guarded), router in own))
+                           responses=_common_responses(bool(guarded), router in own, stored))
     app.state.route_methods = [(route.path_regex, route.methods) for router in
                                (health.health_router, *routers) for route in router.routes]
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
@@ -111,12 +117,13 @@ def app_from_env() -> FastAPI:
     return create_app(Settings.from_env())
 
 
-def _common_responses(guarded: bool, own: bool) -> dict[int | str, dict[str, Any]]:
-    """What any route may answer: 401 behind a key, and, on flowc's own routes, 408, 413 and
-    422 for a body that is slow, too large or not JSON (CheckedRoute reads every body)."""
-    from web.responses import errors
-
-    return errors(*([401] if guarded else []), *([408, 413, 422] if own else []))
+def _common_responses(guarded: bool, own: bool, stored: bool
+                      ) -> dict[int | str, dict[str, Any]]:
+    """What any route may answer: 401 behind a key; on flowc's own routes, 408, 413 and 422
+    for a body that is slow, too large or not JSON (CheckedRoute reads every body); 503 where
+    the store answers."""
+    return errors(*([401] if guarded else []), *([408, 413, 422] if own else []),
+                  *([503] if stored else []))
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

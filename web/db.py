@@ -35,16 +35,15 @@ class GraphVersionRow(Base):
 
 
 class RunRow(Base):
-    """A run outlives its graph: graph_id is a plain column, not a foreign key. `owner` names
-    the server that runs it, so a restarting server interrupts only its own runs when
-    several share one database."""
+    """A run outlives its graph: graph_id is a plain column, not a foreign key. `owner` is
+    the lease of the server process that runs it (see LeaseRow)."""
 
     __tablename__ = "runs"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     graph_id: Mapped[str] = mapped_column(String(64), index=True)
     version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), index=True)
-    owner: Mapped[str] = mapped_column(String(200), default="", index=True)  # the server running it
+    owner: Mapped[str] = mapped_column(String(200), default="", index=True)  # a lease's id
     inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
     outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -70,6 +69,26 @@ class TraceRow(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
                                         primary_key=True)
     trace: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class LeaseRow(Base):
+    """A serving process's claim on its runs, renewed while it lives. A run whose owner has
+    no lease left unexpired will never finish: any server marks it interrupted."""
+
+    __tablename__ = "leases"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    server: Mapped[str] = mapped_column(String(200))  # host:port, for people reading the table
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class CheckpointRow(Base):
+    """A run's state after its last finished node (executor.Checkpoint.to_dict())."""
+
+    __tablename__ = "checkpoints"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    t: Mapped[float] = mapped_column(Float)
 
 
 def connect(url: str) -> Engine:

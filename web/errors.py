@@ -1,6 +1,7 @@
 """Invalid input, answered 422 with every problem: `{"errors": [{path, node_id, message}]}`.
 FastAPI's own request validation errors get the same shape, and so do the requests the engine
-refuses (`engine.api.RequestError`); an engine that cannot take a request now answers 503."""
+refuses (`engine.api.RequestError`); an engine that cannot take a request now answers 503, and
+so does a store that cannot be written (a full disk, a deleted or unreachable database)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.api import EngineError, EngineOverloadedError
 from web.schemas import ErrorsPublic, ProblemPublic
+from web.store_faults import StoreUnavailable
 
 RETRY_ENGINE_S = 1
+RETRY_STORE_S = 5
 SHOWN_ID_CHARS = 64
 
 
@@ -55,6 +58,14 @@ def engine_error_response(_request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
                             headers={"Retry-After": str(RETRY_ENGINE_S)})
     return _errors([ProblemPublic(path="$", message=str(exc))])
+
+
+def store_unavailable_response(_request: Request, exc: Exception) -> JSONResponse:
+    """Nothing was stored: the client may send the same request again later."""
+    assert isinstance(exc, StoreUnavailable)
+    return JSONResponse({"detail": f"{exc}; nothing was stored, retry later"},
+                        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(RETRY_STORE_S)})
 
 
 def _errors(problems: list[ProblemPublic]) -> JSONResponse:

@@ -14,6 +14,8 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     422: "Invalid input: every problem, with its JSON path and node id",
     429: "Too many runs in flight; see Retry-After",
+    503: "The store cannot be used now (a full disk, a deleted or unreachable database): "
+         "nothing was stored; see Retry-After",
 }
 
 

@@ -1,16 +1,19 @@
 """Runs of stored graphs: each an asyncio task driving the executor. Its events are kept in
 memory while it lives, persisted to the store (at every node boundary and at the end) and
 fanned out to subscribers; a subscriber that comes late gets the events so far first.
-A run's last event is `run_end` (succeeded) or `error` (failed or cancelled).
+A run's last event is `run_end` (succeeded) or `error` (failed or cancelled). Its state after
+each finished node is stored as a checkpoint, so an interrupted run resumes from there.
 
-Invariants: a run's events have consecutive `seq` from 0; every event reaches the store
-before the run is dropped from memory, so a subscriber that finds no live run finds all of
-them stored.
+Invariants: a run's events have consecutive `seq` from 0 (a resumed run goes on from its
+last stored one); every event reaches the store before the run is dropped from memory, so a
+subscriber that finds no live run finds all of them stored. A final write the store refuses
+is retried until it succeeds; meanwhile `get` answers the run's true final state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -18,13 +21,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler import Plan
-from executor import RunEvent, Trace, WorkflowRuntime
+from executor import Checkpoint, RunEvent, Trace, WorkflowRuntime
 from web.limits import Slots
 from web.settings import Settings
-from web.store import FINISHED, EventRecord, Store, new_id
+from web.store import FINISHED, EventRecord, RunRecord, Store, new_id
+from web.store_faults import StoreUnavailable
 
 log = logging.getLogger("flowc.web.runs")
 FLUSH_KINDS = ("run_start", "node_start", "node_end", "run_end", "error")
+FINAL_WRITE_RETRIES_S = (0.05, 0.2, 0.5, 1.0, 2.0)  # then again at every lease renewal
+
+
+@dataclass(frozen=True)
+class FinalState:
+    status: str
+    outputs: dict[str, Any] | None
+    error: str | None
+    error_node: str | None
+    trace: dict[str, Any] | None
+    finished_at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -39,14 +54,17 @@ class LiveRun:
     stop_status: str = "failed"  # the status a run stopped by the server ends with
     task: asyncio.Task[None] | None = None
     started: float = field(default_factory=time.monotonic)
+    first_seq: int = 0  # of `events[0]`: a resumed run goes on after its stored events
 
 
 class RunManager:
     def __init__(self, store: Store, runtime: WorkflowRuntime, settings: Settings,
-                 slots: Slots) -> None:
+                 slots: Slots, owner: str) -> None:
+        """`owner`: the lease under which this process stores its runs."""
         self.store, self.runtime = store, runtime
-        self.settings, self.slots = settings, slots
+        self.settings, self.slots, self.owner = settings, slots, owner
         self.live: dict[str, LiveRun] = {}
+        self.unsaved: dict[str, tuple[LiveRun, FinalState]] = {}  # final writes to retry
 
     @property
     def in_flight(self) -> int:
@@ -57,14 +75,54 @@ class RunManager:
         self.slots.acquire()
         run_id = new_id("run")
         try:
-            self.store.add_run(run_id, graph_id, version, inputs, self.settings.server_name)
+            self.store.add_run(run_id, graph_id, version, inputs, self.owner)
         except BaseException:
             self.slots.release()
             raise
-        run = LiveRun(run_id)
-        self.live[run_id] = run
-        run.task = asyncio.create_task(self._drive(run, plan, inputs), name=run_id)
+        self._launch(LiveRun(run_id), plan, inputs, None)
         return run_id
+
+    def resume(self, run_id: str, plan: Plan) -> bool:
+        """Resume an interrupted run from its last checkpoint (from the start when it has
+        none); False when the run is not interrupted. Raises SlotsFull (429)."""
+        self.slots.acquire()
+        try:
+            if not self.store.claim_interrupted(run_id, self.owner):
+                self.slots.release()
+                return False
+            saved = self.store.get_checkpoint(run_id)
+            record = self.store.get_run(run_id)
+            first_seq = self.store.last_seq(run_id) + 1
+        except BaseException:
+            self.slots.release()
+            raise
+        assert record is not None
+        checkpoint = Checkpoint.from_dict(saved) if saved is not None else None
+        self._launch(LiveRun(run_id, first_seq=first_seq), plan, record.inputs, checkpoint)
+        return True
+
+    def get(self, run_id: str) -> RunRecord | None:
+        """The stored run, or its final state while the store refuses to take it."""
+        record = self.store.get_run(run_id)
+        pending = self.unsaved.get(run_id)
+        if record is None or pending is None:
+            return record
+        final = pending[1]
+        return dataclasses.replace(record, status=final.status, outputs=final.outputs,
+                                   error=final.error, error_node=final.error_node,
+                                   finished_at=final.finished_at)
+
+    async def retry_unsaved(self) -> None:
+        """Try again the final writes the store refused."""
+        for run, final in list(self.unsaved.values()):
+            if self._save_final(run, final):
+                del self.unsaved[run.id]
+                log.warning("run %s stored at last, as %s", run.id, final.status)
+
+    def _launch(self, run: LiveRun, plan: Plan, inputs: dict[str, Any],
+                resume: Checkpoint | None) -> None:
+        self.live[run.id] = run
+        run.task = asyncio.create_task(self._drive(run, plan, inputs, resume), name=run.id)
 
     def cancel(self, run_id: str) -> bool:
         run = self.live.get(run_id)
@@ -76,10 +134,13 @@ class RunManager:
     async def events(self, run_id: str, after: int = -1) -> AsyncIterator[EventRecord]:
         """Every event of the run with seq > after, then new ones until the run ends."""
         run = self.live.get(run_id)
-        if run is None:
+        if run is None or after < run.first_seq - 1:
             for event in self.store.events(run_id, after):
+                if run is not None and event.seq >= run.first_seq:
+                    break
                 yield event
-            return
+            if run is None:
+                return
         queue: asyncio.Queue[EventRecord | None] = asyncio.Queue()
         backlog = [e for e in run.events if e.seq > after]
         run.subscribers.add(queue)  # no await since the snapshot: nothing is missed
@@ -103,9 +164,11 @@ class RunManager:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self.store.mark_interrupted(self.settings.server_name)
+        await self.retry_unsaved()
+        self.store.mark_interrupted(self.owner)
 
-    async def _drive(self, run: LiveRun, plan: Plan, inputs: dict[str, Any]) -> None:
+    async def _drive(self, run: LiveRun, plan: Plan, inputs: dict[str, Any],
+                     resume: Checkpoint | None) -> None:
         try:
             self.store.set_status(run.id, "running")
             watchdog = asyncio.get_running_loop().call_later(
@@ -113,14 +176,15 @@ class RunManager:
                 f"the run exceeded the server's time limit of {self.settings.max_run_seconds} s")
             try:
                 result = await self.runtime.run(
-                    plan, inputs, on_event=lambda e: self._on_event(run, e), cancel=run.cancel)
+                    plan, inputs, on_event=lambda e: self._on_event(run, e), cancel=run.cancel,
+                    on_checkpoint=lambda c: self._checkpoint(run, c), resume=resume)
             finally:
                 watchdog.cancel()
             status, error = result.status, result.error
             if status == "cancelled" and run.stop_reason:
                 status, error = run.stop_status, run.stop_reason
-            self._finish(run, status, result.outputs, error, result.error_node,
-                         _trace_dict(result.trace))
+            await self._finish(run, status, result.outputs, error, result.error_node,
+                               _trace_dict(result.trace))
         except asyncio.CancelledError:  # the server is stopping: the store marks it interrupted
             self._on_event(run, RunEvent("error", None, {
                 "status": "interrupted", "error": "the server stopped during the run"},
@@ -132,15 +196,23 @@ class RunManager:
             error = f"{type(exc).__name__}: {exc}"
             self._on_event(run, RunEvent("error", None, {"status": "failed", "error": error},
                                        time.monotonic() - run.started))
-            self._finish(run, "failed", None, error, None, None)
+            await self._finish(run, "failed", None, error, None, None)
         finally:
             self._close(run)
+
+    def _checkpoint(self, run: LiveRun, checkpoint: Checkpoint) -> None:
+        self._flush(run)
+        try:
+            self.store.save_checkpoint(run.id, _jsonable(checkpoint.to_dict()))
+        except StoreUnavailable as exc:  # the next node boundary tries again
+            log.error("run %s: checkpoint not stored: %s", run.id, exc)
 
     def _on_event(self, run: LiveRun, event: RunEvent) -> None:
         data = _jsonable(dict(event.data))
         if event.kind == "error" and run.stop_reason and data.get("status") == "cancelled":
             data.update(status=run.stop_status, error=run.stop_reason)  # the server stopped it
-        record = EventRecord(len(run.events), event.kind, event.node_id, data, event.t)
+        record = EventRecord(run.first_seq + len(run.events), event.kind, event.node_id, data,
+                             event.t)
         run.events.append(record)
         run.unsaved += 1
         for queue in run.subscribers:
@@ -158,18 +230,42 @@ class RunManager:
             run.stop_reason, run.stop_status = reason, status
         run.cancel.set()
 
-    def _flush(self, run: LiveRun) -> None:
+    def _flush(self, run: LiveRun) -> bool:
+        """Store the events not stored yet; False when the store refused (kept for later)."""
         if run.unsaved:
-            self.store.add_events(run.id, run.events[-run.unsaved:])
+            try:
+                self.store.add_events(run.id, run.events[-run.unsaved:])
+            except StoreUnavailable as exc:
+                log.error("run %s: %d events not stored yet: %s", run.id, run.unsaved, exc)
+                return False
             run.unsaved = 0
+        return True
 
-    def _finish(self, run: LiveRun, status: str, outputs: dict[str, Any] | None,
-                error: str | None, error_node: str | None,
-                trace: dict[str, Any] | None) -> None:
+    async def _finish(self, run: LiveRun, status: str, outputs: dict[str, Any] | None,
+                      error: str | None, error_node: str | None,
+                      trace: dict[str, Any] | None) -> None:
         if status not in FINISHED:
             status, error = "failed", error or f"the executor answered status {status!r}"
-        self._flush(run)
-        self.store.finish_run(run.id, status, _jsonable(outputs), error, error_node, trace)
+        final = FinalState(status, _jsonable(outputs), error, error_node, trace)
+        for delay in FINAL_WRITE_RETRIES_S:
+            if self._save_final(run, final):
+                return
+            await asyncio.sleep(delay)
+        if not self._save_final(run, final):
+            log.error("run %s finished (%s) but the store refuses it: retrying at every "
+                      "lease renewal", run.id, status)
+            self.unsaved[run.id] = (run, final)
+
+    def _save_final(self, run: LiveRun, final: FinalState) -> bool:
+        if not self._flush(run):
+            return False
+        try:
+            self.store.finish_run(run.id, final.status, final.outputs, final.error,
+                                  final.error_node, final.trace, final.finished_at)
+        except StoreUnavailable as exc:
+            log.error("run %s: final state not stored yet: %s", run.id, exc)
+            return False
+        return True
 
     def _close(self, run: LiveRun) -> None:
         self.live.pop(run.id, None)

@@ -125,7 +125,9 @@ class RunsPublic(BaseModel):
 
 
 class HealthPublic(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]  # degraded: the store cannot be used (answered 503)
     model: str
     runs_in_flight: int
     uptime_s: float
+    storage: str = "ok"  # else what is wrong with the store
+    unsaved_runs: int = 0  # finished runs whose final state the store has not taken yet

@@ -70,12 +70,15 @@ class DrainingServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def serve(settings: Settings, log_level: str = "info") -> None:
-    """Run the service on settings.host:settings.port until SIGINT or SIGTERM."""
+def serve(settings: Settings, log_level: str = "info",
+          listening: socket.socket | None = None) -> None:
+    """Run the service on `listening` (a bound socket; settings.host:settings.port if None)
+    until SIGINT or SIGTERM."""
     app = create_app(settings)
     protocol = type("HeaderDeadlineH11", (HeaderDeadline,),
                     {"header_timeout_s": settings.read_timeout_s})
     grace = settings.shutdown_grace_s
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
                             http=protocol, timeout_graceful_shutdown=int(grace + FINAL_EVENTS_S))
-    DrainingServer(config, app.state.drain, grace).run()
+    DrainingServer(config, app.state.drain, grace).run(
+        sockets=[listening] if listening is not None else None)

@@ -1,5 +1,6 @@
 """Everything a request handler may use, built once per server process in the app's
-lifespan: settings, store, engine (the model is loaded once), tools, runs, plans, metrics."""
+lifespan: settings, store, engine (the model is loaded once), tools, runs, plans, metrics,
+and the lease under which the process owns its runs."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from transformers import PreTrainedTokenizerBase
 from engine.api import EngineAPI
 from executor import WorkflowRuntime, load_tools
 from web.drain import Drain
+from web.lease import Lease
 from web.limits import Slots
 from web.metrics import Metrics
 from web.plans import PlanCache
 from web.runs import RunManager
 from web.settings import Settings
 from web.store import Store
+from web.store_faults import StoreUnavailable
 
 log = logging.getLogger("flowc.web")
 
@@ -33,33 +36,44 @@ class Services:
     slots: Slots
     runs: RunManager
     plans: PlanCache
+    lease: Lease
     metrics: Metrics = field(default_factory=Metrics)
     drain: Drain = field(default_factory=Drain)
     started_at: float = field(default_factory=time.monotonic)
     owns_engine: bool = False
+    keeper: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(cls, settings: Settings, engine: EngineAPI | None = None,
                     metrics: Metrics | None = None, drain: Drain | None = None) -> Services:
         store = Store(settings.database_url)
-        interrupted = store.mark_interrupted(settings.server_name)
-        if interrupted:
-            log.warning("marked %d runs interrupted (the server stopped during them)",
-                        interrupted)
         owns_engine = engine is None
         if engine is None:
             engine = await build_engine(settings.model, settings.tokenizer)
+        lease = Lease(store, settings.server_name, settings.lease_s)
+        interrupted = lease.take()
+        if interrupted:
+            log.warning("marked %d runs interrupted (their server stopped during them)",
+                        interrupted)
         slots = Slots(settings.max_concurrent_runs, settings.retry_after_s)
         runtime = WorkflowRuntime(engine, load_tools(settings.tools))
-        runs = RunManager(store, runtime, settings, slots)
+        runs = RunManager(store, runtime, settings, slots, lease.id)
         drain = drain or Drain()
         drain.on_over(runs.stop_all)
-        return cls(settings, store, engine, engine.tokenizer, engine.model_name, slots, runs,
-                   PlanCache(engine.tokenizer), metrics or Metrics(), drain,
-                   owns_engine=owns_engine)
+        services = cls(settings, store, engine, engine.tokenizer, engine.model_name, slots,
+                       runs, PlanCache(engine.tokenizer), lease, metrics or Metrics(), drain,
+                       owns_engine=owns_engine)
+        services.keeper = asyncio.create_task(lease.keep(runs.retry_unsaved))
+        return services
 
     async def stop(self) -> None:
-        await self.runs.shutdown()
+        if self.keeper is not None:
+            self.keeper.cancel()
+        try:
+            await self.runs.shutdown()
+        except StoreUnavailable as exc:  # their lease runs out: the next server marks them
+            log.error("could not mark this server's runs interrupted: %s", exc)
+        self.lease.give_up()
         if self.owns_engine:
             self.engine.close()
         self.store.close()

@@ -48,7 +48,8 @@ class Settings:
     max_completion_tokens: int = 4096  # the most max_tokens an OpenAI request may ask
     max_n: int = 16
     examples_dir: Path = field(default_factory=default_examples_dir)  # the editor's menu
-    server_name: str = ""  # owner of this server's runs in a shared store; host:port if unset
+    server_name: str = ""  # names this server in the store's leases; host:port if unset
+    lease_s: float = 30.0  # runs of a server silent this long are marked interrupted
     read_timeout_s: float = 30.0  # for a request's headers, and then for its body
     shutdown_grace_s: float = 30.0  # work in flight may finish by itself this long on SIGTERM
     strict_tools: bool = False  # a graph naming a tool this server lacks is a 422, not a warning
@@ -93,4 +94,5 @@ LIMIT_VARIABLES: dict[str, type] = {
     "max_body_bytes": int, "max_graph_nodes": int, "max_run_tokens": int,
     "max_run_seconds": float, "max_completion_tokens": int, "default_completion_tokens": int,
     "max_n": int, "retry_after_s": int, "read_timeout_s": float, "shutdown_grace_s": float,
+    "lease_s": float,
 }

@@ -2,6 +2,8 @@
 
 `--inputs-jsonl` runs one instance per line concurrently on one engine (their shared prompt
 prefixes are prefilled and pinned once) and prints one line of outputs per instance, in order.
+`--checkpoint FILE` keeps the run's state after each node in FILE; `--resume FILE` goes on
+from there after a crash, a kill or Ctrl-C (see flowc/checkpoint_file.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from graph import MapNode, Node, ToolNode, Workflow
 if TYPE_CHECKING:
     from compiler import Plan
     from engine.api import EngineAPI
-    from executor import RunResult, ToolRegistry
+    from executor import Checkpoint, RunResult, ToolRegistry
+    from flowc.checkpoint_file import CheckpointFile
+
+    Durable = tuple[CheckpointFile, Checkpoint | None]  # where to keep state, where to resume
 
 _T = TypeVar("_T")
 SCHEDULES = ("planned", "dataflow", "superstep", "sequential")
@@ -60,6 +65,12 @@ def run_command(
         help="planned (the default), or a baseline: dataflow, superstep or sequential, with "
              "the prefix cache on (see docs/executor.md).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for sampled generations.")] = 0,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="Keep the run's state after each finished node in this file (removed when the "
+             "run succeeds), to go on with --resume after a crash, a kill or Ctrl-C.")] = None,
+    resume: Annotated[Path | None, typer.Option(
+        help="Resume the run whose --checkpoint file this is, from its last finished node, "
+             "with the inputs and seed it was given; it goes on checkpointing there.")] = None,
 ) -> None:
     """Run a workflow and print its outputs as JSON."""
     from graph import GraphError
@@ -67,7 +78,7 @@ def run_command(
     if not file.is_file():
         usage(f"no such file: {file}")
     if trace is not None:
-        _check_writable(trace)
+        _check_writable(trace, "--trace")
     try:
         base = _read_inputs(input or [], inputs)
         batch = _read_jsonl(inputs_jsonl) if inputs_jsonl is not None else None
@@ -87,19 +98,52 @@ def run_command(
         usage(f"--tokenizer {tokenizer}: a tokenizer folder, with a dummy:SHAPE model only")
     instances = [{**base, **line} for line in batch] if batch is not None else [base]
     _check_inputs(workflow, instances)
+    if batch is not None and (checkpoint or resume):
+        usage("--checkpoint and --resume keep one run: not with --inputs-jsonl")
+    durable = _durable(file, checkpoint, resume, base, seed, bool(input or inputs))
+    if durable is not None:
+        instances, seed = [durable[0].inputs], durable[0].seed
     try:
         engine_options = {"tokenizer": str(tokenizer)} if tokenizer is not None else {}
         results, plan = _run_loop(_run_all(workflow, instances, model, engine_options, registry,
                                              chosen, not no_plan_opt, seed,
-                                             live=sys.stderr.isatty() and batch is None))
+                                             live=sys.stderr.isatty() and batch is None,
+                                             durable=durable))
     except _ModelError as exc:
         fail(str(exc))
+    if durable is not None and results[0].status == "succeeded":
+        durable[0].forget()
     _report(results, plan, trace, explain)
+
+
+def _durable(file: Path, checkpoint: Path | None, resume: Path | None, inputs: dict[str, Any],
+             seed: int, inputs_given: bool) -> Durable | None:
+    """Where the run keeps its state, and the state it resumes from."""
+    from flowc import checkpoint_file
+
+    if checkpoint is None and resume is None:
+        return None
+    if checkpoint is not None and resume is not None:
+        usage("--checkpoint and --resume: give one (a resumed run keeps checkpointing to "
+              "the file it resumes from)")
+    if resume is None:
+        assert checkpoint is not None
+        _check_writable(checkpoint, "--checkpoint")
+        return checkpoint_file.CheckpointFile(checkpoint, checkpoint_file.digest(file),
+                                              inputs, seed), None
+    if inputs_given:
+        usage(f"--resume {resume}: the run resumes with the inputs it was given; pass no "
+              "--input or --inputs")
+    try:
+        return checkpoint_file.read(resume, file)
+    except ValueError as exc:
+        fail(str(exc))
 
 
 async def _run_all(workflow: Workflow, instances: list[dict[str, Any]], model: str,
                    engine_options: dict[str, str], registry: ToolRegistry, schedule: str,
-                   prefix_cache: bool, seed: int, live: bool) -> tuple[list[RunResult], Plan]:
+                   prefix_cache: bool, seed: int, live: bool,
+                   durable: Durable | None = None) -> tuple[list[RunResult], Plan]:
     import asyncio
 
     import flowc
@@ -119,14 +163,17 @@ async def _run_all(workflow: Workflow, instances: list[dict[str, Any]], model: s
     try:
         plan = plan or flowc.compile(workflow, engine.tokenizer)
         runtime = WorkflowRuntime(engine, registry, Schedule(schedule))
+        keep = {} if durable is None else {"on_checkpoint": durable[0].write,
+                                           "resume": durable[1]}
         if live:
             from flowc.live_view import LiveView
 
             with LiveView([s.id for s in plan.steps]) as view, interrupt_cancels() as cancel:
                 return [await runtime.run(plan, instances[0], seed=seed,
-                                          on_event=view.on_event, cancel=cancel)], plan
+                                          on_event=view.on_event, cancel=cancel, **keep)], plan
         with interrupt_cancels() as cancel:
-            runs = [runtime.run(plan, values, seed=seed, cancel=cancel) for values in instances]
+            runs = [runtime.run(plan, values, seed=seed, cancel=cancel, **keep)
+                    for values in instances]
             return list(await asyncio.gather(*runs)), plan
     finally:
         engine.close()
@@ -267,12 +314,12 @@ def _json_file(path: Path) -> Any:
         raise ValueError(f"{path}: invalid JSON: {exc.msg} (line {exc.lineno})") from None
 
 
-def _check_writable(path: Path) -> None:
-    """Fail before the run when the trace could not be written after it."""
+def _check_writable(path: Path, option: str) -> None:
+    """Fail before the run when a file it writes could not be written."""
     if path.is_dir():
-        usage(f"--trace {path}: is a folder: name a file, e.g. {path / 'trace.json'}")
+        usage(f"{option} {path}: is a folder: name a file, e.g. {path / 'run.json'}")
     folder = path.parent
     if not folder.is_dir():
-        usage(f"--trace {path}: no folder {folder}: create it or choose another path")
+        usage(f"{option} {path}: no folder {folder}: create it or choose another path")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        usage(f"--trace {path}: not writable: choose another path")
+        usage(f"{option} {path}: not writable: choose another path")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -66,4 +67,20 @@ def serve(
         cors_origins=cors_origin or None, max_concurrent_runs=max_concurrent_runs,
         tools=tools or None, strict_tools=strict_tools or None,
         shutdown_grace_s=shutdown_grace, read_timeout_s=read_timeout)
-    serve_http(settings, log_level)
+    listening = bind(host, port)  # before the app starts: a busy port touches no run
+    serve_http(settings, log_level, listening)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, or a clear error when the address is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise typer.BadParameter(f"cannot listen on {host}:{port}: {exc.strerror}",
+                                 param_hint="--port") from None
+    sock.set_inheritable(True)
+    return sock

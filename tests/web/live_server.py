@@ -27,10 +27,10 @@ class LiveServer:
     """A `flowc serve` subprocess with its own data folder; restartable on the same data."""
 
     def __init__(self, data_dir: Path, *args: str, api_key: str | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, database_url: str | None = None) -> None:
         self.data_dir = data_dir
         self.env = env or {}
-        self.args = list(args)
+        self.args = list(args) + (["--database-url", database_url] if database_url else [])
         self.api_key = api_key
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
@@ -76,6 +76,16 @@ class LiveServer:
     def restart(self) -> LiveServer:
         self.stop()
         return self.start()
+
+    def start_elsewhere(self) -> LiveServer:
+        """Start again on a new port, as another host's server would."""
+        self.port = 0
+        return self.start()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -1,18 +1,31 @@
-"""The store on a real SQLite file: versions, deletion, runs, events, interruption."""
+"""The store on a real SQLite file and a real PostgreSQL database: versions, deletion, runs,
+events, leases and interruption, checkpoints and resumption, outages."""
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from web.store import EventRecord, Store
+from web.store_faults import StoreUnavailable
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'nested' / 'flowc.db'}")
+def store(database_url: str) -> Iterator[Store]:
+    store = Store(database_url)
+    yield store
+    store.close()
+
+
+def test_a_sqlite_folder_is_made(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'nested' / 'flowc.db'}")
+    assert store.add_graph("a", {}).version == 1
+    store.close()
 
 
 def test_versions_count_up_and_stay_readable(store: Store) -> None:
@@ -58,3 +71,81 @@ def test_only_runs_in_flight_become_interrupted(store: Store) -> None:
     assert store.count_runs("interrupted") == 2
     assert store.get_run("elsewhere").status == "queued"  # another server's run goes on
     assert store.count_runs(graph_id="g") == 4 and store.count_runs(graph_id="h") == 0
+
+
+def test_runs_of_an_expired_lease_become_interrupted(store: Store) -> None:
+    now = time.time()
+    store.renew_lease("alive", "here:1", now + 30)
+    store.renew_lease("dead", "there:2", now - 1)
+    for run_id, owner in (("mine", "alive"), ("orphan", "dead"), ("unknown", "gone")):
+        store.add_run(run_id, "g", 1, {}, owner=owner)
+    store.add_run("finished", "g", 1, {}, owner="dead")
+    store.finish_run("finished", "succeeded", {}, None, None, None)
+    assert store.interrupt_orphans(now) == 2
+    assert store.get_run("orphan").status == "interrupted"
+    assert store.get_run("unknown").status == "interrupted"
+    assert store.get_run("mine").status == "queued"
+    assert store.get_run("finished").status == "succeeded"
+    assert store.interrupt_orphans(now) == 0
+    store.drop_lease("alive")
+    assert store.interrupt_orphans(now) == 1
+
+
+def test_an_interrupted_run_is_claimed_once_with_its_checkpoint(store: Store) -> None:
+    store.add_run("r", "g", 1, {"x": 1}, owner="dead")
+    store.add_events("r", [EventRecord(i, "node_end", "n", {}, float(i)) for i in range(3)])
+    store.save_checkpoint("r", {"format": 1, "done": ["a"]})
+    store.save_checkpoint("r", {"format": 1, "done": ["a", "b"]})
+    assert not store.claim_interrupted("r", "me")  # still queued: not interrupted
+    assert store.interrupt_orphans(time.time()) == 1
+    assert store.claim_interrupted("r", "me")
+    assert not store.claim_interrupted("r", "another")
+    run = store.get_run("r")
+    assert (run.status, run.error, run.finished_at) == ("queued", None, None)
+    assert store.get_checkpoint("r") == {"format": 1, "done": ["a", "b"]}
+    assert store.last_seq("r") == 2 and store.last_seq("none") == -1
+    store.finish_run("r", "succeeded", {"y": 2}, None, None, None)
+    assert store.get_checkpoint("r") is None
+
+
+def test_a_deleted_sqlite_file_is_an_outage_not_a_silent_loss(tmp_path: Path) -> None:
+    path = tmp_path / "flowc.db"
+    store = Store(f"sqlite:///{path}")
+    kept = store.add_graph("kept", {"v": 1})
+    assert store.health() is None
+    os.unlink(path)
+    with pytest.raises(StoreUnavailable, match="deleted"):
+        store.add_graph("lost", {})
+    with pytest.raises(StoreUnavailable, match="deleted"):
+        store.get_graph(kept.id)
+    assert "deleted" in (store.health() or "")
+    fresh = Store(f"sqlite:///{path}")  # an operator puts a database back at the path
+    fresh.close()
+    assert store.get_graph(kept.id) is None  # the store now reads the file that is there
+    assert store.add_graph("after", {}).version == 1
+    assert store.health() is None
+    store.close()
+
+
+def test_a_full_database_is_an_outage_and_nothing_is_half_stored(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'flowc.db'}")
+    kept = store.add_graph("kept", {"v": 1})
+    with store.engine.connect() as db:  # every connection of the pool: one, as it is idle
+        pages = db.exec_driver_sql("PRAGMA page_count").scalar()
+    store.engine.pool.dispose()
+
+    from sqlalchemy import event
+
+    def cap(dbapi_connection, _record):  # the file may not grow: SQLite's "disk is full"
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    event.listen(store.engine, "connect", cap)
+    with pytest.raises(StoreUnavailable, match="full"):
+        store.add_graph("big", {"blob": "x" * 200_000})
+    assert "full" in (store.health() or "")
+    assert [g.name for g in store.list_graphs()] == ["kept"]
+    event.remove(store.engine, "connect", cap)
+    store.engine.pool.dispose()
+    assert store.add_graph("after", {}).version == 1 and store.health() is None
+    assert store.get_graph(kept.id).source == {"v": 1}
+    store.close()

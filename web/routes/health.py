@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response, status
 from fastapi.responses import PlainTextResponse
 
 from web.checked_route import CheckedRoute
 from web.deps import ServicesDep
+from web.errors import RETRY_STORE_S
 from web.schemas import HealthPublic
 
 health_router = APIRouter(tags=["health"])
@@ -17,12 +18,19 @@ metrics_router = APIRouter(tags=["health"], route_class=CheckedRoute)
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@health_router.get("/health", response_model=HealthPublic)
-async def health(services: ServicesDep) -> HealthPublic:
-    """Answers as soon as the model is loaded, and throughout any load."""
-    return HealthPublic(status="ok", model=services.model_name,
-                        runs_in_flight=services.runs.in_flight,
-                        uptime_s=round(time.monotonic() - services.started_at, 3))
+@health_router.get("/health", response_model=HealthPublic, responses={503: {
+    "model": HealthPublic, "description": "The store cannot be used now; see Retry-After"}})
+async def health(services: ServicesDep, response: Response) -> HealthPublic:
+    """Answers as soon as the model is loaded, and throughout any load; 503 (status
+    "degraded") while the store cannot be written."""
+    problem = services.store.health()
+    if problem is not None:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        response.headers["Retry-After"] = str(RETRY_STORE_S)
+    return HealthPublic(status="ok" if problem is None else "degraded",
+                        model=services.model_name, runs_in_flight=services.runs.in_flight,
+                        uptime_s=round(time.monotonic() - services.started_at, 3),
+                        storage=problem or "ok", unsaved_runs=len(services.runs.unsaved))
 
 
 @metrics_router.get("/metrics", response_class=PlainTextResponse, responses={

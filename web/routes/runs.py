@@ -1,4 +1,5 @@
-"""Runs: start a run of a stored graph, read it, stream its events (SSE), cancel it."""
+"""Runs: start a run of a stored graph, read it, stream its events (SSE), cancel it, resume
+it after an interruption."""
 
 from __future__ import annotations
 
@@ -60,9 +61,12 @@ async def list_runs(store: StoreDep, graph_id: str | None = None,
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic, responses=errors(404))
-async def get_run(run_id: str, store: StoreDep) -> RunPublic:
+async def get_run(run_id: str, store: StoreDep, runs: RunsDep) -> RunPublic:
     """A run's status, outputs, error and (once finished) trace."""
-    return run_public(_run(store, run_id), store.get_trace(run_id))
+    record = runs.get(run_id)
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id!r}")
+    return run_public(record, store.get_trace(run_id))
 
 
 EVENT_ID = r"^(-1|[0-9]{1,9})$"  # an event's seq as SSE sends it; plain digits only
@@ -91,6 +95,29 @@ async def cancel_run(run_id: str, store: StoreDep, runs: RunsDep) -> RunCreatedP
         raise HTTPException(status.HTTP_409_CONFLICT,
                             detail=f"run {shown_id(run_id)} already finished: {record.status}")
     return RunCreatedPublic(run_id=run_id, status=record.status)  # type: ignore[arg-type]
+
+
+@router.post("/runs/{run_id}/resume", status_code=status.HTTP_202_ACCEPTED,
+             response_model=RunCreatedPublic, responses=errors(404, 409, 429))
+async def resume_run(run_id: str, store: StoreDep, plans: PlansDep,
+                     runs: RunsDep) -> RunCreatedPublic:
+    """Resume an interrupted run from its last finished node (its stored checkpoint), under
+    the same id: its events go on after the ones stored, and its outputs are those the
+    uninterrupted run would have given under greedy decoding. Nodes that were running when
+    it stopped run again, whole."""
+    record = _run(store, run_id)
+    if record.status != "interrupted":
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"run {run_id!r} is "
+                            f"{record.status}: only an interrupted run can be resumed")
+    found = store.get_graph(record.graph_id, record.version)
+    if found is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"run {run_id!r} cannot be "
+                            f"resumed: its graph {record.graph_id!r} version {record.version} "
+                            "was deleted")
+    if not runs.resume(run_id, await compiled(plans, found)):
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            detail=f"run {run_id!r} is no longer interrupted")
+    return RunCreatedPublic(run_id=run_id, status="queued")
 
 
 def run_public(record: RunRecord, trace: dict[str, Any] | None) -> RunPublic:
