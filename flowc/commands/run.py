@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from flowc.errors import INTERRUPTED, WORKFLOW, fail, say, usage
-from graph import MapNode, Node, ToolNode, Workflow
 
 if TYPE_CHECKING:
     from compiler import Plan
     from engine.api import EngineAPI
     from executor import RunResult, ToolRegistry
+    from graph import Node, Workflow
 
 _T = TypeVar("_T")
 SCHEDULES = ("planned", "dataflow", "superstep", "sequential")
@@ -215,6 +215,8 @@ def _find_missing_tools(workflow: Workflow, file: Path, registry: ToolRegistry) 
 
 
 def _tool_names(nodes: Sequence[Node]) -> set[str]:
+    from graph import MapNode, ToolNode
+
     names: set[str] = set()
     for node in nodes:
         if isinstance(node, ToolNode):
