@@ -10,7 +10,7 @@ KV is found in the prefix cache instead of being prefilled again.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,8 @@ class PromptBuilder:
     """Turns a call node and the run's values into token ids (segments cached per node)."""
 
     tokenizer: PreTrainedTokenizerBase
-    eos_token_ids: frozenset[int] = frozenset()
+    # read at the first reply: an engine that loads its model lazily knows them only then
+    eos_token_ids: Callable[[], Collection[int]] = tuple
     _own: dict[tuple[str, bool], tuple[Segment, ...]] = field(default_factory=dict)
 
     def own_segments(
@@ -78,7 +79,8 @@ class PromptBuilder:
         """A reply as the thread keeps it: without the end-of-turn token the chat template
         adds back itself."""
         ids = list(token_ids)
-        while ids and ids[-1] in self.eos_token_ids:
+        ends = frozenset(self.eos_token_ids())
+        while ids and ids[-1] in ends:
             ids.pop()
         return tuple(ids)
 

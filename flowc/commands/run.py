@@ -112,7 +112,7 @@ async def _run_all(workflow: Workflow, instances: list[dict[str, Any]], model: s
         plan = flowc.compile(workflow)
     else:
         try:
-            engine = flowc.make_engine(model, prefix_cache, seed, **engine_options)
+            engine = flowc.make_engine(model, prefix_cache, seed, lazy=True, **engine_options)
         except (ValueError, OSError) as exc:
             raise _ModelError(f"cannot load model {model!r}: {exc}") from exc
         plan = None
