@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from compiler.graphapi import render, split_template
+from compiler.graphapi import render, split_template, template_variables
 from compiler.plan import CallSite, Segment
 from compiler.sites import NodeSite, map_items
 from compiler.tokenizer import encode_dynamic
@@ -57,10 +57,15 @@ def _template_tokens(tokenizer: Any, segment: Segment, samples: Mapping[str, Any
     rendered = _render_known(segment, samples)
     if rendered is not None:
         return _text_tokens(tokenizer, rendered)
-    literal = "".join(text for kind, text in split_template(segment.text) if kind == "static")
-    values = sum(variables.get(v, DEFAULT_VALUE_TOKENS) for v in segment.variables)
-    return _text_tokens(tokenizer, literal) + (values if segment.variables else
-                                               DEFAULT_VALUE_TOKENS)
+    return _estimated_template_tokens(tokenizer, segment.text, segment.variables, variables)
+
+
+def _estimated_template_tokens(tokenizer: Any, template: str, names: Iterable[str],
+                               variables: Mapping[str, int]) -> int:
+    """A template's own text once, plus its variables' estimated tokens."""
+    literal = "".join(text for kind, text in split_template(template) if kind == "static")
+    values = [variables.get(name, DEFAULT_VALUE_TOKENS) for name in names]
+    return _text_tokens(tokenizer, literal) + (sum(values) if values else DEFAULT_VALUE_TOKENS)
 
 
 def _render_known(segment: Segment, samples: Mapping[str, Any]) -> str | None:
@@ -113,8 +118,13 @@ def variable_tokens(
         elif node.type == "set":
             tokens.update(dict.fromkeys(node.assign, SET_VALUE_TOKENS))
         elif node.type == "map":
-            tokens[node.output] = SET_VALUE_TOKENS * map_items(workflow, node)
             tokens.setdefault(node.as_, _item_tokens(workflow, tokenizer, node))
+    for site in reversed(list(sites.values())):  # inner maps first: an outer result may read them
+        node = site.node
+        if node.type == "map":
+            result = _estimated_template_tokens(
+                tokenizer, node.body.result, template_variables(node.body.result), tokens)
+            tokens[node.output] = result * map_items(workflow, node)
     return tokens
 
 
