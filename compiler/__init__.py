@@ -1,41 +1,42 @@
 """flowc's compiler: lowers a validated Workflow to a Plan through a pipeline of passes
-(validate, dataflow, segments, prefixes, structure, schedule, estimate, diagnostics)."""
+(validate, dataflow, segments, prefixes, structure, schedule, estimate, diagnostics).
+
+Importing `compiler` stays cheap: the tokenizer functions load at once, so a caller can start
+reading a tokenizer (on a background thread) before the passes, the Plan records and the graph
+layer they need are imported on first use.
+"""
 
 from __future__ import annotations
 
-import os
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING
 
-from compiler.assemble import assemble
-from compiler.context import CompileContext
-from compiler.pipeline import PassHook, Pipeline, default_pipeline
-from compiler.plan import (
-    Interface,
-    Plan,
-    PrefixGroup,
-    Route,
-    Segment,
-    Step,
+from compiler.tokenizer import (
+    TokenizerLoadError,
+    encode_dynamic,
+    load_compile_tokenizer,
+    load_tokenizer,
 )
-from compiler.segments import PromptTooLong, Turn, prompt_segments, render_segments
-from compiler.tokenizer import encode_dynamic, load_compile_tokenizer, load_tokenizer
+
+if TYPE_CHECKING:
+    from compiler.driver import compile
+    from compiler.plan import Interface, Plan, PrefixGroup, Route, Segment, Step
+    from compiler.segments import PromptTooLong, Turn, prompt_segments, render_segments
+
+_LAZY: dict[str, tuple[str, ...]] = {
+    "compiler.driver": ("compile",),
+    "compiler.plan": ("Interface", "Plan", "PrefixGroup", "Route", "Segment", "Step"),
+    "compiler.segments": ("PromptTooLong", "Turn", "prompt_segments", "render_segments"),
+}
 
 
-def compile(  # noqa: A001 - the contract's name
-    workflow: Any,
-    tokenizer: Any = None,
-    trace: PassHook | None = None,
-    pipeline: Pipeline | None = None,
-) -> Plan:
-    """Compile a Workflow to a Plan. `tokenizer`: a Hugging Face tokenizer, a tokenizer folder
-    path, or None for the embedded default model's (read by `load_compile_tokenizer`).
-    `trace(pass, ctx, seconds)` is called after each pass. Raises graph.GraphError when the
-    workflow is invalid."""
-    if tokenizer is None or isinstance(tokenizer, str | os.PathLike):
-        tokenizer = load_compile_tokenizer(tokenizer)
-    ctx = CompileContext(workflow=workflow, tokenizer=tokenizer)
-    ctx = (pipeline or default_pipeline()).run(ctx, trace)
-    return assemble(ctx)
+def __getattr__(name: str) -> object:
+    """The lazy names: their modules import the graph layer and the passes."""
+    home = next((module for module, names in _LAZY.items() if name in names), None)
+    if home is None:
+        raise AttributeError(f"module 'compiler' has no attribute {name!r}")
+    globals()[name] = getattr(importlib.import_module(home), name)
+    return globals()[name]
 
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "Route",
     "Segment",
     "Step",
+    "TokenizerLoadError",
     "Turn",
     "compile",
     "encode_dynamic",

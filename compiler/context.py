@@ -9,6 +9,7 @@ from typing import Any
 
 import networkx as nx
 
+from compiler.cost import TokenEstimates
 from compiler.plan import CallSite, Diagnostic, Estimate, Loop, PrefixGroup, Thread
 from compiler.sites import NodeSite
 
@@ -52,7 +53,7 @@ class CompileContext:
     writers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # var -> top steps
     calls: Mapping[str, CallSite] = field(default_factory=dict)
     runs: Mapping[str, int] = field(default_factory=dict)  # step id -> runs per workflow run
-    dynamic_tokens: Mapping[str, int] = field(default_factory=dict)  # var -> token estimate
+    dynamic_tokens: TokenEstimates = field(default_factory=TokenEstimates)
     prefix_groups: tuple[PrefixGroup, ...] = ()
     threads: tuple[Thread, ...] = ()
     loops: tuple[Loop, ...] = ()

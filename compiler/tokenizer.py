@@ -15,8 +15,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from compiler.fast_tokenizer import FastTokenizer, is_fast_folder
+from compiler.fast_tokenizer import FastTokenizer, TokenizerLoadError, is_fast_folder
 from engine import cache_root, default_model_file
+
+__all__ = ["TokenizerLoadError", "apply_chat_template", "encode_dynamic", "encode_static",
+           "load_compile_tokenizer", "load_tokenizer", "tokenizer_name"]
 
 # Used only when a tokenizer has no chat template of its own.
 FALLBACK_CHAT_TEMPLATE = (

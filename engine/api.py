@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 
+DEFAULT_PAGE_SIZE = 16  # tokens a KV page holds unless EngineConfig says otherwise
+
+
 class EngineError(Exception):
     """Base of the errors the engine raises to its callers."""
 
@@ -158,7 +161,10 @@ class EngineAPI(ABC):
 
     @abstractmethod
     async def prefill(self, token_ids: Sequence[int], priority: int = 0) -> PrefixHandle:
-        """Compute the KV of `token_ids` once (reusing any cached prefix) and pin it."""
+        """Compute the KV of `token_ids` once (reusing any cached prefix) and pin it. A
+        negative priority marks work ahead of need (a caller's eager prefill of a prefix it
+        expects to use): it runs after every request of higher priority, and an engine that
+        loads its model lazily does not load it for such work."""
 
     @abstractmethod
     def release(self, handle: PrefixHandle) -> None:

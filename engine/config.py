@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+from engine.api import DEFAULT_PAGE_SIZE
+
 DTYPES = {
     "float32": torch.float32,
     "fp32": torch.float32,
@@ -22,7 +24,7 @@ class EngineConfig:
     tokenizer: str | None = None  # a tokenizer folder for dummy:<shape> (None: the default's)
     dtype: str = "auto"  # "auto" (float32 on CPU, bfloat16 on CUDA) | a name in DTYPES
     device: str = "auto"  # "auto" (cuda when available) | "cpu" | "cuda" | "cuda:N"
-    page_size: int = 16
+    page_size: int = DEFAULT_PAGE_SIZE
     num_pages: int | None = None  # None: sized from free memory
     gpu_memory_fraction: float = 0.85
     max_num_seqs: int = 256

@@ -69,8 +69,8 @@ class Executor:
         self.reducers = reducers_of(plan.interface.state)
         self.priorities = ({s.id: int(round(s.priority * 1000)) for s in plan.walk()}
                            if schedule.honours_plan else {})
-        self.prompts = PromptBuilder(engine.tokenizer, frozenset(engine.eos_token_ids),
-                                     engine.max_context)
+        self.prompts = PromptBuilder(engine.tokenizer, lambda: engine.eos_token_ids,
+                                     lambda: engine.max_context)
         self.walker = Walker(self.tools, schedule, plan.interface.limits.max_node_visits,
                              self._priority)
 

@@ -10,7 +10,7 @@ KV is found in the prefix cache instead of being prefilled again.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +45,9 @@ class PromptBuilder:
     """Turns a call node and the run's values into token ids (segments cached per node)."""
 
     tokenizer: PreTrainedTokenizerBase
-    eos_token_ids: frozenset[int] = frozenset()
-    max_context: int | None = None
+    # read when first needed: an engine that loads its model lazily knows them only then
+    eos_token_ids: Callable[[], Collection[int]] = tuple
+    max_context: Callable[[], int | None] = type(None)
     _own: dict[tuple[str, bool], tuple[Segment, ...]] = field(default_factory=dict)
     _longest_token: int | None = None
 
@@ -85,10 +86,9 @@ class PromptBuilder:
         try:
             own = tuple(render_segments(self.tokenizer, segments, values, bound))
         except PromptTooLong:
-            assert self.max_context is not None
             raise PromptTooLong(
                 f"the prompt renders more than {bound:,} characters: the model's context of "
-                f"{self.max_context:,} tokens cannot hold it (a token is at most "
+                f"{self.max_context() or 0:,} tokens cannot hold it (a token is at most "
                 f"{self.longest_token_chars()} characters); stopped before tokenizing: "
                 f"shorten the inputs or the template") from None
         return ids + list(own), own
@@ -96,9 +96,10 @@ class PromptBuilder:
     def max_chars(self, history_tokens: int = 0) -> int | None:
         """The most characters a prompt's own turn can render and still fit the context:
         each token covers at most the longest token's characters."""
-        if self.max_context is None:
+        context = self.max_context()
+        if context is None:
             return None
-        return max(0, self.max_context - history_tokens) * self.longest_token_chars()
+        return max(0, context - history_tokens) * self.longest_token_chars()
 
     def longest_token_chars(self) -> int:
         if self._longest_token is None:
@@ -109,7 +110,8 @@ class PromptBuilder:
         """A reply as the thread keeps it: without the end-of-turn token the chat template
         adds back itself."""
         ids = list(token_ids)
-        while ids and ids[-1] in self.eos_token_ids:
+        ends = frozenset(self.eos_token_ids())
+        while ids and ids[-1] in ends:
             ids.pop()
         return tuple(ids)
 

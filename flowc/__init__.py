@@ -41,13 +41,22 @@ def compile(workflow: Workflow | str | bytes | Path | dict[str, Any],  # noqa: A
 
 
 def make_engine(model: str = "default", optimize: bool = True, seed: int = 0,
-                **config: Any) -> EngineAPI:
+                lazy: bool = False, **config: Any) -> EngineAPI:
     """An engine for `model` ("default", a model folder or .gguf file, "dummy:SHAPE");
-    `optimize=False` turns its prefix cache off (the plain orchestrator baseline)."""
-    from engine import AsyncEngine, EngineConfig
+    `optimize=False` turns its prefix cache off (the plain orchestrator baseline).
+    `lazy=True` loads the model when a request first needs it (see `flowc.lazy_engine`), for
+    "default" and model folders, whose tokenizer loads without the model."""
+    def open_engine() -> EngineAPI:
+        from engine import AsyncEngine, EngineConfig
 
-    settings = {"enable_prefix_cache": optimize, **config}
-    return AsyncEngine.from_config(EngineConfig(model=model, seed=seed, **settings))
+        settings = {"enable_prefix_cache": optimize, **config}
+        return AsyncEngine.from_config(EngineConfig(model=model, seed=seed, **settings))
+
+    if lazy and (model == "default" or Path(model).is_dir()):
+        from flowc.lazy_engine import lazy_engine
+
+        return lazy_engine(model, open_engine, config.get("page_size"))
+    return open_engine()
 
 
 async def arun(
@@ -65,11 +74,12 @@ async def arun(
     cancel: asyncio.Event | None = None,
 ) -> RunResult:
     """Compile and run a workflow; returns the executor's RunResult. Without `engine`, one is
-    made for `model` and closed afterwards."""
+    made for `model`, loads the model only if the run reaches an `llm` or `select` node, and
+    is closed afterwards."""
     from executor import Schedule, WorkflowRuntime
 
     own = engine is None
-    engine = engine if engine is not None else make_engine(model, optimize, seed)
+    engine = engine if engine is not None else make_engine(model, optimize, seed, lazy=True)
     try:
         plan = compile(workflow, engine.tokenizer)
         registry = tools if tools is not None else make_tools(tool_files, allow_http)

@@ -10,7 +10,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
 from compiler.context import CompileContext
-from compiler.cost import segment_tokens
+from compiler.cost import TokenEstimates, segment_tokens
 from compiler.plan import CallSite, PrefixGroup, Segment
 from compiler.radix import RadixNode, RadixTree
 from compiler.reach import Reach
@@ -80,14 +80,14 @@ def _units(call: CallSite, item_locals: frozenset[str]) -> list[Hashable]:
     return units
 
 
-def _unit_tokens(unit: Hashable, variables: Mapping[str, int]) -> int:
+def _unit_tokens(unit: Hashable, estimates: TokenEstimates) -> int:
     if isinstance(unit, int):
         return 1
     assert isinstance(unit, tuple)
-    return segment_tokens(Segment("dynamic", unit[1], variables=unit[2]), variables)
+    return segment_tokens(Segment("dynamic", unit[1], variables=unit[2]), estimates)
 
 
-def _drafts(tree: RadixTree, variables: Mapping[str, int]) -> list[_Draft]:
+def _drafts(tree: RadixTree, estimates: TokenEstimates) -> list[_Draft]:
     """Radix nodes shared by two or more calls that add enough tokens to their parent."""
     tokens: dict[int, int] = {id(tree.root): 0}
     emitted: dict[int, RadixNode | None] = {id(tree.root): None}  # nearest emitted ancestor
@@ -95,7 +95,7 @@ def _drafts(tree: RadixTree, variables: Mapping[str, int]) -> list[_Draft]:
     by_node: dict[int, _Draft] = {}
     for node in tree.nodes():
         assert node.parent is not None
-        total = tokens[id(node.parent)] + sum(_unit_tokens(u, variables) for u in node.edge)
+        total = tokens[id(node.parent)] + sum(_unit_tokens(u, estimates) for u in node.edge)
         tokens[id(node)] = total
         ancestor = emitted[id(node.parent)]
         base = by_node[id(ancestor)].tokens if ancestor is not None else 0

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from compiler.context import CompileContext
-from compiler.cost import variable_tokens
+from compiler.cost import token_estimates
 from compiler.plan import CallSite
 from compiler.segments import Piece, Turn, prompt_pieces, tokenize_pieces
 from compiler.sites import NodeSite, is_call
@@ -39,7 +39,7 @@ class SegmentsPass:
                 thread=ctx.sites[step_id].node.thread,
                 static_prefix_tokens=_leading_static_tokens(segments),
             )
-        estimates = variable_tokens(ctx.workflow, ctx.tokenizer, ctx.sites)
+        estimates = token_estimates(ctx.workflow, ctx.tokenizer, ctx.sites, calls.values())
         return dataclasses.replace(ctx, calls=calls, dynamic_tokens=estimates)
 
     def summary(self, ctx: CompileContext) -> str:

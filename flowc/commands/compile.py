@@ -29,19 +29,22 @@ def compile_command(
     ] = False,
 ) -> None:
     """Compile a workflow into an execution plan and print it."""
+    from compiler import TokenizerLoadError, load_compile_tokenizer
+
+    if not file.is_file():
+        usage(f"no such file: {file}")
+    loaded = _tokenizer(load_compile_tokenizer, tokenizer)  # read while the rest is imported
     from compiler import compile as compile_workflow
-    from compiler import load_compile_tokenizer
     from compiler.graphapi import GraphError, parse
     from compiler.render import FORMATS, render
 
     if format not in FORMATS:
         usage(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
-    if not file.is_file():
-        usage(f"no such file: {file}")
     try:
         workflow = parse(file)  # compile() validates it
-        loaded = _tokenizer(load_compile_tokenizer, tokenizer)
         plan = compile_workflow(workflow, loaded, trace=_trace if trace_passes else None)
+    except TokenizerLoadError as exc:
+        usage(f"--tokenizer {tokenizer}: {exc}: give a Hugging Face tokenizer folder")
     except GraphError as exc:
         for problem in exc.problems:
             print(str(problem), file=sys.stderr)

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from flowc.errors import INTERRUPTED, WORKFLOW, fail, say, usage
-from graph import MapNode, Node, ToolNode, Workflow
 
 if TYPE_CHECKING:
     from compiler import Plan
     from engine.api import EngineAPI
     from executor import Checkpoint, RunResult, ToolRegistry
     from flowc.checkpoint_file import CheckpointFile
+    from graph import Node, Workflow
 
     Durable = tuple[CheckpointFile, Checkpoint | None]  # where to keep state, where to resume
 
@@ -156,7 +156,7 @@ async def _run_all(workflow: Workflow, instances: list[dict[str, Any]], model: s
         plan = flowc.compile(workflow)
     else:
         try:
-            engine = flowc.make_engine(model, prefix_cache, seed, **engine_options)
+            engine = flowc.make_engine(model, prefix_cache, seed, lazy=True, **engine_options)
         except (ValueError, OSError) as exc:
             raise _ModelError(f"cannot load model {model!r}: {exc}") from exc
         plan = None
@@ -262,6 +262,8 @@ def _find_missing_tools(workflow: Workflow, file: Path, registry: ToolRegistry) 
 
 
 def _tool_names(nodes: Sequence[Node]) -> set[str]:
+    from graph import MapNode, ToolNode
+
     names: set[str] = set()
     for node in nodes:
         if isinstance(node, ToolNode):

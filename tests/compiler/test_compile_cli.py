@@ -101,3 +101,18 @@ def test_missing_file_exits_2(runner, tmp_path):
 def test_unwritable_output_exits_2(runner, triage_file, tmp_path):
     result = runner.invoke(app, ["compile", str(triage_file), "-o", str(tmp_path / "no" / "x")])
     assert result.exit_code == 2 and "cannot write" in result.stderr
+
+
+def test_a_tokenizer_file_that_does_not_parse_exits_2(runner, triage_file, tmp_path,
+                                                       tiny_tokenizer_dir):
+    folder = tmp_path / "broken_tokenizer"
+    folder.mkdir()
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        if (tiny_tokenizer_dir / name).is_file():
+            (folder / name).write_bytes((tiny_tokenizer_dir / name).read_bytes())
+    (folder / "tokenizer.json").write_text('{"version": "1.0", "model": ')
+    result = runner.invoke(app, ["compile", str(triage_file), "--tokenizer", str(folder)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --tokenizer ")
+    assert "cannot load a tokenizer" in lines[0] and "Traceback" not in result.output
