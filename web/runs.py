@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler import Plan
-from executor import RunEvent, Trace, WorkflowRuntime
+from executor import PlanRunner, RunEvent, Trace
 from web.limits import Slots
 from web.settings import Settings
 from web.store import FINISHED, EventRecord, Store, new_id
@@ -41,7 +41,7 @@ class LiveRun:
 
 
 class RunManager:
-    def __init__(self, store: Store, runtime: WorkflowRuntime, settings: Settings,
+    def __init__(self, store: Store, runtime: PlanRunner, settings: Settings,
                  slots: Slots) -> None:
         self.store, self.runtime = store, runtime
         self.settings, self.slots = settings, slots

@@ -122,8 +122,22 @@ class RunsPublic(BaseModel):
     count: int
 
 
+class ReplicaPublic(BaseModel):
+    """One engine replica of `flowc serve --replicas N`."""
+
+    replica: int
+    pid: int
+    state: Literal["starting", "alive", "dead"]
+    load: int  # runs and requests in flight on it
+    restarts: int  # times its slot's replica died and was replaced
+    prompt_tokens: int
+    cached_tokens: int  # prompt tokens served from its prefix cache
+    generated_tokens: int
+
+
 class HealthPublic(BaseModel):
     status: Literal["ok"]
     model: str
     runs_in_flight: int
     uptime_s: float
+    replicas: list[ReplicaPublic] | None = None  # with --replicas: each replica's state

@@ -49,6 +49,8 @@ class Settings:
     max_n: int = 16
     examples_dir: Path = field(default_factory=default_examples_dir)  # the editor's menu
     server_name: str = ""  # owner of this server's runs in a shared store; host:port if unset
+    replicas: int = 0  # engine replicas on Ray; 0: one engine in this process
+    ray_address: str | None = None  # the Ray cluster of the replicas; None: a local Ray
 
     def __post_init__(self) -> None:
         if not self.server_name:
