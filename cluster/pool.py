@@ -87,7 +87,15 @@ class ReplicaPool:
         self.describe = await self.replicas[0].actor.describe.remote()
         self._watch = asyncio.create_task(self._poll_stats())
 
+    async def shutdown(self) -> None:
+        """`stop`, from inside the pool's event loop (its stats poller ends there too)."""
+        watch = self._watch
+        self.stop()
+        if watch is not None:
+            await asyncio.gather(watch, return_exceptions=True)
+
     def stop(self) -> None:
+        """Kill the replicas (Ray itself keeps running: see `cluster.shutdown_ray`)."""
         if self._watch is not None:
             self._watch.cancel()
         for replica in self.replicas:

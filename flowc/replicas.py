@@ -30,5 +30,5 @@ async def run_on_replicas(workflow: Workflow, instances: list[dict[str, Any]],
             runs = [runtime.run(plan, values, seed=seed, cancel=cancel) for values in instances]
             return list(await asyncio.gather(*runs)), plan
     finally:
-        pool.stop()
+        await pool.shutdown()
         shutdown_ray()
