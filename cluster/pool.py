@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -73,11 +75,7 @@ class ReplicaPool:
         """Connect to (or start) Ray and wait until every replica has loaded its model."""
         self._ray = _import_ray()
         if not self._ray.is_initialized():
-            options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                       "configure_logging": False}
-            if self.address is None:
-                options["num_cpus"] = self.num_cpus or self.size
-            await asyncio.to_thread(self._ray.init, address=self.address, **options)
+            self._init_ray()
         self.replicas = [self._spawn(slot) for slot in range(self.size)]
         try:
             await asyncio.gather(*(r.ready for r in self.replicas if r.ready))
@@ -86,6 +84,20 @@ class ReplicaPool:
             raise ClusterError(f"a replica failed to start: {_reason(exc)}") from exc
         self.describe = await self.replicas[0].actor.describe.remote()
         self._watch = asyncio.create_task(self._poll_stats())
+
+    def _init_ray(self) -> None:
+        """Ray's driver installs fatal-signal handlers of its own: the process's handlers
+        (a server's graceful stop on SIGTERM) are put back."""
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                   "configure_logging": False}
+        if self.address is None:
+            options["num_cpus"] = self.num_cpus or self.size
+        kept = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+        self._ray.init(address=self.address, **options)
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in kept.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
 
     async def shutdown(self) -> None:
         """`stop`, from inside the pool's event loop (its stats poller ends there too)."""

@@ -105,7 +105,8 @@ def test_a_replica_killed_mid_batch_loses_no_run_and_each_run_completes_once(
         first, last = result.trace.replicas[0], result.trace.replicas[-1]
         assert first["pid"] == killed and first["error"]
         assert last["pid"] != killed and last["error"] is None
-    assert all(r.trace.replicas[-1]["pid"] != killed for r in results)
+    assert all(r.trace.replicas[-1]["error"] is None and len(r.trace.replicas) <= 2
+               for r in results)
     assert [r.outputs for r in results] == single_engine_outputs(graph, instances)
     live_pool.loop.run_until_complete(_until_refilled(live_pool))
     assert sorted(r.restarts for r in pool.replicas) == [0, 1]

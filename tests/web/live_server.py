@@ -26,8 +26,10 @@ class LiveServer:
     """A `flowc serve` subprocess with its own data folder; restartable on the same data."""
 
     def __init__(self, data_dir: Path, *args: str, api_key: str | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None,
+                 start_timeout_s: float = START_TIMEOUT_S) -> None:
         self.data_dir = data_dir
+        self.start_timeout_s = start_timeout_s
         self.env = env or {}
         self.args = list(args)
         self.api_key = api_key
@@ -80,7 +82,7 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
     def wait_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
+        deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
