@@ -15,13 +15,12 @@ from typing import Any
 from cluster.pool import ReplicaPool, ReplicaState
 from cluster.routing import prompt_key
 from engine.api import (
-    EmptyPromptError,
     EngineAPI,
     EngineStats,
     Generation,
     PrefixHandle,
     PromptScores,
-    PromptTooLongError,
+    RequestError,
     SamplingParams,
     StreamChunk,
 )
@@ -57,14 +56,14 @@ class RoutedEngine(EngineAPI):
         return int(self.described["max_context"])
 
     def check(self, token_ids: Sequence[int], sampling: SamplingParams) -> None:
-        """The checks that need no replica; a replica raises the rest (bad constraints) when
-        the request reaches it, before anything is generated."""
-        if not token_ids:
-            raise EmptyPromptError("the prompt is empty")
-        if len(token_ids) >= self.max_context:
-            raise PromptTooLongError(
-                f"the prompt has {len(token_ids)} tokens; this model's context holds "
-                f"{self.max_context}")
+        """The replica's own check (grammars included), on the replica the prompt routes to."""
+        ids = list(token_ids)
+        try:
+            self.pool.ask(self._key(ids), "check", ids, sampling)
+        except RequestError:
+            raise
+        except Exception:  # no replica answered: the request itself finds one or fails there
+            return
 
     async def prefill(self, token_ids: Sequence[int], priority: int = 0) -> PrefixHandle:
         ids = list(token_ids)

@@ -70,12 +70,14 @@ class ReplicaPool:
         self.describe: dict[str, Any] = {}
         self._ray: Any = None
         self._watch: asyncio.Task[None] | None = None
+        self._gpu_each = False
 
     async def start(self) -> None:
         """Connect to (or start) Ray and wait until every replica has loaded its model."""
         self._ray = _import_ray()
         if not self._ray.is_initialized():
             self._init_ray()
+        self._gpu_each = self._wants_gpus()
         self.replicas = [self._spawn(slot) for slot in range(self.size)]
         try:
             await asyncio.gather(*(r.ready for r in self.replicas if r.ready))
@@ -84,6 +86,14 @@ class ReplicaPool:
             raise ClusterError(f"a replica failed to start: {_reason(exc)}") from exc
         self.describe = await self.replicas[0].actor.describe.remote()
         self._watch = asyncio.create_task(self._poll_stats())
+
+    def _wants_gpus(self) -> bool:
+        """One GPU a replica for device cuda, and for auto on a cluster with GPUs (Ray hides
+        the GPUs from an actor that asks for none)."""
+        device = self.spec.device
+        if device == "auto":
+            return self._ray.cluster_resources().get("GPU", 0) > 0
+        return device.startswith("cuda")
 
     def _init_ray(self) -> None:
         """Ray's driver installs fatal-signal handlers of its own: the process's handlers
@@ -159,6 +169,17 @@ class ReplicaPool:
             finally:
                 replica.load -= 1
 
+    def ask(self, key: str, method: str, *args: Any, timeout_s: float = 30.0) -> Any:
+        """A short synchronous call on the replica `key` routes to (blocks the caller)."""
+        loads = self.loads()
+        if not loads:
+            raise ClusterError("no replica is alive")
+        replica = self.replicas[self.router.pick(key, loads)]
+        try:
+            return self._ray.get(getattr(replica.actor, method).remote(*args), timeout=timeout_s)
+        except Exception as exc:
+            raise _cause(exc) from None
+
     async def stream(self, key: str, work: Callable[[ReplicaState], AsyncIterator[_T]]
                      ) -> AsyncIterator[_T]:
         """Items of `work` on one replica; a stream cut by a dead replica is not resumed."""
@@ -185,9 +206,8 @@ class ReplicaPool:
             await asyncio.wait(starting, return_when=asyncio.FIRST_COMPLETED)
 
     def _spawn(self, slot: int, restarts: int = 0) -> ReplicaState:
-        options: dict[str, Any] = {"num_cpus": 1, "max_restarts": 0, "max_concurrency": 1000}
-        if self.spec.device.startswith("cuda"):
-            options.update(num_cpus=1, num_gpus=1)
+        options: dict[str, Any] = {"num_cpus": 1, "max_restarts": 0, "max_concurrency": 1000,
+                                   "num_gpus": 1 if self._gpu_each else 0}
         actor = self._ray.remote(**options)(Replica).remote(self.spec)
         replica = ReplicaState(slot, actor, restarts=restarts)
         replica.ready = asyncio.ensure_future(self._until_ready(replica))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 class ReplicaSpec:
     model: str = "default"  # as EngineConfig.model
     tokenizer: str | None = None  # a tokenizer folder for a dummy:<shape> model
-    device: str = "auto"  # "cpu" | "cuda" | "auto": one GPU per replica when cuda
+    device: str = "auto"  # "cpu" | "cuda" | "auto": one GPU per replica when on GPUs
     seed: int = 0
     prefix_cache: bool = True
     schedule: str = "planned"  # executor.Schedule value
@@ -18,7 +18,9 @@ class ReplicaSpec:
     allow_http: tuple[str, ...] = ()
 
     def engine_options(self) -> dict[str, object]:
-        options: dict[str, object] = {"model": self.model, "device": self.device,
+        # a replica sees only the GPU Ray gave it, as cuda:0
+        device = "cuda" if self.device.startswith("cuda") else self.device
+        options: dict[str, object] = {"model": self.model, "device": device,
                                       "seed": self.seed,
                                       "enable_prefix_cache": self.prefix_cache}
         if self.tokenizer is not None:

@@ -117,11 +117,12 @@ def test_openai_chat_through_the_replicas(replicated: LiveServer) -> None:
                        if chunk.choices)
     assert "Paris" in whole.choices[0].message.content
     assert streamed == whole.choices[0].message.content
-    with pytest.raises(openai.BadRequestError):
-        client.chat.completions.create(
-            model="default", messages=messages, max_tokens=8, temperature=0,
-            response_format={"type": "json_schema",
-                             "json_schema": {"name": "bad", "schema": {"type": "nope"}}})
+    for stream in (False, True):
+        with pytest.raises(openai.BadRequestError):
+            client.chat.completions.create(
+                model="default", messages=messages, max_tokens=8, temperature=0, stream=stream,
+                response_format={"type": "json_schema",
+                                 "json_schema": {"name": "bad", "schema": {"type": "nope"}}})
 
 
 def _busy_replica(http: httpx.Client, graph_id: str) -> dict:
