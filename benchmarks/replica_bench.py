@@ -7,7 +7,7 @@ against round-robin.
 
 Workloads, each a batch submitted at once:
 - triage: the workflow benchmark's soar_triage graph (benchmarks/workloads.py) over
-  `--instances` generated alerts (256 on a GPU, 32 on a CPU).
+  `--instances` generated alerts (256 on a GPU, 12 on a CPU).
 - offline: the engine benchmark's offline shape: `--prompts` independent prompts, each
   decoding exactly `--max-tokens` tokens (EOS ignored), through the OpenAI-facing router.
 - routing: `--tenants` copies of the triage graph that differ only in their system prompt
@@ -82,9 +82,10 @@ def offline_prompts(tokenizer: Any, count: int) -> list[list[int]]:
               "a train station", "the first snow", "an old library"]
     texts = [f"Write a short story about {topics[i % len(topics)]} (number {i})."
              for i in range(count)]
-    return [tokenizer.apply_chat_template([{"role": "user", "content": t}],
-                                          add_generation_prompt=True, tokenize=True)
-            for t in texts]
+    chats = [tokenizer.apply_chat_template([{"role": "user", "content": t}],
+                                           add_generation_prompt=True, tokenize=False)
+             for t in texts]
+    return [tokenizer(chat, add_special_tokens=False)["input_ids"] for chat in chats]
 
 
 async def run_plans(runtime: Any, plans: list[Plan], inputs: list[dict[str, Any]]
@@ -210,6 +211,7 @@ async def main(args: argparse.Namespace) -> None:
     spec = ReplicaSpec(model=args.model, tokenizer=args.tokenizer, device=args.device)
     cpus = args.cpus or max(args.replicas)
     rows = [await in_process(spec, args.size, args.instances)]
+    print(json.dumps(rows[-1]), flush=True)
     for count in args.replicas:
         rows += await on_pool(spec, count, cpus, args)
         print(json.dumps(rows[-2:]), flush=True)
@@ -244,21 +246,22 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="default")
     parser.add_argument("--tokenizer", default=None, help="tokenizer folder for dummy:SHAPE")
     parser.add_argument("--instances", type=int, default=None,
-                        help="triage runs [cpu: 32, cuda: 256]")
+                        help="triage runs [cpu: 12, cuda: 256]")
     parser.add_argument("--prompts", type=int, default=None,
-                        help="offline prompts [cpu: 32, cuda: 1024]")
+                        help="offline prompts [cpu: 16, cuda: 1024]")
     parser.add_argument("--max-tokens", type=int, default=None,
-                        help="offline tokens per prompt [cpu: 16, cuda: 256]")
-    parser.add_argument("--tenants", type=int, default=4)
+                        help="offline tokens per prompt [cpu: 8, cuda: 256]")
+    parser.add_argument("--tenants", type=int, default=None, help="[cpu: 3, cuda: 8]")
     parser.add_argument("--cpus", type=int, default=None, help="CPUs of the local Ray")
     parser.add_argument("--ray-address", default=None)
     args = parser.parse_args(argv)
     gpu = args.device == "cuda"
     args.size = "full" if gpu else "small"
     args.replicas = args.replicas or ([1, 2, 4] if gpu else [1, 2])
-    args.instances = args.instances or (256 if gpu else 32)
-    args.prompts = args.prompts or (1024 if gpu else 32)
-    args.max_tokens = args.max_tokens or (256 if gpu else 16)
+    args.instances = args.instances or (256 if gpu else 12)
+    args.prompts = args.prompts or (1024 if gpu else 16)
+    args.max_tokens = args.max_tokens or (256 if gpu else 8)
+    args.tenants = args.tenants or (8 if gpu else 3)
     if gpu and args.tokenizer is not None:
         args.tokenizer = str(Path(args.tokenizer).resolve())
     return args

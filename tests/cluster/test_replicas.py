@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -57,10 +58,22 @@ def computed_prefixes(results: list[RunResult], page_size: int) -> Counter[tuple
     return counts
 
 
-def test_a_batch_spreads_over_both_replicas_and_prefills_each_prefix_once_per_replica(
-        live_pool: LivePool) -> None:
+@dataclass(frozen=True)
+class Batch:
+    graph: dict[str, Any]
+    instances: list[dict[str, str]]
+    single_engine_outputs: list[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def batch() -> Batch:
     graph, instances = shared_prefix_graph(), alerts(INSTANCES)
-    results = run_batch(live_pool, graph, instances)
+    return Batch(graph, instances, single_engine_outputs(graph, instances))
+
+
+def test_a_batch_spreads_over_both_replicas_and_prefills_each_prefix_once_per_replica(
+        live_pool: LivePool, batch: Batch) -> None:
+    results = run_batch(live_pool, batch.graph, batch.instances)
 
     assert [r.status for r in results] == ["succeeded"] * INSTANCES
     served = Counter(r.trace.replicas[0]["replica"] for r in results)
@@ -71,12 +84,12 @@ def test_a_batch_spreads_over_both_replicas_and_prefills_each_prefix_once_per_re
     assert groups and computed, "the plan's shared prefix was never pinned"
     assert set(computed.values()) == {1}, computed
     assert len(computed) <= 2 * len(groups)
-    assert [r.outputs for r in results] == single_engine_outputs(graph, instances)
+    assert [r.outputs for r in results] == batch.single_engine_outputs
 
 
 def test_a_replica_killed_mid_batch_loses_no_run_and_each_run_completes_once(
-        live_pool: LivePool) -> None:
-    pool, graph, instances = live_pool.pool, shared_prefix_graph(), alerts(INSTANCES)
+        live_pool: LivePool, batch: Batch) -> None:
+    pool, graph, instances = live_pool.pool, batch.graph, batch.instances
     plan = flowc.compile(graph, pool.describe["tokenizer"])
     runtime = ClusterRuntime(pool)
     finished: list[int] = []
@@ -107,7 +120,7 @@ def test_a_replica_killed_mid_batch_loses_no_run_and_each_run_completes_once(
         assert last["pid"] != killed and last["error"] is None
     assert all(r.trace.replicas[-1]["error"] is None and len(r.trace.replicas) <= 2
                for r in results)
-    assert [r.outputs for r in results] == single_engine_outputs(graph, instances)
+    assert [r.outputs for r in results] == batch.single_engine_outputs
     live_pool.loop.run_until_complete(_until_refilled(live_pool))
     assert sorted(r.restarts for r in pool.replicas) == [0, 1]
 
