@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +23,6 @@ from executor import RunEvent, RunResult
 class ClusterRuntime:
     def __init__(self, pool: ReplicaPool) -> None:
         self.pool = pool
-        self._ids = itertools.count()
 
     async def run(
         self,
@@ -34,7 +33,7 @@ class ClusterRuntime:
         on_event: Callable[[RunEvent], None] | None = None,
         cancel: asyncio.Event | None = None,
     ) -> RunResult:
-        run_id = f"r{next(self._ids)}"
+        run_id = uuid.uuid4().hex
         attempts: list[Attempt] = []
 
         async def attempt(replica: ReplicaState) -> RunResult:
@@ -60,6 +59,9 @@ class ClusterRuntime:
                     return item
                 if on_event is not None:
                     on_event(item)
+        except asyncio.CancelledError:  # the caller gave up on the run: stop it there too
+            replica.actor.cancel.remote(run_id)
+            raise
         finally:
             if watcher is not None:
                 watcher.cancel()
