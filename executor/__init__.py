@@ -10,7 +10,7 @@ from executor.events import EventKind, RunEvent
 from executor.executor import Executor, RunResult, Status
 from executor.explain import explain_run
 from executor.nodes import render_args, render_value
-from executor.runtime import WorkflowRuntime
+from executor.runtime import PlanRunner, WorkflowRuntime
 from executor.schedule import Schedule
 from executor.tools import Tool, ToolError, ToolRegistry, ToolTimeout, load_tools
 from executor.trace import NodeTrace, PrefixTrace, Trace
@@ -20,6 +20,7 @@ __all__ = [
     "EventKind",
     "Executor",
     "NodeTrace",
+    "PlanRunner",
     "PrefixTrace",
     "RunEvent",
     "RunResult",

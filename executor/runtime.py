@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from compiler import Plan
 from engine.api import EngineAPI
@@ -19,6 +19,16 @@ from executor.schedule import Schedule
 from executor.tools import ToolRegistry
 
 _EXECUTORS_KEPT = 64
+
+
+class PlanRunner(Protocol):
+    """What runs plans: a `WorkflowRuntime` on one engine, or one spread over replicas."""
+
+    async def run(self, plan: Plan, inputs: dict[str, Any] | None = None, *, seed: int = 0,
+                  on_event: Callable[[RunEvent], None] | None = None,
+                  cancel: asyncio.Event | None = None,
+                  on_checkpoint: Callable[[Checkpoint], None] | None = None,
+                  resume: Checkpoint | None = None) -> RunResult: ...
 
 
 class WorkflowRuntime:

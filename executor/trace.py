@@ -77,6 +77,9 @@ class Trace:
     predicted_prefill_planned: int = 0
     predicted_saving: int = 0
     engine_steps: int = 0  # engine steps taken while the run was going
+    # on a replica pool, each replica that ran it ({replica, pid, error}); more than one when
+    # a replica died during the run and another ran it again
+    replicas: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def optimized(self) -> bool:
@@ -140,7 +143,7 @@ class Trace:
             },
             "nodes": [n.to_dict() for n in self.nodes],
             "prefixes": [p.to_dict() for p in self.prefixes],
-        }
+        } | ({"replicas": self.replicas} if self.replicas else {})
 
 
 def overlapping(a: NodeTrace, b: NodeTrace) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
+from collections.abc import Mapping, Sequence
 
 from engine.api import EngineStats
 
@@ -34,7 +35,9 @@ class Metrics:
         (t0, n0), (t1, n1) = self._samples[0], self._samples[-1]
         return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
 
-    def render(self, stats: EngineStats, runs_in_flight: int, slots_in_use: int) -> str:
+    def render(self, stats: EngineStats, runs_in_flight: int, slots_in_use: int,
+               replicas: Sequence[Mapping[str, object]] = ()) -> str:
+        """`replicas`: each replica's public record (`cluster.ReplicaState.public`)."""
         self.sample(stats)
         hit_rate = stats.cached_tokens / stats.prompt_tokens if stats.prompt_tokens else 0.0
         lines: list[str] = []
@@ -71,7 +74,31 @@ class Metrics:
             name = "flowc_engine_" + "".join(c if c.isalnum() else "_" for c in key)
             _family(lines, name, "gauge", f"engine stat {key}")
             lines.append(f"{name} {_num(value)}")
+        _replica_lines(lines, replicas)
         return "\n".join(lines) + "\n"
+
+
+REPLICA_FAMILIES = (
+    ("flowc_replica_up", "gauge", "1 when the replica is alive", "state"),
+    ("flowc_replica_load", "gauge", "runs and requests in flight on the replica", "load"),
+    ("flowc_replica_restarts_total", "counter", "times the replica's slot was refilled",
+     "restarts"),
+    ("flowc_replica_prompt_tokens_total", "counter", "prompt tokens the replica took",
+     "prompt_tokens"),
+    ("flowc_replica_cached_tokens_total", "counter",
+     "prompt tokens the replica served from its prefix cache", "cached_tokens"),
+)
+
+
+def _replica_lines(lines: list[str], replicas: Sequence[Mapping[str, object]]) -> None:
+    if not replicas:
+        return
+    for name, kind, help_text, key in REPLICA_FAMILIES:
+        _family(lines, name, kind, help_text)
+        for replica in replicas:
+            value = replica[key]
+            number = int(value == "alive") if key == "state" else int(str(value))
+            lines.append(f'{name}{{replica="{replica["replica"]}"}} {number}')
 
 
 def _family(lines: list[str], name: str, kind: str, help_text: str) -> None:

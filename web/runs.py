@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler import Plan
-from executor import Checkpoint, RunEvent, Trace, WorkflowRuntime
+from executor import Checkpoint, PlanRunner, RunEvent, Trace
 from web.limits import Slots
 from web.settings import Settings
 from web.store import FINISHED, EventRecord, RunRecord, Store, new_id
@@ -58,7 +58,7 @@ class LiveRun:
 
 
 class RunManager:
-    def __init__(self, store: Store, runtime: WorkflowRuntime, settings: Settings,
+    def __init__(self, store: Store, runtime: PlanRunner, settings: Settings,
                  slots: Slots, owner: str) -> None:
         """`owner`: the lease under which this process stores its runs."""
         self.store, self.runtime = store, runtime

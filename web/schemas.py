@@ -124,6 +124,19 @@ class RunsPublic(BaseModel):
     count: int
 
 
+class ReplicaPublic(BaseModel):
+    """One engine replica of `flowc serve --replicas N`."""
+
+    replica: int
+    pid: int
+    state: Literal["starting", "alive", "dead"]
+    load: int  # runs and requests in flight on it
+    restarts: int  # times its slot's replica died and was replaced
+    prompt_tokens: int
+    cached_tokens: int  # prompt tokens served from its prefix cache
+    generated_tokens: int
+
+
 class HealthPublic(BaseModel):
     status: Literal["ok", "degraded"]  # degraded: the store cannot be used (answered 503)
     model: str
@@ -131,3 +144,4 @@ class HealthPublic(BaseModel):
     uptime_s: float
     storage: str = "ok"  # else what is wrong with the store
     unsaved_runs: int = 0  # finished runs whose final state the store has not taken yet
+    replicas: list[ReplicaPublic] | None = None  # with --replicas: each replica's state

@@ -8,11 +8,12 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from transformers import PreTrainedTokenizerBase
 
 from engine.api import EngineAPI
-from executor import WorkflowRuntime, load_tools
+from executor import PlanRunner, WorkflowRuntime, load_tools
 from web.drain import Drain
 from web.lease import Lease
 from web.limits import Slots
@@ -22,6 +23,9 @@ from web.runs import RunManager
 from web.settings import Settings
 from web.store import Store
 from web.store_faults import StoreUnavailable
+
+if TYPE_CHECKING:
+    from cluster import ReplicaPool
 
 log = logging.getLogger("flowc.web")
 
@@ -42,27 +46,33 @@ class Services:
     started_at: float = field(default_factory=time.monotonic)
     owns_engine: bool = False
     keeper: asyncio.Task[None] | None = None
+    pool: ReplicaPool | None = None  # with replicas: the engines behind `engine` and `runs`
 
     @classmethod
     async def start(cls, settings: Settings, engine: EngineAPI | None = None,
                     metrics: Metrics | None = None, drain: Drain | None = None) -> Services:
         store = Store(settings.database_url)
         owns_engine = engine is None
-        if engine is None:
-            engine = await build_engine(settings.model, settings.tokenizer)
+        pool = None
+        runtime: PlanRunner
+        if engine is None and settings.replicas:
+            pool, engine, runtime = await start_replicas(settings)
+        else:
+            if engine is None:
+                engine = await build_engine(settings.model, settings.tokenizer)
+            runtime = WorkflowRuntime(engine, load_tools(settings.tools))
         lease = Lease(store, settings.server_name, settings.lease_s)
         interrupted = lease.take()
         if interrupted:
             log.warning("marked %d runs interrupted (their server stopped during them)",
                         interrupted)
         slots = Slots(settings.max_concurrent_runs, settings.retry_after_s)
-        runtime = WorkflowRuntime(engine, load_tools(settings.tools))
         runs = RunManager(store, runtime, settings, slots, lease.id)
         drain = drain or Drain()
         drain.on_over(runs.stop_all)
         services = cls(settings, store, engine, engine.tokenizer, engine.model_name, slots,
                        runs, PlanCache(engine.tokenizer), lease, metrics or Metrics(), drain,
-                       owns_engine=owns_engine)
+                       owns_engine=owns_engine, pool=pool)
         services.keeper = asyncio.create_task(lease.keep(runs.retry_unsaved))
         return services
 
@@ -76,6 +86,10 @@ class Services:
         self.lease.give_up()
         if self.owns_engine:
             self.engine.close()
+        if self.pool is not None:
+            from cluster import shutdown_ray
+
+            shutdown_ray()
         self.store.close()
 
 
@@ -86,3 +100,15 @@ async def build_engine(model: str, tokenizer: str | None = None) -> EngineAPI:
 
     config = EngineConfig(model=model, tokenizer=tokenizer)
     return await asyncio.to_thread(AsyncEngine.from_config, config)
+
+
+async def start_replicas(settings: Settings) -> tuple[ReplicaPool, EngineAPI, PlanRunner]:
+    """`settings.replicas` engines on Ray, each with the server's tools: the pool, an engine
+    that routes requests by prompt prefix, and a runtime that routes runs by plan."""
+    from cluster import ClusterRuntime, ReplicaPool, ReplicaSpec, RoutedEngine
+
+    spec = ReplicaSpec(model=settings.model, tokenizer=settings.tokenizer,
+                       tool_files=tuple(settings.tools))
+    pool = ReplicaPool(spec, settings.replicas, settings.ray_address)
+    await pool.start()
+    return pool, RoutedEngine(pool), ClusterRuntime(pool)

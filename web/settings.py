@@ -53,6 +53,8 @@ class Settings:
     read_timeout_s: float = 30.0  # for a request's headers, and then for its body
     shutdown_grace_s: float = 30.0  # work in flight may finish by itself this long on SIGTERM
     strict_tools: bool = False  # a graph naming a tool this server lacks is a 422, not a warning
+    replicas: int = 0  # engine replicas on Ray; 0: one engine in this process
+    ray_address: str | None = None  # the Ray cluster of the replicas; None: a local Ray
 
     def __post_init__(self) -> None:
         if not self.server_name:

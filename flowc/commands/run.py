@@ -71,6 +71,11 @@ def run_command(
     resume: Annotated[Path | None, typer.Option(
         help="Resume the run whose --checkpoint file this is, from its last finished node, "
              "with the inputs and seed it was given; it goes on checkpointing there.")] = None,
+    replicas: Annotated[int | None, typer.Option(
+        min=1, help="Spread the runs over this many engine replicas on Ray (one per GPU, or "
+                    "per CPU slot); needs flowc[cluster].")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        help="The Ray cluster to join with --replicas [default: start a local Ray].")] = None,
 ) -> None:
     """Run a workflow and print its outputs as JSON."""
     from graph import GraphError
@@ -96,10 +101,20 @@ def run_command(
     chosen = "sequential" if no_plan_opt else schedule or "planned"
     if tokenizer is not None and (not model.startswith("dummy:") or not tokenizer.is_dir()):
         usage(f"--tokenizer {tokenizer}: a tokenizer folder, with a dummy:SHAPE model only")
+    if ray_address is not None and replicas is None:
+        usage("--ray-address goes with --replicas N")
     instances = [{**base, **line} for line in batch] if batch is not None else [base]
     _check_inputs(workflow, instances)
     if batch is not None and (checkpoint or resume):
         usage("--checkpoint and --resume keep one run: not with --inputs-jsonl")
+    if replicas is not None and (checkpoint or resume):
+        usage("--checkpoint and --resume keep one run: not with --replicas")
+    if replicas is not None:
+        results, plan = _run_replicated(workflow, instances, model, tokenizer, tools or [],
+                                        allow_http or [], chosen, not no_plan_opt, seed,
+                                        replicas, ray_address)
+        _report(results, plan, trace, explain)
+        return
     durable = _durable(file, checkpoint, resume, base, seed, bool(input or inputs))
     if durable is not None:
         instances, seed = [durable[0].inputs], durable[0].seed
@@ -177,6 +192,23 @@ async def _run_all(workflow: Workflow, instances: list[dict[str, Any]], model: s
             return list(await asyncio.gather(*runs)), plan
     finally:
         engine.close()
+
+
+def _run_replicated(workflow: Workflow, instances: list[dict[str, Any]], model: str,
+                    tokenizer: Path | None, tool_files: list[Path], hosts: list[str],
+                    schedule: str, prefix_cache: bool, seed: int, replicas: int,
+                    address: str | None) -> tuple[list[RunResult], Plan]:
+    from cluster import ClusterError, ReplicaSpec
+    from flowc.replicas import run_on_replicas
+
+    spec = ReplicaSpec(model=model, tokenizer=str(tokenizer) if tokenizer else None, seed=seed,
+                       prefix_cache=prefix_cache, schedule=schedule,
+                       tool_files=tuple(str(p.resolve()) for p in tool_files),
+                       allow_http=tuple(hosts))
+    try:
+        return _run_loop(run_on_replicas(workflow, instances, spec, replicas, address, seed))
+    except ClusterError as exc:
+        fail(str(exc))
 
 
 def _run_loop(main: Coroutine[Any, Any, _T]) -> _T:

@@ -45,6 +45,11 @@ def serve(
         min=0.1, help="Seconds a request's headers, then its body, may take to arrive "
                       "(default 30)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    replicas: Annotated[int | None, typer.Option(
+        min=1, help="Serve through this many engine replicas on Ray (one per GPU, or per CPU "
+                    "slot); needs flowc[cluster]")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        help="The Ray cluster to join with --replicas [default: start a local Ray]")] = None,
 ) -> None:
     """Serve flowc over HTTP: graph upload, compile, runs with streamed events, and
     OpenAI-compatible /v1/chat/completions, /v1/completions and /v1/models."""
@@ -57,6 +62,10 @@ def serve(
     for path in tools or []:
         if not Path(path).is_file():
             raise typer.BadParameter(f"no such file: {path}", param_hint="--tools")
+    if ray_address is not None and replicas is None:
+        raise typer.BadParameter("goes with --replicas N", param_hint="--ray-address")
+    if replicas is not None:
+        _check_ray()
     from web.server import serve as serve_http
     from web.settings import Settings
 
@@ -65,7 +74,8 @@ def serve(
         tokenizer=str(tokenizer) if tokenizer is not None else None,
         database_url=database_url, api_key=api_key,
         cors_origins=cors_origin or None, max_concurrent_runs=max_concurrent_runs,
-        tools=tools or None, strict_tools=strict_tools or None,
+        tools=[str(Path(p).resolve()) for p in tools] if tools else None,
+        strict_tools=strict_tools or None, replicas=replicas, ray_address=ray_address,
         shutdown_grace_s=shutdown_grace, read_timeout_s=read_timeout)
     listening = bind(host, port)  # before the app starts: a busy port touches no run
     serve_http(settings, log_level, listening)
@@ -84,3 +94,11 @@ def bind(host: str, port: int) -> socket.socket:
                                  param_hint="--port") from None
     sock.set_inheritable(True)
     return sock
+
+
+def _check_ray() -> None:
+    from cluster import ray_installed
+
+    if not ray_installed():
+        raise typer.BadParameter("replicas need Ray: pip install 'flowc[cluster]'",
+                                 param_hint="--replicas")

@@ -27,8 +27,10 @@ class LiveServer:
     """A `flowc serve` subprocess with its own data folder; restartable on the same data."""
 
     def __init__(self, data_dir: Path, *args: str, api_key: str | None = None,
-                 env: dict[str, str] | None = None, database_url: str | None = None) -> None:
+                 env: dict[str, str] | None = None, database_url: str | None = None,
+                 start_timeout_s: float = START_TIMEOUT_S) -> None:
         self.data_dir = data_dir
+        self.start_timeout_s = start_timeout_s
         self.env = env or {}
         self.args = list(args) + (["--database-url", database_url] if database_url else [])
         self.api_key = api_key
@@ -91,7 +93,7 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
     def wait_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
+        deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
