@@ -51,6 +51,10 @@ class FastTokenizer:
             raise TokenizerLoadError(
                 f"cannot load a tokenizer from {self.name_or_path}: {exc}") from exc
 
+    def get_vocab(self) -> dict[str, int]:
+        """Every token's text (in the tokenizer's own byte-level spelling) and id."""
+        return self._tokenizer.get_vocab(with_added_tokens=True)
+
     def __call__(self, text: str | Sequence[str], add_special_tokens: bool = True,
                  split_special_tokens: bool = False) -> dict[str, Any]:
         texts = [text] if isinstance(text, str) else list(text)

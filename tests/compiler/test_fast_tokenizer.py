@@ -44,6 +44,10 @@ def test_ids_equal_the_transformers_tokenizers(fast, tokenizer) -> None:
         assert ours == [list(ids) for ids in theirs]
 
 
+def test_the_vocabulary_equals_the_transformers_tokenizers(fast, tokenizer) -> None:
+    assert fast.get_vocab() == tokenizer.get_vocab()
+
+
 def test_a_fresh_compile_imports_neither_transformers_nor_torch() -> None:
     code = ("import sys\nfrom flowc.cli import main\n"
             "try:\n    main(['compile', 'examples/graphs/soar_triage.json'])\n"
