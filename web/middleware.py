@@ -24,6 +24,10 @@ class BodyTooSlow(HTTPException):
                          detail=f"the request body did not arrive within {timeout_s:g} s")
 
 
+LINGER_BYTES = 4 << 20  # read past the limit before a 413, so the client can read it
+LINGER_S = 1.0
+
+
 class BodyLimit:
     """Counts a request's body bytes as the app reads them, chunked or not: past `max_bytes`
     the read raises BodyTooLarge (413), and a declared Content-Length over it raises before
@@ -43,11 +47,28 @@ class BodyLimit:
         deadline = asyncio.get_running_loop().time() + self.timeout_s
         read = {"bytes": 0, "done": not has_body}
 
+        async def refuse() -> Message:
+            """Raise BodyTooLarge, after reading (and dropping) a little more of the body: a
+            client that ends its body soon after the limit then reads the 413 instead of a
+            reset connection (a lingering close); a larger body is cut off unread."""
+            try:
+                async with asyncio.timeout(LINGER_S):
+                    while read["bytes"] <= self.max_bytes + LINGER_BYTES and not read["done"]:
+                        message = await receive()
+                        read["bytes"] += len(message.get("body", b""))
+                        read["done"] = (message["type"] != "http.request"
+                                        or not message.get("more_body"))
+            except TimeoutError:
+                pass
+            raise BodyTooLarge(self.max_bytes)
+
         async def counted() -> Message:
             if read["done"]:  # an empty body, or the end of the body was read
                 return await receive()
             if declared.isdigit() and int(declared) > self.max_bytes:
-                raise BodyTooLarge(self.max_bytes)
+                if int(declared) > self.max_bytes + LINGER_BYTES:
+                    raise BodyTooLarge(self.max_bytes)
+                return await refuse()
             try:
                 async with asyncio.timeout_at(deadline):
                     message = await receive()
@@ -56,7 +77,7 @@ class BodyLimit:
             read["bytes"] += len(message.get("body", b""))
             read["done"] = message["type"] != "http.request" or not message.get("more_body")
             if read["bytes"] > self.max_bytes:
-                raise BodyTooLarge(self.max_bytes)
+                return await refuse()
             return message
 
         async def closing_early(message: Message) -> None:
