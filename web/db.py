@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    text,
+)
 from sqlalchemy.engine import Engine, create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -102,8 +112,20 @@ def connect(url: str) -> Engine:
     )
     if is_sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
-    Base.metadata.create_all(engine)
+    create_tables(engine)
     return engine
+
+
+SCHEMA_LOCK = 0x666C6F7763  # a PostgreSQL advisory lock key: servers create tables in turn
+
+
+def create_tables(engine: Engine) -> None:
+    """Create the missing tables; servers starting together on one PostgreSQL database take
+    turns (concurrent CREATE TABLE of one name collide in its catalog)."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+        Base.metadata.create_all(connection)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

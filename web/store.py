@@ -19,7 +19,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from web.db import (
-    Base,
     CheckpointRow,
     EventRow,
     GraphRow,
@@ -28,6 +27,7 @@ from web.db import (
     RunRow,
     TraceRow,
     connect,
+    create_tables,
 )
 from web.records import (
     EventRecord,
@@ -76,7 +76,7 @@ class Store:
         try:
             if self._file is not None and self._file.check():
                 self.engine.dispose()  # another file stands at the path now: use that one
-                Base.metadata.create_all(self.engine)
+                create_tables(self.engine)
             yield
         except StoreUnavailable as exc:
             self.problem = str(exc)
