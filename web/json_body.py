@@ -11,6 +11,9 @@ from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 
+MAX_INT_DIGITS = 1000  # far past 64 bits, well under Python's conversion limit
+SHOWN_DIGITS = 24
+
 
 def is_json(content_type: str | None) -> bool:
     """FastAPI's rule: a body without a content type, or application/json or */*+json, is
@@ -30,7 +33,7 @@ def parse_json(raw: bytes) -> Any:
         raise _invalid("json_invalid", (), f"the body is not UTF-8 text: {exc.reason} at "
                                             f"byte {exc.start}") from exc
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_int=_integer)
     except json.JSONDecodeError as exc:
         raise _invalid("json_invalid", (), f"the body is not valid JSON: {exc.msg} at line "
                                             f"{exc.lineno}, column {exc.colno} (character "
@@ -41,6 +44,16 @@ def parse_json(raw: bytes) -> Any:
         raise _invalid("json_invalid", (), f"the body is not valid JSON: {exc}") from exc
     check_text(value)
     return value
+
+
+def _integer(literal: str) -> int:
+    """An integer literal; one too long to convert is refused naming its size (the schemas
+    bound integers to 64 bits)."""
+    digits = len(literal.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise ValueError(f"the number {literal[:SHOWN_DIGITS]}... ({len(literal)} characters) "
+                         "is out of range: integers are 64-bit, at most 19 digits")
+    return int(literal)
 
 
 def check_text(value: Any) -> None:

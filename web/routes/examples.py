@@ -12,6 +12,7 @@ from fastapi import Path as PathParam
 
 from web.checked_route import CheckedRoute
 from web.deps import SettingsDep
+from web.errors import shown_id
 from web.responses import errors
 from web.schemas import ExamplePublic, ExamplesPublic
 
@@ -34,7 +35,7 @@ async def get_example(name: ExampleName, settings: SettingsDep) -> dict[str, Any
     """One example workflow in flowc's JSON format."""
     path = settings.examples_dir / f"{name}.json"
     if path not in _files(settings.examples_dir):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no example {name!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no example {shown_id(name)}")
     source = _read(path)
     if source is None:
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR,

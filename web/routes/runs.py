@@ -65,7 +65,7 @@ async def get_run(run_id: str, store: StoreDep, runs: RunsDep) -> RunPublic:
     """A run's status, outputs, error and (once finished) trace."""
     record = runs.get(run_id)
     if record is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {shown_id(run_id)}")
     return run_public(record, store.get_trace(run_id))
 
 
