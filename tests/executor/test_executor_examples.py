@@ -16,6 +16,7 @@ from executor_workflows import run_on
 
 import flowc
 from compiler.graphapi import load
+from executor import Trace
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples" / "graphs").glob("*.json"))
@@ -60,6 +61,12 @@ def _check_shapes(nodes: list[Any], state: dict[str, Any], ran: set[str]) -> Non
             assert isinstance(value, list), (node.id, value)
 
 
+def _sharing(trace: Trace) -> str:
+    calls = [(n.node_id, n.prompt_tokens, n.cached_tokens) for n in trace.llm_calls]
+    pins = [(p.group_id, p.tokens, p.cached_tokens, p.ready) for p in trace.prefixes]
+    return f"cached {trace.cached_tokens}; calls {calls}; pins {pins}"
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs_to_completion(engine, path: Path) -> None:
     workflow = load(_small(json.loads(path.read_text(encoding="utf-8"))))
@@ -68,7 +75,11 @@ def test_example_runs_to_completion(engine, path: Path) -> None:
     result = run_on(engine, workflow, tools=tools)
     assert result.status == "succeeded", result.error
     predicted = flowc.compile(workflow, engine.tokenizer).estimate.prefill_saved
-    assert result.trace.cached_tokens >= predicted
+    trace = result.trace
+    # a partly filled last page is not shared, and whether an eager pin or the first call
+    # computes a shared prefix (the call then shows no cache hit) depends on timing
+    page_losses = 16 * len(trace.llm_calls)
+    assert trace.cached_tokens >= predicted - page_losses, _sharing(trace)
     assert set(result.outputs) == set(workflow.outputs)
     ran = {n.node_id for n in result.trace.nodes if n.status == "succeeded"}
     _check_shapes(workflow.nodes, result.state, ran)

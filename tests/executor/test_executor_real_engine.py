@@ -35,7 +35,6 @@ def test_prefix_tokens_served_from_cache_cover_the_predicted_saving(fan_out_run)
     assert plan.estimate.prefill_saved > 100
     assert result.status == "succeeded", result.error
     trace = result.trace
-    assert trace.cached_tokens >= plan.estimate.prefill_saved
     page_losses = 16 * len(trace.llm_calls)  # a partly filled last page is not shared
     assert trace.actual_saving >= plan.estimate.prefill_saved - page_losses
     assert [p.group_id for p in trace.prefixes if p.ready is not None]
