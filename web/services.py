@@ -60,7 +60,7 @@ class Services:
         else:
             if engine is None:
                 engine = await build_engine(settings.model, settings.tokenizer)
-            runtime = WorkflowRuntime(engine, load_tools(settings.tools))
+            runtime = WorkflowRuntime(engine, load_tools(settings.tools, settings.allow_http))
         lease = Lease(store, settings.server_name, settings.lease_s)
         interrupted = lease.take()
         if interrupted:
@@ -108,7 +108,8 @@ async def start_replicas(settings: Settings) -> tuple[ReplicaPool, EngineAPI, Pl
     from cluster import ClusterRuntime, ReplicaPool, ReplicaSpec, RoutedEngine
 
     spec = ReplicaSpec(model=settings.model, tokenizer=settings.tokenizer,
-                       tool_files=tuple(settings.tools))
+                       tool_files=tuple(settings.tools),
+                       allow_http=tuple(settings.allow_http))
     pool = ReplicaPool(spec, settings.replicas, settings.ray_address)
     await pool.start()
     return pool, RoutedEngine(pool), ClusterRuntime(pool)

@@ -40,6 +40,7 @@ class Settings:
     max_concurrent_runs: int = 16  # runs plus completion requests in flight; more get 429
     retry_after_s: int = 2
     tools: list[str] = field(default_factory=list)  # python files registering extra tools
+    allow_http: list[str] = field(default_factory=list)  # hosts http_get may reach; none: off
     max_body_bytes: int = 2 * 1024 * 1024
     max_graph_nodes: int = 500  # nodes, map bodies included
     max_run_tokens: int = 100_000  # tokens a run may generate, whatever its graph says
@@ -83,6 +84,8 @@ class Settings:
             values["examples_dir"] = Path(env["FLOWC_EXAMPLES_DIR"])
         if env.get("FLOWC_STRICT_TOOLS"):
             values["strict_tools"] = env["FLOWC_STRICT_TOOLS"].lower() in ("1", "true", "yes")
+        if env.get("FLOWC_ALLOW_HTTP"):
+            values["allow_http"] = env["FLOWC_ALLOW_HTTP"].split(",")
         if env.get("FLOWC_TOOLS"):
             values["tools"] = env["FLOWC_TOOLS"].split(os.pathsep)
         for name, kind in LIMIT_VARIABLES.items():

@@ -23,8 +23,8 @@ def missing_tools(workflow: Workflow, available: Collection[str], strict: bool
 
 def _message(tool: str, known: str) -> str:
     if tool == "http_get":
-        return ("http_get is disabled on this server (it allows no HTTP hosts); the run would "
-                f"fail at this node. Tools here: {known}")
+        return ("http_get is disabled on this server (it allows no HTTP hosts: start it with "
+                f"--allow-http HOST); the run would fail at this node. Tools here: {known}")
     return f"this server has no tool '{tool}'; the run would fail at this node. Tools here: {known}"
 
 

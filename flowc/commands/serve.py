@@ -35,6 +35,9 @@ def serve(
         min=1, help="Runs and completion requests in flight; more are answered 429")] = 16,
     tools: Annotated[list[str] | None, typer.Option(
         help="A Python file registering extra tools (repeat for several)")] = None,
+    allow_http: Annotated[list[str] | None, typer.Option(
+        help="Enable the http_get tool for this host and its subdomains (repeat for "
+             "several); off by default")] = None,
     strict_tools: Annotated[bool, typer.Option(
         "--strict-tools", help="Refuse (422) a graph naming a tool this server does not have; "
                                "by default the upload answers a warning")] = False,
@@ -75,6 +78,7 @@ def serve(
         database_url=database_url, api_key=api_key,
         cors_origins=cors_origin or None, max_concurrent_runs=max_concurrent_runs,
         tools=[str(Path(p).resolve()) for p in tools] if tools else None,
+        allow_http=allow_http or None,
         strict_tools=strict_tools or None, replicas=replicas, ray_address=ray_address,
         shutdown_grace_s=shutdown_grace, read_timeout_s=read_timeout)
     listening = bind(host, port)  # before the app starts: a busy port touches no run
