@@ -175,7 +175,7 @@ class Store:
                    trace: dict[str, Any] | None, finished_at: float | None = None) -> None:
         with self._write() as s:
             s.execute(update(RunRow).where(RunRow.id == run_id).values(
-                status=status, outputs=outputs, error=error, error_node=error_node,
+                status=status, outputs=outputs, error=_text(error), error_node=_text(error_node),
                 finished_at=finished_at or time.time()))
             if trace is not None:
                 s.merge(TraceRow(run_id=run_id, trace=trace))
@@ -277,3 +277,9 @@ def _interrupt(session: Session, which: Any, now: float) -> int:
     result = session.execute(update(RunRow).where(which).values(
         status="interrupted", error="the server stopped during the run", finished_at=now))
     return result.rowcount
+
+
+def _text(value: str | None) -> str | None:
+    """`value` as every database's text column holds it: PostgreSQL's refuse NUL, so it is
+    written as the four characters \\x00 (JSON columns keep it, escaped)."""
+    return value.replace("\x00", "\\x00") if value is not None else None

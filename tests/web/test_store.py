@@ -149,3 +149,21 @@ def test_a_full_database_is_an_outage_and_nothing_is_half_stored(tmp_path: Path)
     assert store.add_graph("after", {}).version == 1 and store.health() is None
     assert store.get_graph(kept.id).source == {"v": 1}
     store.close()
+
+
+def test_a_nul_character_anywhere_is_stored_and_read_back(store: Store) -> None:
+    nul = "before\x00after"
+    graph = store.add_graph("nul", {"description": nul, "ui": {nul: nul}})
+    store.add_run("run_nul", graph.id, graph.version, {"text": nul})
+    store.add_events("run_nul", [EventRecord(0, "token", "n", {"text": nul}, 0.1)])
+    store.save_checkpoint("run_nul", {"state": {"text": nul}})
+    assert store.get_checkpoint("run_nul") == {"state": {"text": nul}}
+    store.finish_run("run_nul", "failed", {"out": nul}, f"tool failed on {nul!s}", "n",
+                     {"note": nul})
+    found = store.get_graph(graph.id)
+    assert found is not None and found.source["ui"] == {nul: nul}
+    run = store.get_run("run_nul")
+    assert run is not None and run.inputs == {"text": nul} and run.outputs == {"out": nul}
+    assert run.status == "failed" and run.error == "tool failed on before\\x00after"
+    assert store.events("run_nul")[0].data == {"text": nul}
+    assert store.get_trace("run_nul") == {"note": nul}
