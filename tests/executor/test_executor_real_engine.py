@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 import pytest
 from executor_workflows import (
@@ -73,7 +72,9 @@ def test_router_targets_are_prefilled_while_the_router_runs(engine) -> None:
 
 
 def test_the_baseline_gives_the_same_outputs_with_more_prefill(engine, baseline_engine) -> None:
-    nonce = uuid.uuid4().hex
+    # a fixed prompt no other test uses: uncached, and the same greedy margins every time
+    # (a fresh random one now and then puts two tokens within float32 rounding of each other)
+    nonce = "baseline-comparison"
     planned = run_on(engine, fan_out(nonce))
     baseline = run_on(baseline_engine, fan_out(nonce), schedule="sequential")
     assert planned.status == baseline.status == "succeeded"
