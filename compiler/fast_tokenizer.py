@@ -2,10 +2,12 @@
 the chat template of the Hugging Face tokenizer of the same folder, without importing
 transformers or torch (seconds of start-up a `flowc compile` does not need).
 
-Parsing `tokenizer.json` (a tenth of a second for a 50K vocabulary) runs on a background thread
-from construction on; the `tokenizers` library releases the GIL meanwhile, so a caller that
-constructs it first overlaps the parse with its own imports. The first encode or decode waits
-for it; a file that does not parse raises `TokenizerLoadError` there.
+Parsing `tokenizer.json` (a tenth of a second for a 50K vocabulary) runs on a background thread;
+the `tokenizers` library releases the GIL meanwhile, so a caller that constructs it first
+overlaps the parse with its own imports. The first encode or decode that needs it waits for it;
+a file that does not parse raises `TokenizerLoadError` there. With a `TokenCache`, texts encoded
+before are read from disk, and the parse starts only when a text is not there (or at once, when
+the cache holds nothing of this tokenizer yet).
 
 It answers the calls the compiler makes (`tokenizer(texts, ...)["input_ids"]`,
 `apply_chat_template(..., tokenize=False)`, `chat_template`, `name_or_path`); the executor and
@@ -24,6 +26,8 @@ from jinja2.ext import loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tokenizers import Tokenizer
 
+from compiler.token_cache import TokenCache
+
 _SPECIAL_TOKEN_KEYS = ("bos_token", "eos_token", "unk_token", "pad_token")
 
 
@@ -32,9 +36,13 @@ class TokenizerLoadError(ValueError):
 
 
 class FastTokenizer:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, cache: TokenCache | None = None) -> None:
         self.name_or_path = str(folder)
-        self._parsed = _parse_in_background(folder / "tokenizer.json")
+        self._file = folder / "tokenizer.json"
+        self._cache = cache
+        self._parsed: Future[Tokenizer] | None = None
+        if cache is None or not cache.has_entries():
+            self._parsed = _parse_in_background(self._file)
         config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
         template_file = folder / "chat_template.jinja"
         template = config.get("chat_template")
@@ -44,7 +52,14 @@ class FastTokenizer:
         self._special = {k: _token_text(config.get(k)) for k in _SPECIAL_TOKEN_KEYS}
 
     @property
+    def parsed(self) -> bool:
+        """Whether `tokenizer.json` was read (every text so far may have come from the cache)."""
+        return self._parsed is not None
+
+    @property
     def _tokenizer(self) -> Tokenizer:
+        if self._parsed is None:
+            self._parsed = _parse_in_background(self._file)
         try:
             return self._parsed.result()
         except Exception as exc:  # the library raises a bare Exception for a bad file
@@ -58,19 +73,39 @@ class FastTokenizer:
     def __call__(self, text: str | Sequence[str], add_special_tokens: bool = True,
                  split_special_tokens: bool = False) -> dict[str, Any]:
         texts = [text] if isinstance(text, str) else list(text)
+        options = f"special={add_special_tokens:d},split={split_special_tokens:d}"
+        cache = self._cache
+        ids = [cache.get(options, t) if cache is not None else None for t in texts]
+        missing = [i for i, found in enumerate(ids) if found is None]
+        if missing:
+            encoded = self._encode([texts[i] for i in missing], add_special_tokens,
+                                   split_special_tokens)
+            for i, found in zip(missing, encoded, strict=True):
+                ids[i] = found
+                if cache is not None:
+                    cache.put(options, texts[i], found)
+        return {"input_ids": ids[0] if isinstance(text, str) else ids}
+
+    def _encode(self, texts: list[str], add_special_tokens: bool, split_special_tokens: bool
+                ) -> list[list[int]]:
         tokenizer = self._tokenizer
         tokenizer.encode_special_tokens = split_special_tokens
         try:
             encoded = tokenizer.encode_batch(texts, add_special_tokens=add_special_tokens)
         finally:
             tokenizer.encode_special_tokens = False
-        ids = [e.ids for e in encoded]
-        return {"input_ids": ids[0] if isinstance(text, str) else ids}
+        return [e.ids for e in encoded]
 
     def decode(self, ids: Sequence[int], clean_up_tokenization_spaces: bool = False) -> str:
         if clean_up_tokenization_spaces:
             raise ValueError("FastTokenizer decodes without clean-up only")
-        return self._tokenizer.decode(list(ids), skip_special_tokens=False)
+        cache = self._cache
+        text = cache.get_text(ids) if cache is not None else None
+        if text is None:
+            text = self._tokenizer.decode(list(ids), skip_special_tokens=False)
+            if cache is not None:
+                cache.put_text(ids, text)
+        return text
 
     def apply_chat_template(self, messages: Sequence[dict[str, str]], chat_template: str,
                             tokenize: bool = False, add_generation_prompt: bool = True) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.fast_tokenizer import FastTokenizer, TokenizerLoadError, is_fast_folder
+from compiler.token_cache import TokenCache
 from engine import cache_root, default_model_file
 
 __all__ = ["TokenizerLoadError", "apply_chat_template", "encode_dynamic", "encode_static",
@@ -109,9 +110,17 @@ def _convert_gguf_tokenizer(model_file: Path, folder: Path) -> None:
 @cache
 def _load_fast(folder: str) -> FastTokenizer:
     try:
-        return FastTokenizer(Path(folder))
+        return FastTokenizer(Path(folder), _token_cache(Path(folder)))
     except (OSError, ValueError, json.JSONDecodeError) as exc:
         raise ValueError(f"cannot load a tokenizer from {folder}: {exc}") from exc
+
+
+def _token_cache(folder: Path) -> TokenCache | None:
+    """The on-disk cache of this tokenizer's encoded texts, under flowc's cache folder (none
+    when FLOWC_TOKEN_CACHE=0)."""
+    if os.environ.get("FLOWC_TOKEN_CACHE") == "0":
+        return None
+    return TokenCache(cache_root() / "tokens", folder / "tokenizer.json")
 
 
 @cache
