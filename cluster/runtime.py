@@ -18,12 +18,13 @@ from typing import Any
 from cluster.pool import Attempt, ReplicaPool, ReplicaState
 from cluster.routing import plan_key
 from compiler import Plan
-from executor import Checkpoint, RunEvent, RunResult
+from executor import Checkpoint, RunEvent, RunResult, load_tools
 
 
 class ClusterRuntime:
     def __init__(self, pool: ReplicaPool) -> None:
         self.pool = pool
+        self.tools = load_tools(pool.spec.tool_files, pool.spec.allow_http)  # as each replica's
 
     async def run(
         self,

@@ -24,6 +24,8 @@ _EXECUTORS_KEPT = 64
 class PlanRunner(Protocol):
     """What runs plans: a `WorkflowRuntime` on one engine, or one spread over replicas."""
 
+    tools: ToolRegistry  # the tools its runs can call
+
     async def run(self, plan: Plan, inputs: dict[str, Any] | None = None, *, seed: int = 0,
                   on_event: Callable[[RunEvent], None] | None = None,
                   cancel: asyncio.Event | None = None,

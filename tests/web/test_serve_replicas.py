@@ -136,3 +136,14 @@ def _busy_replica(http: httpx.Client, graph_id: str) -> dict:
             return max(busy, key=lambda r: r["load"])
         time.sleep(0.1)
     raise AssertionError("no replica had runs in flight")
+
+
+def test_an_upload_is_checked_against_the_replicas_tools(replicated: LiveServer) -> None:
+    graph = {"flowc": 1, "name": "tools", "nodes": [
+        {"id": "fetch", "type": "tool", "tool": "no_such_tool", "args": {}, "output": "page"}],
+        "outputs": {"page": "{{ page }}"}}
+    with replicated.client() as http:
+        answer = http.post("/v1/graphs", json=graph)
+    assert answer.status_code == 201, answer.text
+    [warning] = answer.json()["warnings"]
+    assert "no_such_tool" in warning["message"] and "calculator" in warning["message"]
