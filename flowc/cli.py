@@ -29,14 +29,15 @@ app = typer.Typer(
 
 
 def _print_version(value: bool) -> None:
+    if not value:
+        return  # called on every command: importing importlib.metadata costs 20 ms
     from importlib.metadata import PackageNotFoundError, version
 
-    if value:
-        try:
-            print(f"flowc {version('flowc')}")
-        except PackageNotFoundError:
-            print("flowc (not installed)")
-        raise typer.Exit(0)
+    try:
+        print(f"flowc {version('flowc')}")
+    except PackageNotFoundError:
+        print("flowc (not installed)")
+    raise typer.Exit(0)
 
 
 @app.callback()
