@@ -189,7 +189,11 @@ def report(rounds: list[dict[str, Any]], out: Path | None) -> None:
         "/health always 200": all(r["health"]["non_200"] == 0 for r in rounds),
         "memory after round 2 within 10% of round 1": abs(growth) <= 0.10,
     }
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=Path(__file__).parent).stdout.strip() or "unknown"
     summary = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+               "commit": commit, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+               "command": "python benchmarks/service_load.py --out " + str(out),
                "runs": RUNS, "chats": CHATS, "rounds": rounds,
                "rss_growth": round(growth, 4), "checks": checks}
     print(json.dumps(summary, indent=2))
@@ -197,7 +201,8 @@ def report(rounds: list[dict[str, Any]], out: Path | None) -> None:
         return
     out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
     lines = [f"# Service load: {RUNS} concurrent runs + {CHATS} streaming chats, two rounds",
-             "", f"Machine: {summary['machine']}; embedded model on CPU; SQLite store.", "",
+             "", f"Machine: {summary['machine']}; embedded model on CPU; SQLite store.",
+             f"Commit {summary['commit']}, {summary['date']}: `{summary['command']}`.", "",
              "| round | wall s | runs stored once | chats [DONE] | /health p50 / p95 / max ms "
              "| RSS MB |", "|---|---|---|---|---|---|"]
     for number, r in enumerate(rounds, start=1):
