@@ -17,6 +17,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine, create_engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -117,15 +118,24 @@ def connect(url: str) -> Engine:
 
 
 SCHEMA_LOCK = 0x666C6F7763  # a PostgreSQL advisory lock key: servers create tables in turn
+SCHEMA_ATTEMPTS = 5
 
 
 def create_tables(engine: Engine) -> None:
     """Create the missing tables; servers starting together on one PostgreSQL database take
-    turns (concurrent CREATE TABLE of one name collide in its catalog)."""
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-        Base.metadata.create_all(connection)
+    turns (concurrent CREATE TABLE of one name collide in its catalog). On SQLite, a table
+    another server created between the check and the create is checked for again."""
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            with engine.begin() as connection:
+                if engine.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                       {"key": SCHEMA_LOCK})
+                Base.metadata.create_all(connection)
+            return
+        except OperationalError as exc:
+            if "already exists" not in str(exc) or attempt == SCHEMA_ATTEMPTS - 1:
+                raise
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

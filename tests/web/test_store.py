@@ -167,3 +167,19 @@ def test_a_nul_character_anywhere_is_stored_and_read_back(store: Store) -> None:
     assert run.status == "failed" and run.error == "tool failed on before\\x00after"
     assert store.events("run_nul")[0].data == {"text": nul}
     assert store.get_trace("run_nul") == {"note": nul}
+
+
+def test_servers_starting_together_on_a_new_sqlite_file_all_start(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    for trial in range(3):
+        url = f"sqlite:///{tmp_path}/together-{trial}.db"
+        starts = [subprocess.Popen([sys.executable, "-c", "import sys; from web.db import "
+                                    "connect; connect(sys.argv[1])", url],
+                                   stderr=subprocess.PIPE) for _ in range(6)]
+        errors = [p.communicate(timeout=120)[1].decode() for p in starts]
+        assert [p.returncode for p in starts] == [0] * 6, errors
+    store = Store(url)
+    assert store.count_graphs() == 0
+    store.close()
