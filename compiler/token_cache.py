@@ -3,8 +3,8 @@ all seen (a recompile, an edit elsewhere in the graph) need not parse `tokenizer
 
 Entries live under `<root>/<digest of tokenizer.json>/`, one file per text and encode options
 (named by their digest) holding the ids as 32-bit unsigned integers, and one per decoded id
-sequence holding its text as UTF-8. A different tokenizer
-file is a different folder, so an entry is never read for the wrong tokenizer.
+sequence holding its text as UTF-8. A different tokenizer file is a different folder, so an
+entry is never read for the wrong tokenizer.
 
 Invariant: an entry holds exactly the ids the tokenizer gave; it is written whole (to a
 temporary name, then renamed), and one that cannot be read is a miss. The cache is an
@@ -37,7 +37,7 @@ class TokenCache:
 
     def get(self, options: str, text: str) -> list[int] | None:
         """The ids of `text` encoded with `options`, when stored."""
-        data = self._read(self._key(f"{options}\0{text}"))
+        data = self._read(self._ids_path(options, text))
         if data is None or len(data) % 4:
             return None
         ids = array("I")
@@ -49,18 +49,23 @@ class TokenCache:
             data = array("I", ids).tobytes()
         except OverflowError:
             return
-        self._write(self._key(f"{options}\0{text}"), data)
+        self._write(self._ids_path(options, text), data)
 
     def get_text(self, ids: Sequence[int]) -> str | None:
         """The text `ids` decode to, when stored."""
-        data = self._read(self._key(f"decode\0{','.join(map(str, ids))}"))
+        data = self._read(self._text_path(ids))
         return data.decode("utf-8", "surrogatepass") if data is not None else None
 
     def put_text(self, ids: Sequence[int], text: str) -> None:
-        self._write(self._key(f"decode\0{','.join(map(str, ids))}"),
-                    text.encode("utf-8", "surrogatepass"))
+        self._write(self._text_path(ids), text.encode("utf-8", "surrogatepass"))
 
-    def _key(self, entry: str) -> Path:
+    def _ids_path(self, options: str, text: str) -> Path:
+        return self._path(f"{options}\0{text}")
+
+    def _text_path(self, ids: Sequence[int]) -> Path:
+        return self._path(f"decode\0{','.join(map(str, ids))}")
+
+    def _path(self, entry: str) -> Path:
         name = _digest(entry.encode("utf-8", "surrogatepass"))
         return self.folder / name[:2] / name
 
