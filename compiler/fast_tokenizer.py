@@ -9,6 +9,10 @@ a file that does not parse raises `TokenizerLoadError` there. With a `TokenCache
 before are read from disk, and the parse starts only when a text is not there (or at once, when
 the cache holds nothing of this tokenizer yet).
 
+Invariant: no encode changes a tokenizer object another thread may be encoding with (prompts
+are rendered on worker threads, many at once). Texts whose special-token markup must stay
+plain text go through a second copy of the tokenizer that always reads it so.
+
 It answers the calls the compiler makes (`tokenizer(texts, ...)["input_ids"]`,
 `apply_chat_template(..., tokenize=False)`, `chat_template`, `name_or_path`); the executor and
 the engine keep the transformers tokenizer.
@@ -17,6 +21,7 @@ the engine keep the transformers tokenizer.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -41,6 +46,8 @@ class FastTokenizer:
         self._file = folder / "tokenizer.json"
         self._cache = cache
         self._parsed: Future[Tokenizer] | None = None
+        self._splitter: Tokenizer | None = None
+        self._splitter_lock = threading.Lock()
         if cache is None or not cache.has_entries():
             self._parsed = _parse_in_background(self._file)
         config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
@@ -88,13 +95,16 @@ class FastTokenizer:
 
     def _encode(self, texts: list[str], add_special_tokens: bool, split_special_tokens: bool
                 ) -> list[list[int]]:
-        tokenizer = self._tokenizer
-        tokenizer.encode_special_tokens = split_special_tokens
-        try:
-            encoded = tokenizer.encode_batch(texts, add_special_tokens=add_special_tokens)
-        finally:
-            tokenizer.encode_special_tokens = False
+        tokenizer = self._splitting() if split_special_tokens else self._tokenizer
+        encoded = tokenizer.encode_batch(texts, add_special_tokens=add_special_tokens)
         return [e.ids for e in encoded]
+
+    def _splitting(self) -> Tokenizer:
+        """The copy of the tokenizer that spells special-token markup out as plain text."""
+        with self._splitter_lock:
+            if self._splitter is None:
+                self._splitter = splitting_copy(self._tokenizer)
+            return self._splitter
 
     def decode(self, ids: Sequence[int], clean_up_tokenization_spaces: bool = False) -> str:
         if clean_up_tokenization_spaces:
@@ -118,6 +128,13 @@ class FastTokenizer:
 
 def is_fast_folder(folder: Path) -> bool:
     return (folder / "tokenizer.json").is_file() and (folder / "tokenizer_config.json").is_file()
+
+
+def splitting_copy(tokenizer: Tokenizer) -> Tokenizer:
+    """A copy of `tokenizer` that reads special-token markup as plain text."""
+    copy = Tokenizer.from_str(tokenizer.to_str())
+    copy.encode_special_tokens = True
+    return copy
 
 
 def _parse_in_background(file: Path) -> Future[Tokenizer]:

@@ -11,16 +11,28 @@ import json
 import os
 import shutil
 import tempfile
+import threading
+import weakref
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from compiler.fast_tokenizer import FastTokenizer, TokenizerLoadError, is_fast_folder
+from tokenizers import Tokenizer
+
+from compiler.fast_tokenizer import (
+    FastTokenizer,
+    TokenizerLoadError,
+    is_fast_folder,
+    splitting_copy,
+)
 from compiler.token_cache import TokenCache
 from engine import cache_root, default_model_file
 
 __all__ = ["TokenizerLoadError", "apply_chat_template", "encode_dynamic", "encode_static",
            "load_compile_tokenizer", "load_tokenizer", "tokenizer_name"]
+
+_SPLITTERS: weakref.WeakKeyDictionary[Any, Tokenizer] = weakref.WeakKeyDictionary()
+_SPLITTERS_LOCK = threading.Lock()
 
 # Used only when a tokenizer has no chat template of its own.
 FALLBACK_CHAT_TEMPLATE = (
@@ -83,7 +95,27 @@ def encode_dynamic(tokenizer: Any, text: str) -> list[int]:
     """Token ids of a run-time value; special-token markup in values stays plain text."""
     if not text:
         return []
+    splitter = _splitter(tokenizer)
+    if splitter is not None:
+        return splitter.encode(text, add_special_tokens=False).ids
     return list(tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"])
+
+
+def _splitter(tokenizer: Any) -> Tokenizer | None:
+    """For a transformers tokenizer backed by the `tokenizers` library, a copy of its backend
+    that reads special-token markup as plain text. transformers would instead flip a flag on
+    the shared backend for the length of the call, and a static segment encoded on another
+    thread meanwhile would have its markup spelled out (prompts render on worker threads).
+    None for flowc's own `FastTokenizer` (it keeps such a copy itself) and for tokenizers
+    that take the option per call."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if isinstance(tokenizer, FastTokenizer) or not isinstance(backend, Tokenizer):
+        return None
+    with _SPLITTERS_LOCK:
+        splitter = _SPLITTERS.get(tokenizer)
+        if splitter is None:
+            splitter = _SPLITTERS[tokenizer] = splitting_copy(backend)
+    return splitter
 
 
 def _default_tokenizer_folder() -> Path:

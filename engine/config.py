@@ -15,6 +15,8 @@ DTYPES = {
     "bf16": torch.bfloat16,
     "float16": torch.float16,
     "fp16": torch.float16,
+    "float64": torch.float64,
+    "fp64": torch.float64,
 }
 
 
