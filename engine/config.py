@@ -70,4 +70,8 @@ class EngineConfig:
     def resolved_dtype(self) -> torch.dtype:
         if self.dtype == "auto":
             return torch.bfloat16 if self.resolved_device().type == "cuda" else torch.float32
-        return DTYPES[self.dtype]
+        dtype = DTYPES[self.dtype]
+        if dtype is torch.float64 and self.resolved_device().type != "cpu":
+            raise ValueError("float64 runs on the CPU only (for numerics checks); on CUDA use "
+                             "bfloat16, float16 or float32")
+        return dtype
