@@ -8,7 +8,15 @@ import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
-from engine.api import EngineAPI, EngineStats, Generation, PrefixHandle, SamplingParams, StreamChunk
+from engine.api import (
+    ChoiceScores,
+    EngineAPI,
+    EngineStats,
+    Generation,
+    PrefixHandle,
+    SamplingParams,
+    StreamChunk,
+)
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -63,9 +71,9 @@ class FixedLengthEngine(EngineAPI):
                request_id: str | None = None) -> AsyncIterator[StreamChunk]:
         return self.inner.stream(token_ids, fixed_length(sampling), priority, request_id)
 
-    async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]]
-                    ) -> list[float]:
-        return await self.inner.score(token_ids, continuations)
+    async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]],
+                    priority: int = 0) -> ChoiceScores:
+        return await self.inner.score(token_ids, continuations, priority)
 
     def abort(self, request_id: str) -> None:
         self.inner.abort(request_id)

@@ -49,6 +49,7 @@ from transformers import (
 from transformers.generation.streamers import BaseStreamer
 
 from engine.api import (
+    ChoiceScores,
     ConstraintError,
     EmptyPromptError,
     EngineAPI,
@@ -393,16 +394,17 @@ class TransformersEngine(EngineAPI):
     def release(self, handle: PrefixHandle) -> None:
         pass
 
-    async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]]
-                    ) -> list[float]:
-        """One forward over prompt + continuation for each continuation."""
+    async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]],
+                    priority: int = 0) -> ChoiceScores:
+        """One forward over prompt + continuation for each continuation (no prefix cache)."""
         prompt = self._checked_prompt(token_ids)
         conts = [self._checked_ids(c) for c in continuations]
         if any(len(prompt) + len(c) > self._max_context for c in conts):
             raise PromptTooLongError(f"prompt + continuation exceed the model's context of "
                                      f"{self._max_context} tokens")
         async with self._lock():
-            return await asyncio.to_thread(lambda: [self._logprob(prompt, c) for c in conts])
+            sums = await asyncio.to_thread(lambda: [self._logprob(prompt, c) for c in conts])
+        return ChoiceScores(sums, 0)
 
     def _logprob(self, prompt: list[int], continuation: list[int]) -> float:
         model = self._model

@@ -15,6 +15,7 @@ from typing import Any
 from cluster.pool import ReplicaPool, ReplicaState
 from cluster.routing import prompt_key
 from engine.api import (
+    ChoiceScores,
     EngineAPI,
     EngineStats,
     Generation,
@@ -108,11 +109,11 @@ class RoutedEngine(EngineAPI):
         async for chunk in self.pool.stream(self._key(ids), on):
             yield chunk
 
-    async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]]
-                    ) -> list[float]:
+    async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]],
+                    priority: int = 0) -> ChoiceScores:
         ids, tails = list(token_ids), [list(c) for c in continuations]
-        return await self.pool.call(self._key(ids),
-                                    lambda r: _awaited(r.actor.score.remote(ids, tails)))
+        return await self.pool.call(
+            self._key(ids), lambda r: _awaited(r.actor.score.remote(ids, tails, priority)))
 
     async def score_prompt(self, token_ids: Sequence[int], top_logprobs: int = 0
                            ) -> PromptScores:

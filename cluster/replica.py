@@ -12,6 +12,7 @@ from typing import Any
 from cluster.spec import ReplicaSpec
 from compiler import Plan
 from engine.api import (
+    ChoiceScores,
     EngineAPI,
     EngineStats,
     Generation,
@@ -89,9 +90,9 @@ class Replica:
         async for chunk in self.engine.stream(token_ids, sampling, priority, request_id):
             yield chunk
 
-    async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]]
-                    ) -> list[float]:
-        return await self.engine.score(token_ids, continuations)
+    async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]],
+                    priority: int = 0) -> ChoiceScores:
+        return await self.engine.score(token_ids, continuations, priority)
 
     async def score_prompt(self, token_ids: Sequence[int], top_logprobs: int) -> PromptScores:
         return await self.engine.score_prompt(token_ids, top_logprobs)

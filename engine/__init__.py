@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from engine.api import (
     GREEDY_BELOW,
+    ChoiceScores,
     ConstraintError,
     EmptyPromptError,
     EngineAPI,
@@ -58,6 +59,7 @@ __all__ = [
     "DEFAULT_MODEL_NAME",
     "GREEDY_BELOW",
     "AsyncEngine",
+    "ChoiceScores",
     "ConstraintError",
     "EmptyPromptError",
     "EngineAPI",

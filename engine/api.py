@@ -106,6 +106,14 @@ class PromptScores(NamedTuple):
     top_logprobs: TopLogprobs | None
 
 
+class ChoiceScores(NamedTuple):
+    """Each continuation's summed log-probability after one prompt, and how many of the
+    prompt's tokens the prefix cache served (the prompt is computed once for all of them)."""
+
+    logprobs: list[float]
+    cached_tokens: int
+
+
 class StreamChunk(NamedTuple):
     token_ids: list[int]
     text: str  # text delta
@@ -192,9 +200,10 @@ class EngineAPI(ABC):
         """Like `generate`, yielding text deltas; the last chunk carries `finished`."""
 
     @abstractmethod
-    async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]]
-                    ) -> list[float]:
-        """Summed log-probability of each continuation after `token_ids` (for `select`)."""
+    async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]],
+                    priority: int = 0) -> ChoiceScores:
+        """Summed log-probability of each continuation after `token_ids` (for `select` and
+        `choices`)."""
 
     async def score_prompt(self, token_ids: Sequence[int], top_logprobs: int = 0
                            ) -> PromptScores:
@@ -202,7 +211,8 @@ class EngineAPI(ABC):
         `top_logprobs` most likely alternatives). This default scores one token at a time
         through `score`, without alternatives; engines override it with one pass."""
         ids = list(token_ids)
-        values = [(await self.score(ids[:i], [[ids[i]]]))[0] for i in range(1, len(ids))]
+        values = [(await self.score(ids[:i], [[ids[i]]])).logprobs[0]
+                  for i in range(1, len(ids))]
         return PromptScores(values, [[] for _ in values] if top_logprobs else None)
 
     @abstractmethod

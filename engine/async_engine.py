@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from engine.api import (
+    ChoiceScores,
     EngineAPI,
     EngineOverloadedError,
     EngineStats,
@@ -254,12 +255,20 @@ class AsyncEngine(EngineAPI):
             self._live_handles.discard(handle.handle_id)
         self._post(lambda: self.engine.release(handle))
 
-    async def score(self, token_ids: Seq[int], continuations: Seq[Seq[int]]) -> list[float]:
+    async def score(self, token_ids: Seq[int], continuations: Seq[Seq[int]],
+                    priority: int = 0) -> ChoiceScores:
         prefix, conts = list(token_ids), [list(c) for c in continuations]
-        queued = await self._submit_many(
-            lambda ids: self.engine.add_score_group(prefix, conts, 0, ids), [None] * len(conts))
-        results = await asyncio.gather(*(self._wait(rid, chunks) for rid, chunks in queued))
-        return [sum(g.logprobs or []) for g in results]
+        if not conts:
+            return ChoiceScores([], 0)
+
+        def add(ids: list[str]) -> list[str]:
+            return [ids[0], *self.engine.add_score_group(prefix, conts, priority, ids[1:],
+                                                         root_id=ids[0])]
+
+        queued = await self._submit_many(add, [None] * (len(conts) + 1))
+        root, *scored = await asyncio.gather(*(self._wait(rid, chunks)
+                                              for rid, chunks in queued))
+        return ChoiceScores([sum(g.logprobs or []) for g in scored], root.cached_tokens)
 
     async def score_prompt(self, token_ids: Seq[int], top_logprobs: int = 0) -> PromptScores:
         ids = list(token_ids)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from engine.api import (
+    ChoiceScores,
     ConstraintError,
     EngineOverloadedError,
     EngineStats,
@@ -163,11 +164,13 @@ class LLMEngine:
         return request.request_id
 
     def add_score_group(self, token_ids: Seq[int], continuations: Seq[Seq[int]],
-                        priority: int = 0, request_ids: Seq[str] | None = None) -> list[str]:
+                        priority: int = 0, request_ids: Seq[str] | None = None,
+                        root_id: str | None = None) -> list[str]:
         """Queue scoring each continuation after `token_ids`, the prompt computed once: a root
-        request computes the prompt's uncached tail and the first token of every continuation;
-        each continuation longer than one token then continues on a copy of the root's pages.
-        The finished generations are those `add_score` gives."""
+        request (`root_id`) computes the prompt's uncached tail and the first token of every
+        continuation; each continuation longer than one token then continues on a copy of the
+        root's pages. The finished generations are those `add_score` gives; the root's own
+        says how much of the prompt the cache served. No root without continuations."""
         prefix = check_prompt(token_ids, self.limits)
         if not continuations:
             return []
@@ -182,7 +185,7 @@ class LLMEngine:
             child.seq.score_from = len(prefix) + 1
             child.seq.kept_logprobs = 1
             children.append(child)
-        root = self._new_request(prefix, SamplingParams(max_tokens=0), priority, None,
+        root = self._new_request(prefix, SamplingParams(max_tokens=0), priority, root_id,
                                  SequenceKind.SCORE)
         root.seq.score_from = len(prefix)
         root.seq.branch_targets = tuple(c[0] for c in continuations)
@@ -422,11 +425,16 @@ class LLMEngine:
         if node is not None:
             self.kv.unpin(node)
 
-    def score(self, token_ids: Seq[int], continuations: Seq[Seq[int]]) -> list[float]:
+    def score(self, token_ids: Seq[int], continuations: Seq[Seq[int]],
+              priority: int = 0) -> ChoiceScores:
         """Summed log-probability of each continuation after `token_ids`."""
-        ids = self.add_score_group(token_ids, continuations)
-        done = self.run_until_done(ids)
-        return [sum(done[i].logprobs or []) for i in ids]
+        root = f"req-{next(self._ids)}"
+        ids = self.add_score_group(token_ids, continuations, priority, root_id=root)
+        if not ids:
+            return ChoiceScores([], 0)
+        done = self.run_until_done([root, *ids])
+        return ChoiceScores([sum(done[i].logprobs or []) for i in ids],
+                            done[root].cached_tokens)
 
     def fork(self, request_id: str, sampling: SamplingParams | None = None,
              new_request_id: str | None = None) -> str:

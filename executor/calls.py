@@ -101,15 +101,10 @@ class Caller:
         record.start = self.clock()
         record.prompt_tokens = len(ids)
         steps_before = self.engine.stats().steps
-        # pinning the prompt first tells how much of it the cache served; scoring reuses it
-        handle = await self.engine.prefill(ids, priority=call.priority)
-        try:
-            record.cached_tokens = handle.cached_tokens
-            scores = await self.engine.score(ids, [options[i] for i in fitting])
-        finally:
-            self.engine.release(handle)
+        scores = await self.engine.score(ids, [options[i] for i in fitting], call.priority)
+        record.cached_tokens = scores.cached_tokens
         record.engine_steps = (steps_before, self.engine.stats().steps)
-        choice, best = best_choice([choices[i] for i in fitting], list(scores))
+        choice, best = best_choice([choices[i] for i in fitting], scores.logprobs)
         index = fitting[best]
         self.budget.spend(len(ids) + sum(len(options[i]) for i in fitting))
         call.scope.write(call.node.output, choice)

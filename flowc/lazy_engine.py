@@ -20,6 +20,7 @@ from typing import Any
 from engine import EngineError, EngineOverloadedError
 from engine.api import (
     DEFAULT_PAGE_SIZE,
+    ChoiceScores,
     EngineAPI,
     EngineStats,
     Generation,
@@ -103,10 +104,10 @@ class LazyEngine(EngineAPI):
         async for chunk in engine.stream(token_ids, sampling, priority, request_id):
             yield chunk
 
-    async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]]
-                    ) -> list[float]:
+    async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]],
+                    priority: int = 0) -> ChoiceScores:
         engine = await self._load()
-        return await engine.score(token_ids, continuations)
+        return await engine.score(token_ids, continuations, priority)
 
     async def score_prompt(self, token_ids: Sequence[int], top_logprobs: int = 0
                            ) -> PromptScores:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, NoReturn
 
 from engine.api import (
+    ChoiceScores,
     EngineAPI,
     EngineStats,
     Generation,
@@ -65,8 +66,8 @@ class NoModel(EngineAPI):
                request_id: str | None = None) -> AsyncIterator[StreamChunk]:
         _refuse()
 
-    async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]]
-                    ) -> list[float]:
+    async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]],
+                    priority: int = 0) -> ChoiceScores:
         _refuse()
 
     def abort(self, request_id: str) -> None:

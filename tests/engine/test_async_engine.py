@@ -94,7 +94,8 @@ def test_prefill_score_and_release_through_the_api(engines, default_loaded):
     handle, scores, out = asyncio.run(main())
     assert handle.token_ids == tuple(prefix)
     assert out.cached_tokens == 16 * (len(prefix) // 16)
-    assert scores == pytest.approx(sync.score(prefix, options), abs=1e-4)
+    assert scores.logprobs == pytest.approx(sync.score(prefix, options).logprobs, abs=1e-4)
+    assert scores.cached_tokens == 16 * (len(prefix) // 16)  # the pinned prompt's whole pages
     assert engine.stats().generated_tokens >= 3
 
 

@@ -251,7 +251,7 @@ def test_score_sums_the_log_probabilities_of_each_continuation(engine, hf_model,
     prompt = prompts[0]
     options = [tok.encode(t, add_special_tokens=False) for t in
                ("The capital of France is Paris.", "The capital of France is Rome.", "Bananas")]
-    scores = engine.score(prompt, options)
+    scores = engine.score(prompt, options).logprobs
     assert scores == pytest.approx(hf_scores(hf_model, prompt, options), abs=1e-3)
     assert scores.index(max(scores)) == 0
 
@@ -269,7 +269,10 @@ def test_scoring_computes_the_prompt_once_and_each_longer_choice_on_a_copy(
     computed = (after.prompt_tokens - before.prompt_tokens
                 - (after.cached_tokens - before.cached_tokens))
     assert computed == len(prompt) + sum(len(o) for o in options if len(o) > 1)
-    assert scores == pytest.approx(hf_scores(hf_model, prompt, options), abs=1e-3)
+    assert scores.cached_tokens == 0
+    assert scores.logprobs == pytest.approx(hf_scores(hf_model, prompt, options), abs=1e-3)
+    again = engine.score(prompt, options[:1])
+    assert again.cached_tokens == 32  # the prompt's two whole pages, cached by the first
     engine.kv.clear_cache()
     assert engine.kv.pool.num_used == 0 and not engine.requests
 

@@ -48,7 +48,7 @@ class NoModelEngine(EngineAPI):
     def stream(self, token_ids, sampling, priority=0, request_id=None):
         raise AssertionError("no model call expected")
 
-    async def score(self, token_ids, continuations):
+    async def score(self, token_ids, continuations, priority=0):
         raise AssertionError("no model call expected")
 
     def abort(self, request_id: str) -> None:

@@ -28,7 +28,7 @@ def test_select_picks_the_choice_the_model_scores_highest(engine) -> None:
     prompt = render_segments(engine.tokenizer, prompt_segments(
         engine.tokenizer, [{"role": "user", "content": question}]), {})
     scores = asyncio.run(engine.score(prompt, [encode_dynamic(engine.tokenizer, c)
-                                               for c in choices]))
+                                               for c in choices])).logprobs
     assert result.outputs["pick"] == choices[scores.index(max(scores))]
 
 
