@@ -37,6 +37,7 @@ from engine.requests import (
     Limits,
     Request,
     StepOutput,
+    check_extended,
     check_prompt,
     check_request,
     is_constrained,
@@ -176,7 +177,7 @@ class LLMEngine:
             return []
         if not all(continuations):
             raise RequestError("a continuation to score is empty")
-        fulls = [check_prompt([*prefix, *c], self.limits) for c in continuations]
+        fulls = [check_extended(prefix, c, self.limits) for c in continuations]
         ids = list(request_ids) if request_ids is not None else [None] * len(fulls)
         sampling = SamplingParams(max_tokens=0, logprobs=True)
         children = []
@@ -461,9 +462,7 @@ class LLMEngine:
         return child.request_id
 
     def _copy_page(self, copy: PageCopy) -> None:
-        for k_cache, v_cache in self.runner.kv_caches:
-            k_cache[copy.dst, :copy.num_tokens] = k_cache[copy.src, :copy.num_tokens]
-            v_cache[copy.dst, :copy.num_tokens] = v_cache[copy.src, :copy.num_tokens]
+        self.runner.copy_page(copy.src, copy.dst, copy.num_tokens)
 
     def abort(self, request_id: str) -> bool:
         """Stop a request; its finished output (reason "abort") comes with the next step."""

@@ -96,20 +96,27 @@ class Limits:
 
 
 def check_prompt(token_ids: Any, limits: Limits) -> list[int]:
+    return check_extended([], token_ids, limits)
+
+
+def check_extended(checked: list[int], token_ids: Any, limits: Limits) -> list[int]:
+    """`checked` (a prompt `check_prompt` passed) followed by `token_ids`, checked as one
+    prompt without reading `checked` again."""
     if isinstance(token_ids, str | bytes) or not hasattr(token_ids, "__len__"):
         raise RequestError("token_ids must be a sequence of integer token ids")
     ids = list(token_ids)
-    if not ids:
+    if not ids and not checked:
         raise EmptyPromptError("the prompt is empty: give at least one token")
-    if not _all_in_vocabulary(ids, limits.vocab_size):
-        for i, t in enumerate(ids):
+    if ids and not _all_in_vocabulary(ids, limits.vocab_size):
+        for i, t in enumerate(ids, start=len(checked)):
             if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < limits.vocab_size:
                 raise RequestError(f"token id {t!r} at position {i} is outside the "
                                       f"vocabulary (0..{limits.vocab_size - 1})")
-    if len(ids) >= limits.max_context:
-        raise PromptTooLongError(f"the prompt has {len(ids)} tokens but the model's context is "
+    total = len(checked) + len(ids)
+    if total >= limits.max_context:
+        raise PromptTooLongError(f"the prompt has {total} tokens but the model's context is "
                                  f"{limits.max_context} tokens, one of them for the reply")
-    return ids
+    return checked + ids
 
 
 def _all_in_vocabulary(ids: list[Any], vocab_size: int) -> bool:

@@ -37,7 +37,8 @@ class ModelRunner:
         self.attention_backend = self._backend()
         self.page_size = config.page_size
         self.num_pages = config.num_pages or self._pages_that_fit()
-        self.kv_caches = self._allocate_kv()
+        self.kv_pool = self._allocate_kv()
+        self.kv_caches = [(layer[0], layer[1]) for layer in self.kv_pool]
         self.decode_graphs = DecodeGraphs.for_runner(self)
         if self.decode_graphs is not None and config.capture_graphs_at_start:
             self.decode_graphs.capture_all()
@@ -71,20 +72,22 @@ class ModelRunner:
         batch = self._on_device(batch)
         return self.model(batch, self.kv_caches).float()
 
-    def _allocate_kv(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def copy_page(self, src: int, dst: int, num_tokens: int) -> None:
+        """Copy the first `num_tokens` slots of page `src` into page `dst`, every layer's K and
+        V at once."""
+        self.kv_pool[:, :, dst, :num_tokens] = self.kv_pool[:, :, src, :num_tokens]
+
+    def _allocate_kv(self) -> torch.Tensor:
+        """One tensor (layer, K or V, page, slot, kv head, dim): each layer's K and V caches
+        are contiguous views of it, and a page of every layer is one strided slice."""
         cfg = self.model_config
-        shape = (self.num_pages, self.page_size, cfg.num_kv_heads, cfg.head_dim)
+        shape = (cfg.num_layers, 2, self.num_pages, self.page_size, cfg.num_kv_heads,
+                 cfg.head_dim)
         # CUDA: zeroed (cheap there). CPU: left as the OS hands it out (zero pages, touched
         # only when used), which starts a large cache instantly; backends never read a slot
         # before it is written.
         new = torch.zeros if self.device.type == "cuda" else torch.empty
-        return [
-            (
-                new(shape, dtype=self.dtype, device=self.device),
-                new(shape, dtype=self.dtype, device=self.device),
-            )
-            for _ in range(cfg.num_layers)
-        ]
+        return new(shape, dtype=self.dtype, device=self.device)
 
     def _pages_that_fit(self) -> int:
         if self.device.type == "cuda":
