@@ -259,7 +259,9 @@ def _shape(nodes: Sequence[Node], edges: Sequence[Edge]) -> Shape:
     dag = nx.DiGraph()
     dag.add_nodes_from(full.nodes)
     dag.add_edges_from((u, v) for u, v in full.edges if (u, v) not in back)
-    loops = {n: c for c in nx.strongly_connected_components(full) if len(c) > 1 for n in c}
+    # node_graph returns flowc's own DiGraph: copy its edges into networkx's
+    cycles = nx.strongly_connected_components(nx.DiGraph(list(full.edges)))
+    loops = {n: c for c in cycles if len(c) > 1 for n in c}
     cyclic = set(loops) | {u for u, v in full.edges if u == v}
     visible = {n: frozenset(nx.ancestors(dag, n) | loops.get(n, set()) | {n}) for n in full}
     forward = [e for e in edges if e.to in full and (e.from_, e.to) not in back]

@@ -7,9 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from compiler.cost import TokenEstimates
+from compiler.graphapi import DiGraph
 from compiler.plan import CallSite, Diagnostic, Estimate, Loop, PrefixGroup, Thread
 from compiler.sites import NodeSite
 
@@ -27,8 +26,8 @@ class Scope:
     """One graph of steps: the top level ("") or a map body ("<map step id>")."""
 
     name: str
-    graph: nx.DiGraph  # step ids; edge attrs when, is_else, back_edge
-    dag: nx.DiGraph  # graph without back edges
+    graph: DiGraph[str]  # step ids; edge attrs when, is_else, back_edge
+    dag: DiGraph[str]  # graph without back edges
 
 
 @dataclass(frozen=True)

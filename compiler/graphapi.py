@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from graph.dataflow import reads_of, writes_of
+from graph.digraph import (
+    DiGraph,
+    ancestors,
+    lexicographical_topological_sort,
+    relabel_nodes,
+    strongly_connected_components,
+    topological_generations,
+    topological_sort,
+)
 from graph.errors import GraphError, Problem
 from graph.inputs import first_readers
 from graph.load import load, parse
@@ -18,6 +27,13 @@ from graph.topology import Concurrency, is_end_target
 from graph.validate import back_edges, node_graph, validate
 
 __all__ = [
+    "DiGraph",
+    "ancestors",
+    "lexicographical_topological_sort",
+    "relabel_nodes",
+    "strongly_connected_components",
+    "topological_generations",
+    "topological_sort",
     "Concurrency",
     "GraphError",
     "MapNode",

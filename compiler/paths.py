@@ -14,10 +14,8 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import networkx as nx
-
 from compiler.context import CompileContext, Scope
-from compiler.graphapi import MapNode, is_end_target
+from compiler.graphapi import MapNode, is_end_target, topological_sort
 
 MAX_WORST_CASE_ROUTERS = 10  # beyond 2^10 branch choices, every branch counts as taken
 
@@ -98,7 +96,7 @@ def _shares(edges: list[_Edge]) -> dict[tuple[str, str | None], float]:
 def _expected(ctx: CompileContext, scope: Scope, edges: list[_Edge]) -> dict[str, float]:
     share = _shares(edges)
     reach: dict[str, float] = {}
-    for node in nx.topological_sort(scope.dag):
+    for node in topological_sort(scope.dag):
         sources = list(scope.dag.predecessors(node))
         fired = sum(reach[u] * share[(u, node)] for u in sources)
         reach[node] = 1.0 if not sources else min(1.0, fired)
@@ -149,7 +147,7 @@ def _reached(scope: Scope, edges: list[_Edge], takes_else: Mapping[str, bool]) -
 
     open_edges = {(e.source, e.target) for e in edges if allowed(e)}
     reached = {n for n in scope.dag.nodes if scope.dag.in_degree(n) == 0}
-    for node in nx.topological_sort(scope.dag):
+    for node in topological_sort(scope.dag):
         if any(u in reached and (u, node) in open_edges for u in scope.dag.predecessors(node)):
             reached.add(node)
     return reached

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 
-import networkx as nx
+from compiler.graphapi import DiGraph, topological_sort
 
 
 class Reach:
-    def __init__(self, dag: nx.DiGraph) -> None:
-        order = list(nx.topological_sort(dag))
+    def __init__(self, dag: DiGraph[str]) -> None:
+        order = topological_sort(dag)
         self.index = {node: i for i, node in enumerate(order)}
         self._below: dict[Hashable, int] = {}
         for node in reversed(order):

@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import networkx as nx
-
 from compiler.plan import Plan, Route, Step
 from executor.flow import Flow
 from graph import MapNode, Node
+from graph.digraph import DiGraph, ancestors, strongly_connected_components
 
 
 @dataclass(frozen=True)
@@ -47,11 +46,11 @@ def _node(step: Step) -> Node:
 
 
 def _visibility(flow: Flow) -> dict[str, frozenset[str]]:
-    graph = nx.DiGraph()
+    graph: DiGraph[str] = DiGraph()
     graph.add_nodes_from(flow.nodes)
     graph.add_edges_from((e.source, e.target) for e in flow.edges)
-    dag = nx.DiGraph()
+    dag: DiGraph[str] = DiGraph()
     dag.add_nodes_from(flow.nodes)
     dag.add_edges_from((e.source, e.target) for e in flow.edges if not e.back_edge)
-    loops = {n: c for c in nx.strongly_connected_components(graph) for n in c}
-    return {n: frozenset(nx.ancestors(dag, n) | loops.get(n, set()) | {n}) for n in flow.nodes}
+    loops = {n: c for c in strongly_connected_components(graph) for n in c}
+    return {n: frozenset(ancestors(dag, n) | loops.get(n, set()) | {n}) for n in flow.nodes}

@@ -7,7 +7,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import cached_property
 from typing import Any
 
-import networkx as nx
+from graph.digraph import (
+    DiGraph,
+    condensation,
+    immediate_dominators,
+    lexicographical_topological_sort,
+    topological_sort,
+)
 
 END_TARGETS = frozenset({"done", "end"})
 
@@ -17,11 +23,11 @@ def is_end_target(target: str, node_ids: Iterable[str]) -> bool:
     return target in END_TARGETS and target not in set(node_ids)
 
 
-def node_graph(nodes: Sequence[Any], edges: Sequence[Any]) -> nx.DiGraph:
+def node_graph(nodes: Sequence[Any], edges: Sequence[Any]) -> DiGraph[str]:
     """The scope's nodes (in file order) and the edges between them, with attributes `when`,
     `is_else`, `back_edge` and `index` (position in `edges`). Edges to the end of the run or
     to unknown nodes are left out; of two edges joining the same pair, the first is kept."""
-    g = nx.DiGraph()
+    g: DiGraph[str] = DiGraph()
     g.add_nodes_from(node.id for node in nodes)
     kept: dict[tuple[str, str], dict[str, Any]] = {}
     for index, edge in enumerate(edges):
@@ -33,18 +39,19 @@ def node_graph(nodes: Sequence[Any], edges: Sequence[Any]) -> nx.DiGraph:
                 "back_edge": False,
                 "index": index,
             }
-    g.add_edges_from((u, v, data) for (u, v), data in kept.items())
+    for (u, v), data in kept.items():
+        g.add_edge(u, v, **data)
     for source, target in back_edges(g):
         g.edges[source, target]["back_edge"] = True
     return g
 
 
-def start_nodes(g: nx.DiGraph) -> list[str]:
+def start_nodes(g: DiGraph[str]) -> list[str]:
     """Nodes with no in-edge: they start the run."""
     return [n for n in g.nodes if g.in_degree(n) == 0]
 
 
-def reachable_from(g: nx.DiGraph, sources: Iterable[str]) -> set[str]:
+def reachable_from(g: DiGraph[str], sources: Iterable[str]) -> set[str]:
     """The sources and every node a path of edges leads to from one of them."""
     seen = set(sources)
     stack = list(seen)
@@ -56,7 +63,7 @@ def reachable_from(g: nx.DiGraph, sources: Iterable[str]) -> set[str]:
     return seen
 
 
-def back_edges(g: nx.DiGraph) -> set[tuple[str, str]]:
+def back_edges(g: DiGraph[str]) -> set[tuple[str, str]]:
     """Edges that close a cycle, found by a depth-first walk from the start nodes in file
     order (then from any node not yet seen); removing them leaves a DAG."""
     found: set[tuple[str, str]] = set()
@@ -80,9 +87,9 @@ def back_edges(g: nx.DiGraph) -> set[tuple[str, str]]:
     return found
 
 
-def forward_dag(g: nx.DiGraph) -> nx.DiGraph:
+def forward_dag(g: DiGraph[str]) -> DiGraph[str]:
     """The graph without its back edges."""
-    dag = nx.DiGraph()
+    dag: DiGraph[str] = DiGraph()
     dag.add_nodes_from(g.nodes)
     dag.add_edges_from((u, v) for u, v, back in g.edges(data="back_edge") if not back)
     return dag
@@ -91,7 +98,7 @@ def forward_dag(g: nx.DiGraph) -> nx.DiGraph:
 class Orders:
     """Before-relations of one scope as ancestor bitsets (Python ints), linear in the graph."""
 
-    def __init__(self, g: nx.DiGraph) -> None:
+    def __init__(self, g: DiGraph[str]) -> None:
         self.g = g
         self.index = {n: i for i, n in enumerate(g.nodes)}
         self.has_cycles = any(back for _, _, back in g.edges(data="back_edge"))
@@ -100,7 +107,7 @@ class Orders:
     @cached_property
     def topological_order(self) -> list[str]:
         """The forward DAG's nodes in topological order, ties broken by file order."""
-        return list(nx.lexicographical_topological_sort(self.dag, key=self.index.__getitem__))
+        return lexicographical_topological_sort(self.dag, key=self.index.__getitem__)
 
     @cached_property
     def _dag_ancestors(self) -> dict[str, int]:
@@ -118,18 +125,17 @@ class Orders:
         back edges included, and its loop mates (itself included when it loops)."""
         if not self.has_cycles:
             return self._dag_ancestors
-        condensed = nx.condensation(self.g)
-        members = condensed.graph["mapping"]
+        condensed = condensation(self.g)
         seen: dict[int, int] = {}
-        for component in nx.topological_sort(condensed):
+        for component in topological_sort(condensed.dag):
             bits = 0
-            for parent in condensed.predecessors(component):
-                bits |= seen[parent] | self._bits(condensed.nodes[parent]["members"])
-            own = condensed.nodes[component]["members"]
+            for parent in condensed.dag.predecessors(component):
+                bits |= seen[parent] | self._bits(condensed.members[parent])
+            own = condensed.members[component]
             if len(own) > 1 or any(self.g.has_edge(n, n) for n in own):
                 bits |= self._bits(own)
             seen[component] = bits
-        return {node: seen[members[node]] for node in self.g.nodes}
+        return {node: seen[condensed.mapping[node]] for node in self.g.nodes}
 
     def _bits(self, nodes: Iterable[str]) -> int:
         bits = 0
@@ -171,7 +177,7 @@ class Concurrency:
     edges never do; nor do a node reached only through a router's `else` edge and a node
     reached only through that router's `when` edges."""
 
-    def __init__(self, g: nx.DiGraph) -> None:
+    def __init__(self, g: DiGraph[str]) -> None:
         self.g = g
         self.orders = Orders(g)
 
@@ -204,21 +210,21 @@ class Concurrency:
         node and its `else` edge through another, so a node reached only through a branch is
         dominated by that branch's virtual node."""
         root = ("start",)
-        split = nx.DiGraph()
+        split: DiGraph[Any] = DiGraph()
         split.add_node(root)  # a graph with no start node (all in cycles) still has a root
         split.add_edges_from((root, n) for n in start_nodes(self.g))
         for router in self.orders.dag.nodes:
             self._split_router(split, router)
-        dominators = nx.immediate_dominators(split, root)
+        dominators = immediate_dominators(split, root)
         marks: dict[Any, frozenset[tuple[str, bool]]] = {root: frozenset()}
-        for node in nx.topological_sort(_tree(dominators)):
+        for node in topological_sort(_tree(dominators)):
             if node == root:
                 continue
             parent = marks[dominators[node]]
             marks[node] = parent | {node[1:]} if node[0] == "branch" else parent
         return marks
 
-    def _split_router(self, split: nx.DiGraph, router: str) -> None:
+    def _split_router(self, split: DiGraph[Any], router: str) -> None:
         targets = list(self.orders.dag.successors(router))
         kinds = {t: self._branch_kind(router, t) for t in targets}
         routed = True in kinds.values() and False in kinds.values()
@@ -239,8 +245,8 @@ class Concurrency:
         return False if data["when"] is not None else None
 
 
-def _tree(dominators: dict[Any, Any]) -> nx.DiGraph:
-    tree = nx.DiGraph()
+def _tree(dominators: dict[Any, Any]) -> DiGraph[Any]:
+    tree: DiGraph[Any] = DiGraph()
     tree.add_edges_from((parent, node) for node, parent in dominators.items() if node != parent)
     return tree
 

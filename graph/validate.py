@@ -10,9 +10,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import networkx as nx
-
 from graph.dataflow import MAP_LOCALS, Source, node_sources, reads_of, writes_of
+from graph.digraph import DiGraph, find_cycle, strongly_connected_components
 from graph.edges import check_edges
 from graph.errors import Problem
 from graph.fields import check_inputs, check_layout, check_node_fields, check_state
@@ -192,15 +191,16 @@ class _Scope:
     def _cycles_without_when(self) -> list[Problem]:
         if not self.concurrency.orders.has_cycles:
             return []
-        plain = nx.DiGraph()
+        plain: DiGraph[str] = DiGraph()
         plain.add_nodes_from(self.g.nodes)
         plain.add_edges_from((u, v) for u, v, when in self.g.edges(data="when") if when is None)
         problems = []
-        for component in nx.strongly_connected_components(plain):
-            first = min(component, key=self.position.__getitem__)
+        for component in strongly_connected_components(plain):
+            members = sorted(component, key=self.position.__getitem__)
+            first = members[0]
             if len(component) == 1 and not plain.has_edge(first, first):
                 continue
-            cycle = nx.find_cycle(plain.subgraph(component), first)
+            cycle = find_cycle(plain.subgraph(members), first)
             names = " -> ".join([*(u for u, _ in cycle), cycle[0][0]])
             index = self.g.edges[cycle[-1]]["index"]
             problems.append(

@@ -9,11 +9,9 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-import networkx as nx
-
 from compiler.context import CompileContext, Schedule, Scope
 from compiler.cost import call_tokens, decode_estimate, step_seconds
-from compiler.graphapi import Concurrency
+from compiler.graphapi import Concurrency, lexicographical_topological_sort, topological_generations
 from compiler.sites import map_items
 
 
@@ -32,7 +30,7 @@ class SchedulePass:
         # deepest scopes first, so a map step's body is costed before the map itself
         for scope in sorted(ctx.scopes.values(), key=lambda s: -s.name.count(".") - bool(s.name)):
             cost.update({s: _own_cost(ctx, s, priority) for s in scope.dag.nodes})
-            orders[scope.name] = list(nx.lexicographical_topological_sort(scope.dag, index.get))
+            orders[scope.name] = lexicographical_topological_sort(scope.dag, index.__getitem__)
             priority.update(_upward_ranks(scope, orders[scope.name], cost))
             for step_id in orders[scope.name]:
                 deps[step_id] = tuple(sorted(scope.dag.predecessors(step_id), key=index.get))
@@ -78,7 +76,7 @@ def _upward_ranks(
 
 def _stages(scope: Scope, index: dict[str, int]) -> tuple[tuple[str, ...], ...]:
     return tuple(
-        tuple(sorted(wave, key=index.__getitem__)) for wave in nx.topological_generations(scope.dag)
+        tuple(sorted(wave, key=index.__getitem__)) for wave in topological_generations(scope.dag)
     )
 
 

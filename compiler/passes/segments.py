@@ -8,10 +8,9 @@ import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 
-import networkx as nx
-
 from compiler.context import CompileContext
 from compiler.cost import token_estimates
+from compiler.graphapi import ancestors, topological_sort
 from compiler.plan import CallSite
 from compiler.segments import Piece, Turn, prompt_pieces, tokenize_pieces
 from compiler.sites import NodeSite, is_call
@@ -67,10 +66,10 @@ def _thread_histories(ctx: CompileContext) -> dict[str, tuple[Turn, ...]]:
         if len(sites) < 2:
             continue
         dag = ctx.scopes[scope].dag
-        position = {n: i for i, n in enumerate(nx.topological_sort(dag))}
+        position = {n: i for i, n in enumerate(topological_sort(dag))}
         ordered = sorted(sites, key=lambda s: position[s.step_id])
         for index, site in enumerate(ordered):
-            before = nx.ancestors(dag, site.step_id)
+            before = ancestors(dag, site.step_id)
             histories[site.step_id] = tuple(
                 Turn(tuple(_message(m) for m in earlier.node.chat()), earlier.node.output)
                 for earlier in ordered[:index]

@@ -7,9 +7,8 @@ import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 
-import networkx as nx
-
 from compiler.context import CompileContext
+from compiler.graphapi import lexicographical_topological_sort, strongly_connected_components
 from compiler.plan import Loop, Thread
 from compiler.sites import is_call
 
@@ -33,7 +32,7 @@ class StructurePass:
         loop_of: dict[str, int] = {}
         max_visits = ctx.workflow.limits.max_node_visits
         for scope in ctx.scopes.values():
-            for component in nx.strongly_connected_components(scope.graph):
+            for component in strongly_connected_components(scope.graph):
                 node = next(iter(component))
                 if len(component) == 1 and not scope.graph.has_edge(node, node):
                     continue
@@ -50,5 +49,6 @@ class StructurePass:
 
 def _topological(ctx: CompileContext, steps: list[str], order: dict[str, int]) -> list[str]:
     dag = ctx.scopes[ctx.sites[steps[0]].scope].dag
-    position = {n: i for i, n in enumerate(nx.lexicographical_topological_sort(dag, order.get))}
+    topological = lexicographical_topological_sort(dag, order.__getitem__)
+    position = {n: i for i, n in enumerate(topological)}
     return sorted(steps, key=position.__getitem__)

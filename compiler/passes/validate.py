@@ -5,10 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-import networkx as nx
-
 from compiler.context import CompileContext, Scope
-from compiler.graphapi import GraphError, node_graph, validate
+from compiler.graphapi import DiGraph, GraphError, node_graph, relabel_nodes, validate
 from compiler.sites import node_sites
 
 
@@ -37,8 +35,8 @@ class ValidatePass:
 def _scope(name: str, nodes: list, edges: list) -> Scope:
     graph = node_graph(nodes, edges)
     if name:
-        graph = nx.relabel_nodes(graph, {n: f"{name}.{n}" for n in graph.nodes})
-    dag = nx.DiGraph()
+        graph = relabel_nodes(graph, lambda n: f"{name}.{n}")
+    dag: DiGraph[str] = DiGraph()
     dag.add_nodes_from(graph.nodes)
     dag.add_edges_from((u, v) for u, v, back in graph.edges(data="back_edge") if not back)
     return Scope(name, graph, dag)

@@ -52,7 +52,7 @@ def test_edge_to_done_ends_the_run_and_is_not_a_graph_edge() -> None:
     data = base(lambda d: d["edges"].append({"from": "report", "to": "done"}))
     workflow = graph.load(data)
     g = node_graph(workflow.nodes, workflow.edges)
-    assert "done" not in g and g.number_of_edges() == 2
+    assert "done" not in g and len(g.edges) == 2
 
 
 def test_a_node_named_done_is_an_ordinary_target() -> None:

@@ -130,7 +130,8 @@ def _reach(g, removed: set) -> set:
 def _oracle_overlap(g, a: str, b: str) -> bool:
     """The definition, by brute force: ordered nodes never overlap, nor do nodes that removing
     a router's else edge and removing its when edges respectively cut off."""
-    dag = forward_dag(g)
+    dag = nx.DiGraph(list(forward_dag(g).edges))
+    dag.add_nodes_from(g.nodes)
     if a == b or nx.has_path(dag, a, b) or nx.has_path(dag, b, a):
         return False
     reached = _reach(g, set())
