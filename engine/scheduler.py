@@ -163,6 +163,9 @@ class Scheduler:
                 self.waiting.push(seq)
 
     def _admit(self, out: SchedulerOutput, budget: int, deferred: list[Sequence]) -> None:
+        # the running sequences with prompt tokens still to compute: the only ones a waiting
+        # sequence may wait for (computed counts do not move while a step is planned)
+        prefilling = [s for s in self.running if s.num_computed_tokens < s.num_prompt_tokens]
         while self.waiting and budget > 0 and len(self.running) < self.max_num_seqs:
             seq = self.waiting.peek()
             if seq in out.preempted:
@@ -171,7 +174,7 @@ class Scheduler:
             if seq.num_preemptions == 0:
                 seq.num_cached_tokens = cached
             n = self._chunk_size(seq, budget)
-            wait = bool(n) and self._computed_by_another(seq)
+            wait = bool(n) and self._computed_by_another(seq, prefilling)
             if wait or n and not self.kv.can_grow(seq, n):
                 self.kv.release(seq)
                 seq.num_computed_tokens = 0
@@ -182,6 +185,8 @@ class Scheduler:
             self.waiting.pop()
             seq.status = SequenceStatus.RUNNING
             self.running.append(seq)
+            if seq.num_computed_tokens < seq.num_prompt_tokens:
+                prefilling.append(seq)
             if n == 0:
                 out.ready.append(seq)
                 continue
@@ -189,11 +194,11 @@ class Scheduler:
             self.kv.grow(seq, n)
             budget -= n
 
-    def _computed_by_another(self, seq: Sequence) -> bool:
+    def _computed_by_another(self, seq: Sequence, prefilling: list[Sequence]) -> bool:
         """Whether a running sequence is still prefilling the next uncached pages of `seq`."""
         end = seq.num_computed_tokens + SHARED_PAGES_TO_WAIT * self.kv.page_size
         if end > seq.max_cached_prefix:
             return False
         head = seq.token_ids[:end]
         return any(other.num_computed_tokens < end <= other.num_prompt_tokens
-                   and other.token_ids[:end] == head for other in self.running)
+                   and other.token_ids[:end] == head for other in prefilling)
