@@ -19,6 +19,13 @@ def test_the_fast_decoder_equals_tokenizer_decode(default_loaded):
         assert decode(ids) == tokenizer.decode(ids, skip_special_tokens=True)
 
 
+def test_text_with_spaces_before_punctuation_decodes_as_transformers_decodes(default_loaded):
+    tokenizer = default_loaded.tokenizer
+    text = "Wait , what ? It is n't so . I 'm sure ; they 've said ' yes ' !"
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    assert decoder_for(tokenizer)(ids) == tokenizer.decode(ids, skip_special_tokens=True)
+
+
 def test_streamed_text_is_the_decoded_output(default_loaded):
     tokenizer = default_loaded.tokenizer
     ids = tokenizer.encode("Déjà vu: naïve café ☕ — 東京, 42 %.", add_special_tokens=False)
