@@ -1,12 +1,15 @@
 """An EngineAPI that makes every free-text generation run to its `max_tokens` (EOS ignored),
 so a benchmark's modes decode the same number of tokens whatever the model says.
-Constrained requests (choices, regex, JSON schema) are passed through unchanged."""
+Constrained requests (choices, regex, JSON schema) are passed through unchanged. While
+`floor` is set, every prompt, scored continuation and generation goes into it."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
+
+from least_prefill import PrefillFloor
 
 from engine.api import (
     ChoiceScores,
@@ -33,6 +36,7 @@ def fixed_length(sampling: SamplingParams) -> SamplingParams:
 class FixedLengthEngine(EngineAPI):
     def __init__(self, engine: EngineAPI) -> None:
         self.inner = engine
+        self.floor: PrefillFloor | None = None
 
     @property
     def model_name(self) -> str:
@@ -65,14 +69,29 @@ class FixedLengthEngine(EngineAPI):
 
     async def generate(self, token_ids: Sequence[int], sampling: SamplingParams,
                        priority: int = 0, request_id: str | None = None) -> Generation:
-        return await self.inner.generate(token_ids, fixed_length(sampling), priority, request_id)
+        if self.floor is not None:
+            self.floor.prompt(token_ids)
+        generation = await self.inner.generate(token_ids, fixed_length(sampling), priority,
+                                               request_id)
+        if self.floor is not None:
+            self.floor.generation(token_ids, generation.token_ids)
+        return generation
 
-    def stream(self, token_ids: Sequence[int], sampling: SamplingParams, priority: int = 0,
-               request_id: str | None = None) -> AsyncIterator[StreamChunk]:
-        return self.inner.stream(token_ids, fixed_length(sampling), priority, request_id)
+    async def stream(self, token_ids: Sequence[int], sampling: SamplingParams, priority: int = 0,
+                     request_id: str | None = None) -> AsyncIterator[StreamChunk]:
+        if self.floor is not None:
+            self.floor.prompt(token_ids)
+        async for chunk in self.inner.stream(token_ids, fixed_length(sampling), priority,
+                                             request_id):
+            if chunk.finished is not None and self.floor is not None:
+                self.floor.generation(token_ids, chunk.finished.token_ids)
+            yield chunk
 
     async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]],
                     priority: int = 0) -> ChoiceScores:
+        if self.floor is not None:
+            self.floor.prompt(token_ids)
+            self.floor.continuations(continuations)
         return await self.inner.score(token_ids, continuations, priority)
 
     def abort(self, request_id: str) -> None:
