@@ -165,7 +165,7 @@ class Executor:
 
     async def _main(self, run: RunContext, scope: Scope) -> None:
         if run.pins is not None:
-            await run.pins.start(scope.values, run.done)
+            run.pins.start(scope.values, run.done)
         try:
             await self.walker.run_graph(run, self.shape, scope, ())
         finally:

@@ -74,6 +74,7 @@ class _Group:
     released: bool = False
     head: _Group | None = None  # pinned first: its parent group, or else its static head
     acquired: bool = False  # whether it holds a pin of the pool
+    rendering: bool = False  # its prompt is being rendered, to be pinned then
 
 
 # Eager prefill is work ahead of need: it takes the step budget calls leave, never delays a
@@ -93,6 +94,8 @@ class PrefixPins:
     page_size: int = 16  # the engine shares whole pages: only those are worth pinning
     _groups: list[_Group] = field(default_factory=list)
     _done: set[str] = field(default_factory=set)
+    # renders in flight: a pin is work ahead of need, so no step waits for one
+    _rendering: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for group in self.plan.prefix_groups:
@@ -134,31 +137,33 @@ class PrefixPins:
         calls = [self.plan.step(c).call for c in group.consumers]
         return any(call is not None and call.thread for call in calls)
 
-    async def start(self, values: Mapping[str, Any], done: Iterable[str] = ()) -> None:
+    def start(self, values: Mapping[str, Any], done: Iterable[str] = ()) -> None:
         """Prefill the groups ready at the start of the run (or of its resumption after the
         steps `done`)."""
         self._done.update(done)
-        await self._advance(values)
+        self._advance(values)
 
-    async def step_started(self, step_id: str, values: Mapping[str, Any]) -> None:
-        await self._prefill([e for e in self._groups
-                             if e.group.speculative and e.group.speculate_with == step_id],
-                            values)
+    def step_started(self, step_id: str, values: Mapping[str, Any]) -> None:
+        self._prefill([e for e in self._groups
+                       if e.group.speculative and e.group.speculate_with == step_id], values)
 
-    async def step_done(self, step_id: str, values: Mapping[str, Any]) -> None:
+    def step_done(self, step_id: str, values: Mapping[str, Any]) -> None:
         self._done.add(step_id)
-        await self._advance(values)
+        self._advance(values)
         for entry in self._groups:
             after = entry.group.release_after
-            if entry.task and not entry.released and after and set(after) <= self._done:
+            if ((entry.task or entry.rendering) and not entry.released and after
+                    and set(after) <= self._done):
                 self._release(entry)
 
     def close(self) -> None:
+        for task in self._rendering:
+            task.cancel()
         for entry in self._groups:
-            if entry.task and not entry.released:
+            if (entry.task or entry.rendering) and not entry.released:
                 self._release(entry)
 
-    async def _advance(self, values: Mapping[str, Any]) -> None:
+    def _advance(self, values: Mapping[str, Any]) -> None:
         ready = []
         for entry in self._groups:
             group = entry.group
@@ -166,21 +171,33 @@ class PrefixPins:
                 continue
             if set(group.ready_after) <= self._done and all(v in values for v in group.waits_on):
                 ready.append(entry)
-        await self._prefill(ready, values)
+        self._prefill(ready, values)
 
-    async def _prefill(self, entries: list[_Group], values: Mapping[str, Any]) -> None:
-        """Render the entries' prompts (and their heads', first) in a worker thread, off the
-        event loop, then pin them in that order."""
+    def _prefill(self, entries: list[_Group], values: Mapping[str, Any]) -> None:
+        """Pin the entries (and their heads, first): static prompts at once, the others once
+        a worker thread has rendered them off the event loop (in the same order)."""
         due: list[_Group] = []
         for entry in entries:
             for member in (entry.head, entry):
-                if member is not None and member.task is None and member not in due:
+                if (member is not None and member.task is None and not member.rendering
+                        and not member.released and member not in due):
                     due.append(member)
+        for member in [m for m in due if _is_static(m.group)]:
+            self._pin(member, list(member.group.token_ids))
+            due.remove(member)
         if not due:
             return
-        rendered = await off_loop(self._render_all, due, dict(values))
+        for member in due:
+            member.rendering = True
+        task = asyncio.ensure_future(self._render_and_pin(due, dict(values)))
+        self._rendering.add(task)
+        task.add_done_callback(self._rendering.discard)
+
+    async def _render_and_pin(self, due: list[_Group], values: Mapping[str, Any]) -> None:
+        rendered = await off_loop(self._render_all, due, values)
         for entry, ids in zip(due, rendered, strict=True):
-            if entry.task is None and ids is not None:
+            entry.rendering = False
+            if entry.task is None and not entry.released and ids is not None:
                 self._pin(entry, ids)
 
     def _render_all(self, entries: list[_Group], values: Mapping[str, Any]
@@ -232,3 +249,6 @@ class PrefixPins:
         elif entry.task is not None:
             entry.task.cancel()
 
+
+def _is_static(group: PrefixGroup) -> bool:
+    return all(segment.kind == "static" for segment in group.segments)

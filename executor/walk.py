@@ -149,7 +149,7 @@ class Walker:
         run.running[key] = run.running.get(key, 0) + 1
         run.emit("node_start", step_id, {"type": node.type, "visit": visit, "item": list(item)})
         if run.pins is not None:
-            await run.pins.step_started(step_id, scope.values)
+            run.pins.step_started(step_id, scope.values)
         try:
             await self._dispatch(run, graph, node, step_id, scope, item, visit, record)
         except asyncio.CancelledError:
@@ -168,7 +168,7 @@ class Walker:
                 del run.running[key]
         record.status, record.end = "succeeded", run.clock()
         if run.pins is not None and not item:
-            await run.pins.step_done(step_id, scope.values)
+            run.pins.step_done(step_id, scope.values)
         data = {"status": "succeeded", "generated_tokens": record.generated_tokens,
                 "duration_s": record.duration_s, "item": list(item)}
         run.emit("node_end", step_id, data)

@@ -65,15 +65,15 @@ def test_concurrent_runs_compute_the_shared_prefix_once(server: LiveServer,
     assert len(calls) == 2 * RUNS
     # Computed once: by the pin, or by the first call (eager prefill runs below calls, and
     # the engine makes every other request wait for pages in flight); every other call finds
-    # the whole shared prefix cached, to the page. Once in many CI runs a call and the pin
-    # both computed it (a race not reproduced since), so twice is the bound checked here.
+    # the whole shared prefix cached, to the page (a call whose chat markup was tokenized
+    # as plain text, while another thread encoded a value, once computed it a second time).
     computing = [c for c in calls if c["cached_tokens"] < prefix_tokens - 16]
-    assert len(computing) + (computed_by_pins > 0) <= 2, (
+    assert len(computing) + (computed_by_pins > 0) <= 1, (
         [(c["node_id"], c["prompt_tokens"], c["cached_tokens"], c["start"], c["end"])
          for c in computing], [(p["tokens"], p["cached_tokens"], p["start"], p["ready"])
                                for p in pins])
     computed = sum(t["totals"]["prefill_computed"] for t in traces)
     prompts = sum(t["totals"]["prompt_tokens"] for t in traces)
-    assert computed <= 2 * prefix_tokens + sum(c["prompt_tokens"] - prefix_tokens + 16
+    assert computed <= prefix_tokens + sum(c["prompt_tokens"] - prefix_tokens + 16
                                                for c in calls)
     assert computed < prompts / 4
