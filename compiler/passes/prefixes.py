@@ -15,7 +15,7 @@ from compiler.plan import CallSite, PrefixGroup, Segment
 from compiler.radix import RadixNode, RadixTree
 from compiler.reach import Reach
 
-MIN_GROUP_TOKENS = 8  # a group must add at least this many tokens to its parent
+MIN_GROUP_TOKENS = 16  # a group must add at least this many tokens to its parent: a KV page
 
 
 @dataclass(frozen=True)
