@@ -32,6 +32,9 @@ def plot(report: dict[str, Any], out: Path) -> None:
         ax.bar_label(bars, labels=[f"{y:.3g}" if y else "" for y in ys], fontsize=7,
                      padding=1)
     ax.set_yscale("log")
+    tallest = max(row["modes"][m]["median_s"] for row in rows for m in row["modes"])
+    shortest = min(row["modes"][m]["median_s"] for row in rows for m in row["modes"])
+    ax.set_ylim(shortest / 1.5, tallest * 1.6)  # room for the labels and the legend
     ax.set_ylabel("seconds per workflow batch (median, log scale)")
     ax.set_xticks(range(len(rows)),
                   [f"{row['workload']}\n({row['instances']} runs)" for row in rows], fontsize=8)
