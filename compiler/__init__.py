@@ -16,6 +16,7 @@ from compiler.tokenizer import (
     encode_dynamic,
     load_compile_tokenizer,
     load_tokenizer,
+    longest_token_chars,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ __all__ = [
     "encode_dynamic",
     "load_compile_tokenizer",
     "load_tokenizer",
+    "longest_token_chars",
     "prompt_segments",
     "render_segments",
     "PromptTooLong",

@@ -196,9 +196,17 @@ class Scheduler:
 
     def _computed_by_another(self, seq: Sequence, prefilling: list[Sequence]) -> bool:
         """Whether a running sequence is still prefilling the next uncached pages of `seq`."""
-        end = seq.num_computed_tokens + SHARED_PAGES_TO_WAIT * self.kv.page_size
+        start = seq.num_computed_tokens
+        end = start + SHARED_PAGES_TO_WAIT * self.kv.page_size
         if end > seq.max_cached_prefix:
             return False
-        head = seq.token_ids[:end]
-        return any(other.num_computed_tokens < end <= other.num_prompt_tokens
-                   and other.token_ids[:end] == head for other in prefilling)
+        ids = seq.token_ids
+        pages, head = ids[start:end], None
+        for other in prefilling:
+            if not (other.num_computed_tokens < end <= other.num_prompt_tokens
+                    and other.token_ids[start:end] == pages):
+                continue  # the pages to wait for first: most others differ there
+            head = ids[:start] if head is None else head
+            if other.token_ids[:start] == head:
+                return True
+        return False

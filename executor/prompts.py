@@ -19,6 +19,7 @@ from compiler import (
     Segment,
     Turn,
     encode_dynamic,
+    longest_token_chars,
     prompt_segments,
     render_segments,
 )
@@ -49,7 +50,6 @@ class PromptBuilder:
     eos_token_ids: Callable[[], Collection[int]] = tuple
     max_context: Callable[[], int | None] = type(None)
     _own: dict[tuple[str, bool], tuple[Segment, ...]] = field(default_factory=dict)
-    _longest_token: int | None = None
 
     def own_segments(
         self, step_id: str, node: CallNode, previous: TurnRecord | None
@@ -102,9 +102,7 @@ class PromptBuilder:
         return max(0, context - history_tokens) * self.longest_token_chars()
 
     def longest_token_chars(self) -> int:
-        if self._longest_token is None:
-            self._longest_token = max(map(len, self.tokenizer.get_vocab()), default=1)
-        return self._longest_token
+        return longest_token_chars(self.tokenizer)
 
     def reply_ids(self, token_ids: Sequence[int]) -> tuple[int, ...]:
         """A reply as the thread keeps it: without the end-of-turn token the chat template
