@@ -23,7 +23,7 @@ from graph.templates import (
     split_template,
     template_variables,
 )
-from graph.topology import Concurrency, is_end_target
+from graph.topology import Concurrency, forward_dag, is_end_target
 from graph.validate import back_edges, node_graph, validate
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "topological_generations",
     "topological_sort",
     "Concurrency",
+    "forward_dag",
     "GraphError",
     "MapNode",
     "Node",

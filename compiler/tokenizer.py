@@ -13,9 +13,10 @@ import shutil
 import tempfile
 import threading
 import weakref
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tokenizers import Tokenizer
 
@@ -31,10 +32,11 @@ from engine import cache_root, default_model_file
 __all__ = ["TokenizerLoadError", "apply_chat_template", "encode_dynamic", "encode_static",
            "load_compile_tokenizer", "load_tokenizer", "longest_token_chars", "tokenizer_name"]
 
+T = TypeVar("T")
+
 _SPLITTERS: weakref.WeakKeyDictionary[Any, Tokenizer] = weakref.WeakKeyDictionary()
-_SPLITTERS_LOCK = threading.Lock()
 _LONGEST: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
-_LONGEST_LOCK = threading.Lock()
+_MEMO_LOCK = threading.Lock()
 
 # Used only when a tokenizer has no chat template of its own.
 FALLBACK_CHAT_TEMPLATE = (
@@ -106,11 +108,8 @@ def encode_dynamic(tokenizer: Any, text: str) -> list[int]:
 def longest_token_chars(tokenizer: Any) -> int:
     """The most characters one token of `tokenizer` spells (its vocabulary read once per
     tokenizer: a 50K vocabulary takes tens of milliseconds)."""
-    with _LONGEST_LOCK:
-        longest = _LONGEST.get(tokenizer)
-        if longest is None:
-            longest = _LONGEST[tokenizer] = max(map(len, tokenizer.get_vocab()), default=1)
-    return longest
+    return _per_tokenizer(_LONGEST, tokenizer,
+                          lambda: max(map(len, tokenizer.get_vocab()), default=1))
 
 
 def _splitter(tokenizer: Any) -> Tokenizer | None:
@@ -123,11 +122,17 @@ def _splitter(tokenizer: Any) -> Tokenizer | None:
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if isinstance(tokenizer, FastTokenizer) or not isinstance(backend, Tokenizer):
         return None
-    with _SPLITTERS_LOCK:
-        splitter = _SPLITTERS.get(tokenizer)
-        if splitter is None:
-            splitter = _SPLITTERS[tokenizer] = splitting_copy(backend)
-    return splitter
+    return _per_tokenizer(_SPLITTERS, tokenizer, lambda: splitting_copy(backend))
+
+
+def _per_tokenizer(table: weakref.WeakKeyDictionary[Any, T], tokenizer: Any,
+                   make: Callable[[], T]) -> T:
+    """`table`'s value for `tokenizer`, made once (while the tokenizer lives)."""
+    with _MEMO_LOCK:
+        value = table.get(tokenizer)
+        if value is None:
+            value = table[tokenizer] = make()
+    return value
 
 
 def _default_tokenizer_folder() -> Path:

@@ -76,6 +76,11 @@ class _Group:
     acquired: bool = False  # whether it holds a pin of the pool
     rendering: bool = False  # its prompt is being rendered, to be pinned then
 
+    @property
+    def started(self) -> bool:
+        """Whether it is pinned or being rendered to be."""
+        return self.task is not None or self.rendering
+
 
 # Eager prefill is work ahead of need: it takes the step budget calls leave, never delays a
 # call (a pin whose consumer starts now then finds the consumer's pages and only holds them).
@@ -152,15 +157,14 @@ class PrefixPins:
         self._advance(values)
         for entry in self._groups:
             after = entry.group.release_after
-            if ((entry.task or entry.rendering) and not entry.released and after
-                    and set(after) <= self._done):
+            if entry.started and not entry.released and after and set(after) <= self._done:
                 self._release(entry)
 
     def close(self) -> None:
         for task in self._rendering:
             task.cancel()
         for entry in self._groups:
-            if (entry.task or entry.rendering) and not entry.released:
+            if entry.started and not entry.released:
                 self._release(entry)
 
     def _advance(self, values: Mapping[str, Any]) -> None:
@@ -179,8 +183,8 @@ class PrefixPins:
         due: list[_Group] = []
         for entry in entries:
             for member in (entry.head, entry):
-                if (member is not None and member.task is None and not member.rendering
-                        and not member.released and member not in due):
+                if (member is not None and not member.started and not member.released
+                        and member not in due):
                     due.append(member)
         for member in [m for m in due if _is_static(m.group)]:
             self._pin(member, list(member.group.token_ids))

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 
 from compiler.plan import Plan, Route, Step
 from executor.flow import Flow
-from graph import MapNode, Node
-from graph.digraph import DiGraph, ancestors, strongly_connected_components
+from graph import DiGraph, MapNode, Node, ancestors, strongly_connected_components
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 builder."""
 
 from graph.builder import BodyBuilder, WorkflowBuilder
+from graph.digraph import DiGraph, ancestors, strongly_connected_components
 from graph.errors import GraphError, Problem
 from graph.inputs import InputError, coerce_input, first_readers, resolve_inputs
 from graph.load import load, load_with_warnings, parse
@@ -29,6 +30,7 @@ from graph.validate import validate
 __all__ = [
     "REDUCERS",
     "BodyBuilder",
+    "DiGraph",
     "GraphError",
     "InputError",
     "InputSpec",
@@ -50,6 +52,7 @@ __all__ = [
     "TemplateProblem",
     "Workflow",
     "WorkflowBuilder",
+    "ancestors",
     "coerce_input",
     "compile_regex",
     "evaluate",
@@ -62,5 +65,6 @@ __all__ = [
     "render",
     "render_budget",
     "resolve_inputs",
+    "strongly_connected_components",
     "validate",
 ]

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from compiler.context import CompileContext, Scope
-from compiler.graphapi import DiGraph, GraphError, node_graph, relabel_nodes, validate
+from compiler.graphapi import GraphError, forward_dag, node_graph, relabel_nodes, validate
 from compiler.sites import node_sites
 
 
@@ -36,7 +36,4 @@ def _scope(name: str, nodes: list, edges: list) -> Scope:
     graph = node_graph(nodes, edges)
     if name:
         graph = relabel_nodes(graph, lambda n: f"{name}.{n}")
-    dag: DiGraph[str] = DiGraph()
-    dag.add_nodes_from(graph.nodes)
-    dag.add_edges_from((u, v) for u, v, back in graph.edges(data="back_edge") if not back)
-    return Scope(name, graph, dag)
+    return Scope(name, graph, forward_dag(graph))
