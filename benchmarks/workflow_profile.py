@@ -23,12 +23,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from fixed_length import FixedLengthEngine  # noqa: E402
-from workflow_bench import SCHEDULES, run_executor  # noqa: E402
+from workflow_bench import SCHEDULES, make_engines, run_executor  # noqa: E402
 from workloads import Workload, workloads  # noqa: E402
 
 import flowc  # noqa: E402
 from compiler import Plan  # noqa: E402
-from engine import AsyncEngine, EngineConfig  # noqa: E402
 from executor import ToolRegistry  # noqa: E402
 from graph import load  # noqa: E402
 
@@ -68,11 +67,8 @@ def main() -> None:
     parser.add_argument("--num-pages", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    settings = {"model": args.model, "device": args.device, "dtype": args.dtype, "seed": 0,
-                "tokenizer": args.tokenizer}
-    if args.num_pages:
-        settings["num_pages"] = args.num_pages
-    engine = FixedLengthEngine(AsyncEngine(EngineConfig(**settings)))
+    engine = make_engines(args, ["A"])["A"]
+    assert isinstance(engine, FixedLengthEngine)
     tools = flowc.make_tools([ROOT / "examples" / "tools.py"])
     report = io.StringIO()
     try:
