@@ -39,6 +39,7 @@ from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
     AutoTokenizer,
+    DynamicCache,
     GenerationConfig,
     PretrainedConfig,
     PreTrainedModel,
@@ -396,28 +397,47 @@ class TransformersEngine(EngineAPI):
 
     async def score(self, token_ids: Sequence[int], continuations: Sequence[Sequence[int]],
                     priority: int = 0) -> ChoiceScores:
-        """One forward over prompt + continuation for each continuation (no prefix cache)."""
+        """One forward over the prompt, then one over each continuation of more than one token
+        on that prompt's cache (cropped back after each): what a transformers user scoring
+        labels writes. Nothing is cached between calls."""
         prompt = self._checked_prompt(token_ids)
         conts = [self._checked_ids(c) for c in continuations]
         if any(len(prompt) + len(c) > self._max_context for c in conts):
             raise PromptTooLongError(f"prompt + continuation exceed the model's context of "
                                      f"{self._max_context} tokens")
         async with self._lock():
-            sums = await asyncio.to_thread(lambda: [self._logprob(prompt, c) for c in conts])
+            sums = await asyncio.to_thread(self._logprobs, prompt, conts)
         return ChoiceScores(sums, 0)
 
-    def _logprob(self, prompt: list[int], continuation: list[int]) -> float:
+    def _logprobs(self, prompt: list[int], continuations: list[list[int]]) -> list[float]:
         model = self._model
-        if not continuation or model is None:
-            return 0.0
-        ids = torch.tensor([prompt + continuation], device=self._device)
+        if model is None or not any(continuations):
+            return [0.0] * len(continuations)
         with torch.inference_mode():
-            logits = model(ids, logits_to_keep=len(continuation) + 1).logits[0, :-1]
-        logprobs = torch.log_softmax(logits.float(), -1)
-        picked = logprobs.gather(1, ids[0, len(prompt):].unsqueeze(1))
-        self._stats.prompt_tokens += ids.shape[1]
-        self._stats.steps += 1
-        return picked.sum().item()
+            out = model(torch.tensor([prompt], device=self._device), use_cache=True,
+                        logits_to_keep=1)
+            cache = out.past_key_values
+            first = torch.log_softmax(out.logits[0, -1].float(), -1)
+            self._stats.prompt_tokens += len(prompt)
+            self._stats.steps += 1
+            return [self._continuation_logprob(model, cache, first, len(prompt), c)
+                    for c in continuations]
+
+    def _continuation_logprob(self, model: PreTrainedModel, cache: DynamicCache,
+                              first: torch.Tensor,
+                              prompt_len: int, continuation: list[int]) -> float:
+        if not continuation:
+            return 0.0
+        total = first[continuation[0]].item()
+        if len(continuation) > 1:
+            ids = torch.tensor([continuation], device=self._device)
+            logits = model(ids[:, :-1], past_key_values=cache, use_cache=True).logits[0]
+            picked = torch.log_softmax(logits.float(), -1).gather(1, ids[0, 1:].unsqueeze(1))
+            total += picked.sum().item()
+            cache.crop(prompt_len)
+            self._stats.prompt_tokens += len(continuation) - 1
+            self._stats.steps += 1
+        return total
 
     # -- control ------------------------------------------------------------------------------
     def abort(self, request_id: str) -> None:

@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from compile_watch import CompileWatch  # noqa: E402
 from fixed_length import FixedLengthEngine  # noqa: E402
+from gc_watch import GcWatch  # noqa: E402
 from least_prefill import PrefillFloor  # noqa: E402
 from workloads import Workload, workloads  # noqa: E402
 
@@ -168,7 +169,8 @@ def bench_workload(workload: Workload, modes: Sequence[str], engines: dict[str, 
             runs[mode].append(_run_mode(mode, workload, plans.get(mode, plan), engines, tools,
                                         args, base_url))
             print(f"  {workload.name:<18} {mode:<5} run {index + 1}: "
-                  f"{runs[mode][-1]['seconds']:8.2f} s", flush=True)
+                  f"{runs[mode][-1]['seconds']:8.2f} s (collector {runs[mode][-1]['gc_s']:.2f} s)",
+                  flush=True)
     return _summary(workload, plan, runs)
 
 
@@ -182,7 +184,8 @@ def _run_mode(mode: str, workload: Workload, plan: Plan, engines: dict[str, Engi
         instances = instances[:args.c_instances]
     if isinstance(inner, AsyncEngine):
         _sync(inner.clear_prefix_cache())
-    with CompileWatch(inner.engine if isinstance(inner, AsyncEngine) else None) as watch:
+    with (CompileWatch(inner.engine if isinstance(inner, AsyncEngine) else None) as watch,
+          GcWatch() as collector):
         if mode == "B-LG":
             assert base_url is not None and isinstance(inner, AsyncEngine)
             measured = _sync(run_langgraph(inner, workload, tools, base_url))
@@ -191,6 +194,8 @@ def _run_mode(mode: str, workload: Workload, plan: Plan, engines: dict[str, Engi
                                           args.seed))
     measured["compiled"] = list(watch.compiled)
     measured["graphs_captured"] = watch.graphs_captured
+    measured["gc_s"] = round(collector.seconds, 3)
+    measured["gc_full"] = collector.full_collections
     if mode == "B-LG":
         return measured
     measured["instances"] = len(instances)
@@ -239,6 +244,8 @@ def _summary(workload: Workload, plan: Plan, runs: dict[str, list[Measurement]]
             "compiles_per_run": [len(m.get("compiled", ())) for m in measured],
             "graph_captures_per_run": [m.get("graphs_captured", 0) for m in measured],
             "compiled_first_run": measured[0].get("compiled", []),
+            "gc_s_per_run": [m.get("gc_s") for m in measured],
+            "gc_full_per_run": [m.get("gc_full") for m in measured],
         }
     return {
         "workload": workload.name,

@@ -21,6 +21,7 @@ from collections.abc import Sequence as Seq
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from engine import heap
 from engine.api import (
     ChoiceScores,
     EngineAPI,
@@ -66,6 +67,9 @@ class AsyncEngine(EngineAPI):
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="flowc-engine", daemon=True)
         self._thread.start()
+        self._settled = self.engine.warmup_s > 0  # a serving start, warmed up
+        if self._settled:
+            heap.settle()
 
     @classmethod
     def from_config(cls, config: EngineConfig | None = None) -> AsyncEngine:
@@ -296,6 +300,8 @@ class AsyncEngine(EngineAPI):
             self._closed = True
         self._wake.set()
         self._thread.join(timeout=30)
+        if self._settled:
+            heap.unsettle()
 
     async def __aenter__(self) -> AsyncEngine:
         return self

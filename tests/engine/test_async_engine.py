@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 
@@ -197,3 +198,23 @@ def test_a_temperature_under_the_epsilon_decodes_greedily(engines, default_loade
 
     greedy, *tiny = asyncio.run(main())
     assert all(g.token_ids == greedy.token_ids for g in tiny)
+
+
+def test_a_warmed_up_engine_freezes_the_heap_until_it_closes(default_loaded):
+    """After a serving start the cycle collector no longer scans what start-up left (a full
+    collection over it stalls every thread); a closed engine hands it back."""
+    config = EngineConfig(device="cpu", dtype="float32", num_pages=64)
+    cold = AsyncEngine(config, loaded=default_loaded)
+    assert gc.get_freeze_count() == 0
+    cold.close()
+    warmed = LLMEngine(config, loaded=default_loaded)
+    warmed.warmup_s = 1.0  # what warm_up records (it takes minutes on the CPU)
+    engine = AsyncEngine(engine=warmed)
+    try:
+        assert gc.get_freeze_count() > 100_000  # torch, transformers and the model's modules
+        ids = chat(default_loaded.tokenizer, "Say hello.")
+        result = asyncio.run(engine.generate(ids, SamplingParams(max_tokens=4)))
+        assert len(result.token_ids) == 4
+    finally:
+        engine.close()
+    assert gc.get_freeze_count() == 0
