@@ -33,7 +33,8 @@ class BodyLimit:
     the read raises BodyTooLarge (413), and a declared Content-Length over it raises before
     anything is read; Content-Length is never trusted to be the size. A body not complete
     `timeout_s` after its headers raises BodyTooSlow (408). An answer given before the body
-    was read in full closes the connection, so the rest is never read."""
+    was read in full (a 405, a 401) first drains a body of modest size; one still unread
+    after that closes the connection, so the rest is never read."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float) -> None:
         self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
@@ -45,12 +46,14 @@ class BodyLimit:
         declared = headers.get(b"content-length", b"")
         has_body = declared not in (b"", b"0") or b"transfer-encoding" in headers
         deadline = asyncio.get_running_loop().time() + self.timeout_s
-        read = {"bytes": 0, "done": not has_body}
+        read = {"bytes": 0, "done": not has_body, "slow": False}
+        declared_too_large = (declared.isdigit()
+                              and int(declared) > self.max_bytes + LINGER_BYTES)
 
-        async def refuse() -> Message:
-            """Raise BodyTooLarge, after reading (and dropping) a little more of the body: a
-            client that ends its body soon after the limit then reads the 413 instead of a
-            reset connection (a lingering close); a larger body is cut off unread."""
+        async def drain() -> None:
+            """Read (and drop) what is left of the body, up to LINGER_BYTES past the limit and
+            for LINGER_S at most: a client still sending then reads the answer instead of a
+            connection reset by a close with unread bytes (a lingering close)."""
             try:
                 async with asyncio.timeout(LINGER_S):
                     while read["bytes"] <= self.max_bytes + LINGER_BYTES and not read["done"]:
@@ -60,19 +63,25 @@ class BodyLimit:
                                         or not message.get("more_body"))
             except TimeoutError:
                 pass
+
+        async def refuse() -> Message:
+            """Raise BodyTooLarge once a little more of the body is drained; a larger body is
+            cut off unread."""
+            await drain()
             raise BodyTooLarge(self.max_bytes)
 
         async def counted() -> Message:
             if read["done"]:  # an empty body, or the end of the body was read
                 return await receive()
             if declared.isdigit() and int(declared) > self.max_bytes:
-                if int(declared) > self.max_bytes + LINGER_BYTES:
+                if declared_too_large:
                     raise BodyTooLarge(self.max_bytes)
                 return await refuse()
             try:
                 async with asyncio.timeout_at(deadline):
                     message = await receive()
             except TimeoutError:
+                read["slow"] = True
                 raise BodyTooSlow(self.timeout_s) from None
             read["bytes"] += len(message.get("body", b""))
             read["done"] = message["type"] != "http.request" or not message.get("more_body")
@@ -82,8 +91,11 @@ class BodyLimit:
 
         async def closing_early(message: Message) -> None:
             if message["type"] == "http.response.start" and not read["done"]:
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  (b"connection", b"close")]}
+                if not read["slow"] and not declared_too_large:
+                    await drain()
+                if not read["done"]:
+                    message = {**message, "headers": [*message.get("headers", []),
+                                                      (b"connection", b"close")]}
             await send(message)
 
         await self.app(scope, counted, closing_early)

@@ -118,6 +118,34 @@ def test_huge_declared_body_with_key_is_413_unread(locked: LiveServer) -> None:
     assert b"bytes" in answer
 
 
+def test_an_early_answer_drains_a_body_still_arriving_and_keeps_the_connection(
+        server: LiveServer) -> None:
+    """A method the route refuses (405) is answered before its body is read; the rest of a
+    body of modest size is read and dropped, so the client, still sending, reads the answer
+    (a close with unread bytes would reset the connection) and may reuse the connection."""
+    piece = b"x" * 65536
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+        sock.sendall(b"TRACE /v1/graphs HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                     b"Content-Length: %d\r\n\r\n" % (16 * len(piece)))
+        for _ in range(16):
+            sock.sendall(piece)
+            time.sleep(0.01)
+        sock.sendall(b"GET /v1/graphs HTTP/1.1\r\nHost: x\r\n\r\n")
+        answers = b""
+        while not _two_answers(answers):
+            chunk = sock.recv(65536)
+            assert chunk, answers[:300]
+            answers += chunk
+    first, second = re.findall(rb"HTTP/1\.1 (\d{3})", answers)
+    assert (first, second) == (b"405", b"200"), answers[:300]
+    assert b"connection: close" not in answers.lower()
+
+
+def _two_answers(data: bytes) -> bool:
+    last = data[data.rfind(b"HTTP/1.1 "):]
+    return data.count(b"HTTP/1.1 ") >= 2 and b"\r\n\r\n" in last and _complete(last)
+
+
 @pytest.mark.parametrize("path", ["/v1/graphs", "/v1/check", "/v1/chat/completions",
                                   "/v1/completions", "/v1/responses"])
 def test_malformed_json_without_key_is_401(locked: LiveServer, path: str) -> None:
